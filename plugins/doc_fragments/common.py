@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Options shared by every nexcage module (see module_utils/_common.py).
+    DOCUMENTATION = r"""
+options:
+  command_timeout:
+    description:
+      - Seconds that any single node command (C(pct), C(pvesm), C(zfs), ...) may run before
+        it is killed and the task fails with error category C(timeout).
+    type: int
+    default: 120
+notes:
+  - Runs on the Proxmox VE node itself, as root, through the node's own command-line tools.
+    No HTTP API and no API token are used.
+  - Every command runs with C(LANG=C) from an argument list, never through a shell.
+"""
+
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    support: full
+    description: Can run in check mode and return changed status prediction without modifying target.
+  diff_mode:
+    support: full
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+"""

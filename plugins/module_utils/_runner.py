@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Command runner shared by every nexcage module. PRIVATE to the collection.
+
+Every external command goes through Runner.run: an argv list (never a shell),
+LANG=C so that error strings can be matched, a timeout, and a record of what
+ran (or, in check mode, what would have run) for the module result.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+
+DEFAULT_TIMEOUT = 120
+TIMEOUT_RC = 124  # what coreutils timeout(1) uses; the error mapper knows it
+
+
+class CommandResult:
+    def __init__(self, argv, rc, stdout, stderr, duration, planned=False):
+        self.argv = list(argv)
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.duration = duration
+        self.planned = planned
+
+    @property
+    def cmd(self):
+        return shlex.join(self.argv)
+
+    @property
+    def timed_out(self):
+        return self.rc == TIMEOUT_RC and self.stderr.startswith("timed out after")
+
+
+class CommandFailed(Exception):
+    """A command exited non-zero; carries the whole result for error mapping."""
+
+    def __init__(self, result):
+        super().__init__("command '%s' failed with exit code %s" % (result.cmd, result.rc))
+        self.result = result
+
+
+class Runner:
+    """Runs commands for one module invocation and remembers them.
+
+    check_mode: commands marked mutating are recorded as planned and not run.
+    """
+
+    def __init__(self, check_mode=False, timeout=DEFAULT_TIMEOUT, environ=None):
+        self.check_mode = check_mode
+        self.timeout = timeout
+        self.history = []
+        env = dict(os.environ if environ is None else environ)
+        env.update({"LANG": "C", "LC_ALL": "C", "LANGUAGE": "C"})
+        self._env = env
+
+    @property
+    def commands(self):
+        """The commands as shell-quoted strings, in order, for the module result."""
+        return [r.cmd for r in self.history]
+
+    def run(self, argv, mutating=False, timeout=None, data=None, check=True):
+        """Run argv; return a CommandResult.
+
+        mutating: the command changes the node, so check mode only records it.
+        check: raise CommandFailed on a non-zero exit.
+        """
+        argv = [str(a) for a in argv]
+        if mutating and self.check_mode:
+            result = CommandResult(argv, 0, "", "", 0.0, planned=True)
+            self.history.append(result)
+            return result
+        limit = self.timeout if timeout is None else timeout
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(
+                argv,
+                input=data,
+                capture_output=True,
+                text=True,
+                env=self._env,
+                timeout=limit,
+                check=False,
+            )
+            rc, out, err = proc.returncode, proc.stdout, proc.stderr
+        except subprocess.TimeoutExpired as exc:
+            rc = TIMEOUT_RC
+            out = _text(exc.stdout)
+            err = "timed out after %s seconds" % limit
+        except OSError as exc:
+            rc, out, err = 127, "", "%s: %s" % (argv[0], exc.strerror)
+        result = CommandResult(argv, rc, out, err, time.monotonic() - started)
+        self.history.append(result)
+        if check and rc != 0:
+            raise CommandFailed(result)
+        return result
+
+
+def _text(value):
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# ansible-test wants the collection at ansible_collections/<ns>/<name>; copy the
+# files git would ship (tracked, plus untracked and not ignored) there and run.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+dest="$top/build/sanity/ansible_collections/cageforge/nexcage"
+rm -rf "$dest"
+mkdir -p "$dest"
+cd "$top"
+git ls-files -co --exclude-standard -z | rsync -a --from0 --files-from=- ./ "$dest/"
+cd "$dest"
+ansible-test sanity --python 3.11 --color no "$@"

@@ -1,0 +1,269 @@
+"""What every simulated tool shares: the call log, faults, start-up latency,
+PVE's option parsing and its error formats (pve-cli-facts §1).
+
+A tool is a function handler(argv) -> exit code, run through run_tool().
+Handlers write their own stdout; they report errors by raising the
+exceptions below, which print exactly what the real tools print.
+"""
+
+import fcntl
+import fnmatch
+import json
+import os
+import re
+import shlex
+import sys
+import time
+
+from pvesim import node
+
+PVE_TOOLS = ("pct", "pvesm", "pveam", "pvesh", "qm")
+BOOL_TRUE = ("1", "yes", "on", "true")
+BOOL_FALSE = ("0", "no", "off", "false")
+
+
+class PveError(Exception):
+    """An error raised in the CLI process itself (facts §1, case 2): the
+    message on stderr, exit per Perl's die rule (errno or 255)."""
+
+    def __init__(self, message, rc=255):
+        super().__init__(message)
+        self.message = message
+        self.rc = rc
+
+
+class ParamError(Exception):
+    """`400 Parameter verification failed.` plus one `name: message` line each,
+    then the short usage line. A message that ends in a newline (format
+    validators) leaves an empty line after it, as PVE does."""
+
+    def __init__(self, errors, usage):
+        super().__init__("400 Parameter verification failed.")
+        self.errors = errors
+        self.usage = usage
+
+
+class UsageError(Exception):
+    """Other 400-class CLI errors: `400 not enough arguments` and friends,
+    optionally preceded by Getopt's own line (`Unknown option: foo`)."""
+
+    def __init__(self, message, usage, prefix=None):
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+        self.prefix = prefix
+
+
+class TaskFailed(Exception):
+    """A worker task failed: the message, newlines collapsed, on stderr.
+    rc is 255 for commands with an exit hook, 0 for those without."""
+
+    def __init__(self, message, rc=255):
+        super().__init__(message)
+        self.message = message
+        self.rc = rc
+
+
+def format_param_error(errors, usage):
+    out = "400 Parameter verification failed.\n"
+    for name, message in errors.items():
+        out += "%s: %s\n" % (name, message)
+    return out + usage + "\n"
+
+
+# ---------------------------------------------------------------- options
+
+class Opt:
+    """One option of a PVE command: type is string, integer, number or boolean."""
+
+    def __init__(self, otype="string", minimum=None, maximum=None, enum=None, maxlen=None, check=None):
+        self.type = otype
+        self.minimum = minimum
+        self.maximum = maximum
+        self.enum = enum
+        self.maxlen = maxlen
+        self.check = check  # callable(value) -> error message or None
+
+
+def _find_spec(name, spec):
+    if name in spec:
+        return name, spec[name]
+    for pattern, opt in spec.items():
+        if pattern.endswith("[n]") and re.fullmatch(re.escape(pattern[:-3]) + r"\d+", name):
+            return name, opt
+    return None, None
+
+
+def parse_args(argv, spec, npos, usage, max_pos=None):
+    """Parse argv as PVE's Getopt does. Returns (positionals, {name: raw value}).
+
+    `--opt value`, `--opt=value` and `-opt value` all work; a bare boolean means 1;
+    everything after `--` is positional. Raises UsageError as PVE would.
+    """
+    positionals, opts = [], {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            positionals.extend(argv[i + 1:])
+            break
+        if arg.startswith("-") and len(arg) > 1 and not re.fullmatch(r"-\d+", arg):
+            name = arg.lstrip("-")
+            value = None
+            if "=" in name:
+                name, value = name.split("=", 1)
+            key, opt = _find_spec(name, spec)
+            if opt is None:
+                raise UsageError("400 unable to parse option", usage, prefix="Unknown option: %s" % name)
+            if value is None:
+                if opt.type == "boolean":
+                    if i + 1 < len(argv) and argv[i + 1].lower() in BOOL_TRUE + BOOL_FALSE:
+                        i += 1
+                        value = argv[i]
+                    else:
+                        value = "1"
+                else:
+                    if i + 1 >= len(argv):
+                        raise UsageError("400 unable to parse option", usage,
+                                         prefix="Option %s requires an argument" % name)
+                    i += 1
+                    value = argv[i]
+            if opt.type == "boolean" and value.lower() not in BOOL_TRUE + BOOL_FALSE:
+                raise UsageError("400 unable to parse boolean option", usage)
+            opts[key] = value
+        else:
+            positionals.append(arg)
+        i += 1
+    if len(positionals) < npos:
+        raise UsageError("400 not enough arguments", usage)
+    if len(positionals) > (npos if max_pos is None else max_pos):
+        raise UsageError("400 too many arguments", usage)
+    return positionals, opts
+
+
+def check_types(opts, spec):
+    """Type, range and enum checks (JSONSchema.pm messages). Returns
+    ({name: typed value}, {name: error message})."""
+    typed, errors = {}, {}
+    for name, raw in opts.items():
+        _, opt = _find_spec(name, spec)
+        value = raw
+        if opt.type == "integer":
+            if not re.fullmatch(r"[+-]?\d+", raw):
+                errors[name] = "type check ('integer') failed - got '%s'" % raw
+                continue
+            value = int(raw)
+        elif opt.type == "number":
+            if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", raw):
+                errors[name] = "type check ('number') failed - got '%s'" % raw
+                continue
+            value = float(raw)
+        elif opt.type == "boolean":
+            value = 1 if raw.lower() in BOOL_TRUE else 0
+        if opt.minimum is not None and value < opt.minimum:
+            errors[name] = "value must have a minimum value of %s" % opt.minimum
+        elif opt.maximum is not None and value > opt.maximum:
+            errors[name] = "value must have a maximum value of %s" % opt.maximum
+        elif opt.maxlen is not None and len(raw) > opt.maxlen:
+            errors[name] = "value may only be %d characters long" % opt.maxlen
+        elif opt.enum is not None and raw not in opt.enum:
+            errors[name] = "value '%s' does not have a value in the enumeration '%s'" % (raw, ", ".join(opt.enum))
+        elif opt.check is not None:
+            message = opt.check(value)
+            if message:
+                errors[name] = message
+        if name not in errors:
+            typed[name] = value
+    return typed, errors
+
+
+# ---------------------------------------------------------------- call log and faults
+
+def _log_call(tool, argv, rc, started, duration):
+    entry = {"tool": tool, "argv": [tool] + list(argv), "rc": rc, "start": started, "duration": round(duration, 6)}
+    try:
+        os.makedirs(node.SIM_STATE, exist_ok=True)
+        with open(node.CALL_LOG, "a", encoding="utf-8") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            f.write(json.dumps(entry) + "\n")
+    except OSError:
+        pass  # outside a simulated node (e.g. --help in a bare shell): nothing to log to
+
+
+def fault_matches(pattern, cmdline):
+    return cmdline == pattern or cmdline.startswith(pattern + " ") or fnmatch.fnmatchcase(cmdline, pattern)
+
+
+def _take_fault(cmdline):
+    """The first fault matching cmdline, counting down its --times."""
+    try:
+        f = open(node.FAULTS, "r+", encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        faults = json.loads(f.read() or "[]")
+        for fault in faults:
+            if fault_matches(fault["match"], cmdline):
+                if fault.get("times") is not None:
+                    fault["times"] -= 1
+                    if fault["times"] <= 0:
+                        faults.remove(fault)
+                    f.seek(0)
+                    f.truncate()
+                    f.write(json.dumps(faults))
+                return fault
+    return None
+
+
+def run_tool(tool, argv, handler):
+    """Run one simulated tool invocation; returns its exit code."""
+    started = time.time()
+    t0 = time.monotonic()
+    rc = 255
+    try:
+        if tool in PVE_TOOLS:
+            latency = int(os.environ.get("PVESIM_LATENCY_MS", "0") or 0)
+            if latency > 0:
+                time.sleep(latency / 1000.0)
+        fault = _take_fault(shlex.join([tool] + list(argv)))
+        if fault and fault.get("hang"):
+            time.sleep(float(fault["hang"]))
+        if fault and (fault.get("stderr") is not None or fault.get("rc") is not None):
+            if fault.get("stderr"):
+                sys.stderr.write(fault["stderr"].rstrip("\n") + "\n")
+            rc = fault["rc"] if fault.get("rc") is not None else 255
+            return rc
+        rc = _dispatch(handler, argv)
+        return rc
+    finally:
+        sys.stdout.flush()
+        _log_call(tool, argv, rc, started, time.monotonic() - t0)
+
+
+def _dispatch(handler, argv):
+    try:
+        return handler(argv) or 0
+    except ParamError as e:
+        sys.stdout.flush()
+        sys.stderr.write(format_param_error(e.errors, e.usage))
+        return 255
+    except UsageError as e:
+        sys.stdout.flush()
+        if e.prefix:
+            sys.stderr.write(e.prefix + "\n")
+        sys.stderr.write("%s\n%s\n" % (e.message, e.usage))
+        return 255
+    except PveError as e:
+        sys.stdout.flush()
+        sys.stderr.write(e.message if e.message.endswith("\n") else e.message + "\n")
+        return e.rc
+    except TaskFailed as e:
+        sys.stdout.flush()
+        sys.stderr.write(" ".join(e.message.splitlines()).rstrip() + "\n")
+        return e.rc
+
+
+def tool_main(tool, handler):
+    """Entry point for bin/<tool>."""
+    sys.exit(run_tool(tool, sys.argv[1:], handler))

@@ -1,0 +1,148 @@
+"""Where the simulated node keeps things, and the cluster-wide guest list.
+
+These are the real paths of a Proxmox VE node. `pvesim run` bind-mounts the
+simulated node's directories onto them, so every tool here reads and writes
+the same places the real tools do.
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+
+ETC_PVE = "/etc/pve"
+VMLIST = "/etc/pve/.vmlist"
+STORAGE_CFG = "/etc/pve/storage.cfg"
+LXC_ROOT = "/var/lib/lxc"
+LOCK_DIR = "/run/lock/lxc"
+RUN_PVE = "/run/pve"
+# Simulator-only state: node name, call log, faults, ZFS database, catalogue.
+SIM_STATE = "/var/lib/pvesim"
+CALL_LOG = os.path.join(SIM_STATE, "calls.jsonl")
+FAULTS = os.path.join(SIM_STATE, "faults.json")
+NODE_FILE = os.path.join(SIM_STATE, "node")
+VMLIST_STATE = os.path.join(SIM_STATE, "vmlist.json")
+CLUSTER_LOCK = os.path.join(SIM_STATE, "pmxcfs.lock")
+
+# Directories of DIR that `pvesim run` mounts over the real paths.
+MOUNTED_DIRS = (
+    "/etc/pve",
+    "/var/lib/vz",
+    "/var/lib/lxc",
+    "/run/lock/lxc",
+    "/run/pve",
+    "/run/nexcage",
+    "/var/lib/pvesim",
+    "/var/lib/nexcage",
+    "/rpool",
+)
+
+
+def node_name():
+    try:
+        with open(NODE_FILE, encoding="utf-8") as f:
+            return f.read().strip() or "pve"
+    except FileNotFoundError:
+        return socket.gethostname().split(".")[0]
+
+
+def lxc_conf_dir(node=None):
+    return os.path.join(ETC_PVE, "nodes", node or node_name(), "lxc")
+
+
+def qemu_conf_dir(node=None):
+    return os.path.join(ETC_PVE, "nodes", node or node_name(), "qemu-server")
+
+
+def ct_conf_path(vmid, node=None):
+    return os.path.join(lxc_conf_dir(node), "%s.conf" % vmid)
+
+
+def ct_conf_relpath(vmid, node=None):
+    """The cluster-relative path PVE puts in its error messages."""
+    return "nodes/%s/lxc/%s.conf" % (node or node_name(), vmid)
+
+
+@contextlib.contextmanager
+def cluster_lock():
+    """Serialise changes to the guest list, as pmxcfs does for its files."""
+    os.makedirs(SIM_STATE, exist_ok=True)
+    with open(CLUSTER_LOCK, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _load_state():
+    try:
+        with open(VMLIST_STATE, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {"version": 1, "ids": {}}
+
+
+def read_vmlist():
+    """{vmid(str): {"node", "type", "version"}} as /etc/pve/.vmlist has it."""
+    return _load_state()["ids"]
+
+
+def render_vmlist(state):
+    """The exact bytes pmxcfs serves as /etc/pve/.vmlist (pve-cli-facts §5)."""
+    out = '{\n"version": %d' % state["version"]
+    if state["ids"]:
+        entries = [
+            '"%s": { "node": "%s", "type": "%s", "version": %d }' % (vmid, e["node"], e["type"], e["version"])
+            for vmid, e in state["ids"].items()
+        ]
+        out += ',\n"ids": {\n' + ",\n".join(entries) + "}"
+    return out + "\n\n}\n"
+
+
+def _write_state(state):
+    tmp = VMLIST_STATE + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f)
+    os.replace(tmp, VMLIST_STATE)
+    tmp = VMLIST + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(render_vmlist(state))
+    os.chmod(tmp, 0o440)
+    os.replace(tmp, VMLIST)
+
+
+class GuestExists(Exception):
+    """pmxcfs refuses (EEXIST) a second guest with a registered VMID."""
+
+    def __init__(self, vmid, entry):
+        super().__init__(vmid)
+        self.vmid = vmid
+        self.entry = entry
+
+
+def register_guest(vmid, gtype, node=None):
+    """Add vmid to the guest list; raise GuestExists if any guest has it.
+
+    Call with cluster_lock() held when the check and the config file creation
+    must be one step (pct create).
+    """
+    state = _load_state()
+    key = str(vmid)
+    if key in state["ids"]:
+        raise GuestExists(key, state["ids"][key])
+    state["version"] += 1
+    state["ids"][key] = {"node": node or node_name(), "type": gtype, "version": state["version"]}
+    _write_state(state)
+
+
+def unregister_guest(vmid):
+    state = _load_state()
+    if state["ids"].pop(str(vmid), None) is not None:
+        state["version"] += 1
+        _write_state(state)
+
+
+def write_empty_vmlist():
+    _write_state({"version": 1, "ids": {}})
