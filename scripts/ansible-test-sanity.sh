@@ -3,7 +3,8 @@
 # files git would ship (tracked, plus untracked and not ignored) there and run.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-dest="$top/build/sanity/ansible_collections/cageforge/nexcage"
+# Outside this checkout: inside it, ansible-test would ask git and see only ignored files.
+dest="${NEXCAGE_SANITY_DIR:-/tmp/nexcage-sanity}/ansible_collections/cageforge/nexcage"
 rm -rf "$dest"
 mkdir -p "$dest"
 cd "$top"

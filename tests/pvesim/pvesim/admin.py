@@ -60,7 +60,7 @@ def cmd_fault(args):
 
 def cmd_seed_vm(args):
     # Writes happen inside the node's namespace, through the same code pct uses.
-    return namespace.run(args.root, [sys.executable, os.path.join(namespace.BIN_DIR, "pvesim"), "_seed-vm-here", str(args.vmid)])
+    return namespace.run(args.root, [os.path.join(namespace.BIN_DIR, "pvesim"), "_seed-vm-here", str(args.vmid)])
 
 
 def cmd_seed_vm_here(args):

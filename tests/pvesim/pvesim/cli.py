@@ -146,7 +146,7 @@ def check_types(opts, spec):
     ({name: typed value}, {name: error message})."""
     typed, errors = {}, {}
     for name, raw in opts.items():
-        _, opt = _find_spec(name, spec)
+        opt = _find_spec(name, spec)[1]
         value = raw
         if opt.type == "integer":
             if not re.fullmatch(r"[+-]?\d+", raw):
