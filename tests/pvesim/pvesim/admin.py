@@ -52,7 +52,9 @@ def cmd_fault(args):
     if args.action == "clear":
         faults = []
     else:
-        faults.append({"match": args.match, "stderr": args.stderr, "rc": args.rc, "hang": args.hang, "times": args.times})
+        faults.append(
+            {"match": args.match, "stderr": args.stderr, "rc": args.rc, "hang": args.hang, "times": args.times}
+        )
     with open(path, "w", encoding="utf-8") as f:
         json.dump(faults, f)
     return 0

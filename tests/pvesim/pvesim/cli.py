@@ -73,6 +73,7 @@ def format_param_error(errors, usage):
 
 # ---------------------------------------------------------------- options
 
+
 class Opt:
     """One option of a PVE command: type is string, integer, number or boolean."""
 
@@ -105,7 +106,7 @@ def parse_args(argv, spec, npos, usage, max_pos=None):
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
-            positionals.extend(argv[i + 1:])
+            positionals.extend(argv[i + 1 :])
             break
         if arg.startswith("-") and len(arg) > 1 and not re.fullmatch(r"-\d+", arg):
             name = arg.lstrip("-")
@@ -124,8 +125,9 @@ def parse_args(argv, spec, npos, usage, max_pos=None):
                         value = "1"
                 else:
                     if i + 1 >= len(argv):
-                        raise UsageError("400 unable to parse option", usage,
-                                         prefix="Option %s requires an argument" % name)
+                        raise UsageError(
+                            "400 unable to parse option", usage, prefix="Option %s requires an argument" % name
+                        )
                     i += 1
                     value = argv[i]
             if opt.type == "boolean" and value.lower() not in BOOL_TRUE + BOOL_FALSE:
@@ -178,6 +180,7 @@ def check_types(opts, spec):
 
 
 # ---------------------------------------------------------------- call log and faults
+
 
 def _log_call(tool, argv, rc, started, duration):
     entry = {"tool": tool, "argv": [tool] + list(argv), "rc": rc, "start": started, "duration": round(duration, 6)}
