@@ -1,0 +1,658 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""ZFS dataset lifecycle for nexcage_zfs_dataset. PRIVATE to the collection.
+
+Layers, each testable on its own:
+
+- value normalisation (`normalize_value`): the requested value and the value
+  `zfs get -H -p` prints are brought to one canonical string (sizes in bytes,
+  on/off, `none` quotas as 0, acltype aliases);
+- parsers for `zfs get`, `zfs list` and `zpool list` output;
+- the planner (`plan_present`, `order_updates`): which `zfs` argv lists bring a
+  dataset to the requested state;
+- the in-use guard (`find_holders`): which guest configs or storages use a
+  dataset, read from /etc/pve directly;
+- `DatasetManager`: reads the node through the Runner and applies the plan.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
+
+ZFS = "zfs"
+ZPOOL = "zpool"
+STORAGE_CFG = "/etc/pve/storage.cfg"
+LOCAL_LXC_GLOB = "/etc/pve/lxc/*.conf"
+LOCAL_QEMU_GLOB = "/etc/pve/qemu-server/*.conf"
+
+# Properties whose values are sizes (bytes in `zfs get -p`).
+SIZE_PROPERTIES = frozenset(
+    (
+        "quota",
+        "refquota",
+        "reservation",
+        "refreservation",
+        "recordsize",
+        "volsize",
+        "volblocksize",
+        "special_small_blocks",
+    )
+)
+SIZE_PREFIXES = ("userquota@", "groupquota@", "projectquota@")
+# Object-count quotas: plain numbers, `none` is 0.
+COUNT_PREFIXES = ("userobjquota@", "groupobjquota@", "projectobjquota@")
+# Quotas and reservations for which `none` is printed as 0 with -p.
+NONE_IS_ZERO = frozenset(("quota", "refquota", "reservation", "refreservation"))
+# Native properties that take on/off (some take more values, which are kept as they are).
+ONOFF_PROPERTIES = frozenset(
+    (
+        "atime",
+        "relatime",
+        "readonly",
+        "exec",
+        "setuid",
+        "devices",
+        "zoned",
+        "nbmand",
+        "overlay",
+        "vscan",
+        "utf8only",
+        "canmount",
+        "xattr",
+        "compression",
+        "dedup",
+        "checksum",
+        "jailed",
+    )
+)
+ALIASES = {
+    "acltype": {"posixacl": "posix", "noacl": "off"},
+}
+# Properties that cannot be changed after creation (only given with `zfs create -o`).
+CREATE_ONLY = frozenset(("casesensitivity", "normalization", "utf8only", "volblocksize", "encryption", "keyformat"))
+TRUE_WORDS = ("on", "yes", "true", "1")
+FALSE_WORDS = ("off", "no", "false", "0")
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgtpez]?)(i?b?)\s*$", re.IGNORECASE)
+_UNITS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6, "z": 7}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*(/[A-Za-z0-9_.:\-]+)*$")
+
+
+class ZfsError(Exception):
+    """A failure the module reports with its message (and optional details)."""
+
+    def __init__(self, msg, **details):
+        super().__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+# ---------------------------------------------------------------- values
+
+
+def is_user_property(prop):
+    return ":" in prop
+
+
+def is_size_property(prop):
+    return prop in SIZE_PROPERTIES or prop.startswith(SIZE_PREFIXES)
+
+
+def parse_size(text):
+    """A ZFS size (`10G`, `1.5T`, `512`, `64KiB`) in bytes; ValueError if it is not one."""
+    if isinstance(text, bool):
+        raise ValueError("not a size: %r" % (text,))
+    if isinstance(text, int):
+        return text
+    match = _SIZE_RE.match(str(text))
+    if not match or (match.group(3) and match.group(3).lower() == "i"):
+        raise ValueError("not a size: %r" % (text,))
+    number, unit, suffix = match.groups()
+    if suffix and not unit and suffix.lower() != "b":
+        raise ValueError("not a size: %r" % (text,))
+    factor = 1024 ** _UNITS[unit.lower()]
+    if "." in number:
+        return int(float(number) * factor)
+    return int(number) * factor
+
+
+def normalize_value(prop, value):
+    """The canonical string of a property value, as `zfs get -H -p` prints it.
+
+    Used on both the requested and the current value, so that `10G` equals
+    `10737418240`, `true` equals `on`, and a `none` quota equals `0`.
+    """
+    if isinstance(value, bool):
+        if is_user_property(prop):
+            return "true" if value else "false"
+        return "on" if value else "off"
+    text = str(value)
+    if is_user_property(prop):
+        return text
+    lowered = text.strip().lower()
+    if is_size_property(prop):
+        if lowered in ("none", "-") and (prop in NONE_IS_ZERO or prop.startswith(SIZE_PREFIXES)):
+            return "0"
+        try:
+            return str(parse_size(lowered))
+        except ValueError:
+            return lowered  # `auto` (refreservation), `-`: left to zfs to judge
+    if prop.startswith(COUNT_PREFIXES) and lowered == "none":
+        return "0"
+    if prop in ONOFF_PROPERTIES:
+        if lowered in TRUE_WORDS:
+            return "on"
+        if lowered in FALSE_WORDS:
+            return "off"
+        return lowered
+    if prop in ALIASES:
+        return ALIASES[prop].get(lowered, lowered)
+    if prop == "mountpoint":
+        stripped = text.strip()
+        if stripped.startswith("/"):
+            return stripped.rstrip("/") or "/"
+        return lowered
+    return text.strip()
+
+
+def typed_value(text):
+    """A value of `zfs get -p` for the module result: integers as int, the rest as text."""
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    return text
+
+
+def command_value(prop, value):
+    """The value written on the `zfs` command line (canonical form, sizes in bytes)."""
+    return normalize_value(prop, value)
+
+
+# ---------------------------------------------------------------- parsers
+
+
+def parse_get(text):
+    """`zfs get -H -p -o name,property,value,source` output -> {dataset: {prop: (value, source)}}."""
+    result = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) < 4:
+            continue
+        name, prop, value, source = parts[0], parts[1], "\t".join(parts[2:-1]), parts[-1]
+        result.setdefault(name, {})[prop] = (value, source)
+    return result
+
+
+def validate_name(name):
+    """Raise ZfsError unless name is a filesystem or volume name (pool or pool/path)."""
+    if not name or not _NAME_RE.match(name) or "@" in name or "#" in name:
+        raise ZfsError(
+            "'%s' is not a valid dataset name: use pool or pool/path (letters, digits, '_', '-', '.', ':'), "
+            "without '@' (snapshots) or '#' (bookmarks)" % name
+        )
+    return name.split("/", 1)[0]
+
+
+def parent_of(name):
+    return name.rsplit("/", 1)[0] if "/" in name else None
+
+
+# ---------------------------------------------------------------- planner
+
+
+def desired_properties(properties):
+    """{prop: canonical requested value}; raises ZfsError for values that are no sizes."""
+    result = {}
+    for prop, value in (properties or {}).items():
+        if value is None:
+            raise ZfsError(
+                "property '%s' has no value; give the value to set (properties not given are not managed)" % prop
+            )
+        prop = str(prop).strip()
+        if not prop or "=" in prop or any(c.isspace() for c in prop):
+            raise ZfsError("'%s' is not a property name" % prop)
+        if not is_user_property(prop):
+            prop = prop.lower()
+        canonical = normalize_value(prop, value)
+        if (
+            is_size_property(prop)
+            and not re.fullmatch(r"\d+", canonical)
+            and not (prop == "refreservation" and canonical == "auto")
+        ):
+            raise ZfsError("property '%s': '%s' is not a size (examples: 10G, 512M, 131072, none)" % (prop, value))
+        result[prop] = canonical
+    return result
+
+
+def diff_properties(desired, current):
+    """The requested properties whose canonical value differs from the current one.
+
+    current: {prop: (value, source)} from parse_get. A property zfs does not
+    report (an unset user property) counts as different.
+    """
+    changes = {}
+    for prop, want in desired.items():
+        have = current.get(prop)
+        if have is None or normalize_value(prop, have[0]) != want:
+            changes[prop] = want
+    return changes
+
+
+def order_updates(changes, current):
+    """Order property updates so that zfs accepts each one on its own.
+
+    A smaller reservation goes first (it may be what a smaller quota would
+    collide with), a larger reservation goes last (it may need the larger quota
+    set first); everything else in name order between them.
+    """
+    first, middle, last = [], [], []
+    for prop in sorted(changes):
+        if prop in ("reservation", "refreservation") and re.fullmatch(r"\d+", changes[prop]):
+            old = current.get(prop, ("0", ""))[0]
+            old = int(old) if re.fullmatch(r"\d+", old) else 0
+            (first if int(changes[prop]) < old else last).append(prop)
+        else:
+            middle.append(prop)
+    return first + middle + last
+
+
+def create_argv(name, desired, create_parents):
+    argv = [ZFS, "create"]
+    if create_parents:
+        argv.append("-p")
+    props = dict(desired)
+    if "volsize" in props:
+        argv += ["-V", props.pop("volsize")]
+    for prop in sorted(props):
+        argv += ["-o", "%s=%s" % (prop, props[prop])]
+    argv.append(name)
+    return argv
+
+
+def set_argv(name, prop, value):
+    return [ZFS, "set", "%s=%s" % (prop, value), name]
+
+
+def plan_present(name, desired, current, create_parents=True):
+    """argv lists that make name present with desired; current is None when it does not exist."""
+    if current is None:
+        return [create_argv(name, desired, create_parents)]
+    changes = diff_properties(desired, current)
+    blocked = sorted(p for p in changes if p in CREATE_ONLY)
+    if blocked:
+        raise ZfsError(
+            "%s cannot be changed on the existing dataset %s (zfs sets %s only at creation); "
+            "current: %s, requested: %s"
+            % (
+                ", ".join(blocked),
+                name,
+                "it" if len(blocked) == 1 else "them",
+                ", ".join("%s=%s" % (p, current[p][0]) for p in blocked),
+                ", ".join("%s=%s" % (p, changes[p]) for p in blocked),
+            )
+        )
+    return [set_argv(name, prop, changes[prop]) for prop in order_updates(changes, current)]
+
+
+# ---------------------------------------------------------------- in-use guard
+
+
+def parse_storage_cfg(text):
+    """storage.cfg -> {storeid: {"type": ..., key: value}} (section config format)."""
+    storages, current = {}, None
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not raw[0].isspace():
+            match = re.match(r"^(\S+):\s*(\S+)\s*$", line)
+            if match:
+                current = {"type": match.group(1)}
+                storages[match.group(2)] = current
+            else:
+                current = None
+            continue
+        if current is None:
+            continue
+        parts = line.strip().split(None, 1)
+        current[parts[0]] = parts[1].strip() if len(parts) > 1 else "1"
+    return storages
+
+
+_CT_VOLUME_KEY = re.compile(r"^(rootfs|mp\d+|unused\d+)$")
+_VM_VOLUME_KEY = re.compile(r"^(scsi|virtio|sata|ide|efidisk|tpmstate|unused)\d+$")
+
+
+def config_volumes(text, kind="lxc"):
+    """[(section, key, volume)] for every volume a guest config names, in every section.
+
+    section is "" for the current config, "pending", or a snapshot name.
+    """
+    pattern = _CT_VOLUME_KEY if kind == "lxc" else _VM_VOLUME_KEY
+    result, section = [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = re.match(r"^\[(.+)\]$", line)
+        if match:
+            section = "pending" if match.group(1) == "pve:pending" else match.group(1)
+            continue
+        if ":" not in line:
+            continue
+        key, value = line.split(":", 1)
+        key = key.strip()
+        if not pattern.match(key):
+            continue
+        volume = value.strip().split(",", 1)[0]
+        if kind == "qemu" and (volume in ("none", "cdrom") or "media=cdrom" in value):
+            continue
+        if volume.startswith("volume="):
+            volume = volume[len("volume=") :]
+        result.append((section, key, volume))
+    return result
+
+
+def _inside(path, top):
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def find_holders(name, mountpoints, storages, guest_configs):
+    """Who uses dataset name or any dataset below it.
+
+    mountpoints: {dataset: mountpoint} for name and its descendants (only real
+    paths). storages: parse_storage_cfg result. guest_configs: [(kind, vmid,
+    text)], kind "lxc" or "qemu". Returns a list of messages.
+    """
+    holders = []
+    paths = [mp for mp in mountpoints.values() if mp and mp.startswith("/")]
+    for storeid, cfg in sorted(storages.items()):
+        if cfg.get("type") == "zfspool" and cfg.get("pool") and _inside(cfg["pool"], name):
+            holders.append("storage '%s' (zfspool on %s, /etc/pve/storage.cfg)" % (storeid, cfg["pool"]))
+        elif cfg.get("path") and cfg.get("type") in ("dir", "btrfs") and any(_inside(cfg["path"], p) for p in paths):
+            holders.append("storage '%s' (%s at %s, /etc/pve/storage.cfg)" % (storeid, cfg["type"], cfg["path"]))
+    for kind, vmid, text in guest_configs:
+        label = "CT" if kind == "lxc" else "VM"
+        for section, key, volume in config_volumes(text, kind):
+            where = key if not section else "%s in [%s]" % (key, section)
+            if volume.startswith("/"):
+                if volume.startswith("/dev/"):
+                    continue
+                if any(_inside(volume, p) for p in paths):
+                    holders.append("%s %s %s (bind mount of %s)" % (label, vmid, where, volume))
+                continue
+            if ":" not in volume:
+                continue
+            storeid, volname = volume.split(":", 1)
+            cfg = storages.get(storeid)
+            if not cfg:
+                continue
+            if cfg.get("type") == "zfspool" and cfg.get("pool"):
+                dataset = "%s/%s" % (cfg["pool"].rstrip("/"), volname)
+                if _inside(dataset, name):
+                    holders.append("%s %s %s (%s = %s)" % (label, vmid, where, volume, dataset))
+            elif (
+                cfg.get("type") in ("dir", "btrfs") and cfg.get("path") and any(_inside(cfg["path"], p) for p in paths)
+            ):
+                holders.append("%s %s %s (%s, a file under %s)" % (label, vmid, where, volume, cfg["path"]))
+    return holders
+
+
+def read_guest_configs():
+    """[(kind, vmid, text)] of this node's guests, read from /etc/pve directly."""
+    configs = []
+    for kind, pattern in (("lxc", LOCAL_LXC_GLOB), ("qemu", LOCAL_QEMU_GLOB)):
+        for path in sorted(glob.glob(pattern)):
+            vmid = os.path.basename(path)[: -len(".conf")]
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    configs.append((kind, vmid, f.read()))
+            except OSError:
+                continue
+    return configs
+
+
+def read_storages():
+    try:
+        with open(STORAGE_CFG, encoding="utf-8", errors="replace") as f:
+            return parse_storage_cfg(f.read())
+    except OSError:
+        return {}
+
+
+# ---------------------------------------------------------------- manager
+
+
+class DatasetManager:
+    """Reads and changes one dataset through the Runner."""
+
+    def __init__(self, runner, read_configs=read_guest_configs, read_storage=read_storages):
+        self.runner = runner
+        self.read_configs = read_configs
+        self.read_storage = read_storage
+        self.warnings = []
+
+    def _run(self, argv, mutating=False, what=None):
+        try:
+            return self.runner.run(argv, mutating=mutating)
+        except CommandFailed as exc:
+            res = exc.result
+            raise ZfsError(
+                "%s failed (rc %s): %s" % (what or res.cmd, res.rc, (res.stderr or res.stdout).strip() or "no output"),
+                cmd=res.cmd,
+                rc=res.rc,
+                stdout=res.stdout,
+                stderr=res.stderr,
+            ) from None
+
+    def pools(self):
+        res = self._run([ZPOOL, "list", "-H", "-o", "name"])
+        return [
+            line.strip() for line in res.stdout.splitlines() if line.strip() and line.strip() != "no pools available"
+        ]
+
+    def get(self, name, props="all"):
+        """{prop: (value, source)} of name, or None when it does not exist."""
+        res = self.runner.run([ZFS, "get", "-H", "-p", "-o", "name,property,value,source", props, name], check=False)
+        if res.rc != 0:
+            if "does not exist" in res.stderr:
+                return None
+            raise ZfsError(
+                "reading the properties of %s failed (rc %s): %s" % (name, res.rc, res.stderr.strip()),
+                cmd=res.cmd,
+                rc=res.rc,
+                stdout=res.stdout,
+                stderr=res.stderr,
+            )
+        return parse_get(res.stdout).get(name, {})
+
+    def get_with(self, name, wanted):
+        """All properties plus requested ones `zfs get all` leaves out (unset user props, userquota@...)."""
+        current = self.get(name)
+        if current is None:
+            return None
+        missing = [p for p in wanted if p not in current]
+        if missing:
+            extra = self.get(name, ",".join(sorted(missing)))
+            current.update(extra or {})
+        return current
+
+    def exists(self, name):
+        res = self.runner.run([ZFS, "list", "-H", "-o", "name", name], check=False)
+        return res.rc == 0
+
+    def descendants(self, name):
+        """Every dataset, snapshot and bookmark below name (name itself excluded)."""
+        res = self._run([ZFS, "list", "-H", "-o", "name", "-t", "all", "-r", name])
+        return [n.strip() for n in res.stdout.splitlines() if n.strip() and n.strip() != name]
+
+    def mountpoints(self, names):
+        res = self._run([ZFS, "get", "-H", "-p", "-o", "name,property,value,source", "-r", "mountpoint", names[0]])
+        parsed = parse_get(res.stdout)
+        return {n: props.get("mountpoint", ("-", "-"))[0] for n, props in parsed.items() if "@" not in n}
+
+    def check_pool(self, name):
+        pool = validate_name(name)
+        pools = self.pools()
+        if pool not in pools:
+            return pool, pools, False
+        return pool, pools, True
+
+    # ------------------------------------------------------------ states
+
+    def present(self, name, properties, create_parents=True):
+        desired = desired_properties(properties)
+        pool, pools, ok = self.check_pool(name)
+        if not ok:
+            raise ZfsError(
+                "pool '%s' does not exist on this node, so %s cannot be created; existing pools: %s"
+                % (pool, name, ", ".join(pools) if pools else "none"),
+                pools=pools,
+            )
+        current = self.get_with(name, desired)
+        created = current is None
+        if created:
+            parent = parent_of(name)
+            if parent and not create_parents and not self.exists(parent):
+                raise ZfsError("parent dataset %s does not exist; create it first or set create_parents: true" % parent)
+        plan = plan_present(name, desired, current, create_parents)
+        before = {} if created else {p: normalize_value(p, current[p][0]) for p in desired if p in current}
+        for argv in plan:
+            self._run(argv, mutating=True)
+        changed = bool(plan)
+        if changed and not self.runner.check_mode:
+            final = self.get_with(name, desired)
+            if final is None:
+                raise ZfsError("%s is missing after `zfs create` reported success" % name)
+            for prop, want in desired.items():
+                have = final.get(prop, ("-", "-"))[0]
+                if normalize_value(prop, have) != want:
+                    self.warnings.append("zfs accepted %s=%s on %s but now reports %s" % (prop, want, name, have))
+        else:
+            final = current
+        if final is None:  # check mode, would be created
+            props = {p: typed_value(v) for p, v in desired.items()}
+            sources = dict.fromkeys(desired, "local")
+        else:
+            props = {p: typed_value(v[0]) for p, v in final.items()}
+            sources = {p: v[1] for p, v in final.items()}
+            if self.runner.check_mode:
+                for prop in desired:
+                    props[prop] = typed_value(desired[prop])
+                    sources[prop] = "local"
+        after = {p: desired[p] for p in desired}
+        return dict(
+            changed=changed,
+            created=created,
+            properties=props,
+            property_sources=sources,
+            diff=dict(
+                before=dict(state="absent") if created else dict(state="present", properties=before),
+                after=dict(state="present", properties=after),
+            ),
+        )
+
+    def absent(self, name, recursive=False, force=False):
+        pool, pools, ok = self.check_pool(name)
+        result = dict(changed=False, created=False, properties={}, property_sources={})
+        if not ok:
+            self.warnings.append(
+                "pool '%s' does not exist on this node, so %s is absent; existing pools: %s"
+                % (pool, name, ", ".join(pools) if pools else "none")
+            )
+            result["diff"] = dict(before=dict(state="absent"), after=dict(state="absent"))
+            return result
+        current = self.get(name)
+        if current is None:
+            result["diff"] = dict(before=dict(state="absent"), after=dict(state="absent"))
+            return result
+        if "/" not in name:
+            raise ZfsError(
+                "%s is the root dataset of pool %s; zfs cannot destroy it (that is `zpool destroy`, "
+                "which this module never runs)" % (name, pool)
+            )
+        below = self.descendants(name)
+        if below and not recursive:
+            children = [n for n in below if "@" not in n and "#" not in n]
+            snaps = [n for n in below if n not in children]
+            listed = (children + snaps)[:10]
+            raise ZfsError(
+                "refusing to destroy %s: it has %d child dataset(s) and %d snapshot(s)/bookmark(s) (%s%s); "
+                "set recursive: true to destroy them with it (zfs destroy -r)"
+                % (name, len(children), len(snaps), ", ".join(listed), ", ..." if len(below) > 10 else ""),
+                children=children,
+                snapshots=snaps,
+            )
+        clones = self.outside_clones(name, below)
+        if clones:
+            raise ZfsError(
+                "refusing to destroy %s: snapshots below it have clones outside it (%s); nexcage never uses "
+                "`zfs destroy -R`. Destroy those clones, or `zfs promote` them, first" % (name, ", ".join(clones)),
+                clones=clones,
+            )
+        if not force:
+            mountpoints = self.mountpoints([name])
+            holders = find_holders(name, mountpoints, self.read_storage(), self.read_configs())
+            if holders:
+                raise ZfsError(
+                    "refusing to destroy %s: it is in use by %s. Remove it from those configs (pct set "
+                    "<vmid> --delete <key>, or destroy the guest), or set force: true to destroy it anyway"
+                    % (name, "; ".join(holders)),
+                    holders=holders,
+                )
+        argv = [ZFS, "destroy"]
+        if below:
+            argv.append("-r")
+        argv.append(name)
+        self._run(argv, mutating=True)
+        result["changed"] = True
+        before = {p: typed_value(v[0]) for p, v in current.items()}
+        result["diff"] = dict(before=dict(state="present", children=below), after=dict(state="absent"))
+        result["before_properties"] = before
+        return result
+
+    def outside_clones(self, name, below):
+        snaps = [n for n in below if "@" in n]
+        if not snaps:
+            return []
+        res = self.runner.run(
+            [ZFS, "get", "-H", "-p", "-o", "name,property,value,source", "-r", "clones", name], check=False
+        )
+        if res.rc != 0:
+            return []
+        clones = []
+        for props in parse_get(res.stdout).values():
+            value = props.get("clones", ("-", "-"))[0]
+            if value in ("-", ""):
+                continue
+            clones += [c for c in value.split(",") if c and not _inside(c, name)]
+        return sorted(set(clones))
+
+
+def run_module(module, runner):
+    """The whole of nexcage_zfs_dataset: module is an AnsibleModule, runner its Runner."""
+    params = module.params
+    name = params["name"]
+    manager = DatasetManager(runner)
+    try:
+        if params["state"] == "present":
+            result = manager.present(name, params["properties"], params["create_parents"])
+        else:
+            result = manager.absent(name, recursive=params["recursive"], force=params["force"])
+    except ZfsError as exc:
+        module.fail_json(msg=exc.msg, name=name, commands=runner.commands, **exc.details)
+    diff = result.pop("diff")
+    result.pop("before_properties", None)
+    out = dict(result, name=name, commands=runner.commands)
+    if manager.warnings:
+        out["warnings"] = manager.warnings
+    if module._diff:
+        out["diff"] = diff
+    module.exit_json(**out)

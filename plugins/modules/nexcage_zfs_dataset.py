@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nexcage_zfs_dataset
+short_description: Manage a ZFS dataset and its properties on a Proxmox VE node, with destroy guards
+version_added: 0.1.0
+description:
+  - Creates, updates or destroys one ZFS filesystem (or volume) with the node's C(zfs) command.
+  - Requested properties are compared with C(zfs get -H -p) in parsable form, so C(10G) equals
+    C(10737418240), C(true) equals C(on) and a C(none) quota equals C(0). Only the properties that
+    differ are set, one C(zfs set) each; properties not listed are not managed.
+  - Nothing is ever run on a pool that does not exist; the error lists the pools that do.
+  - Destroying is guarded. A dataset with children, snapshots or bookmarks is refused unless
+    O(recursive=true). A dataset that a container or VM config on this node uses (a C(rootfs),
+    C(mpN) or C(unusedN) volume on a C(zfspool) storage, a bind mount inside its mountpoint) or
+    that a storage in C(/etc/pve/storage.cfg) is built on is refused unless O(force=true).
+    C(zfs destroy -R) (which also destroys dependent clones elsewhere) is never used.
+author:
+  - nexcage contributors
+extends_documentation_fragment:
+  - cageforge.nexcage.common
+  - cageforge.nexcage.common.ATTRIBUTES
+options:
+  name:
+    description:
+      - The dataset, C(pool/path) (or just C(pool) to manage the properties of a pool's root dataset).
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates the dataset if needed and sets the properties that differ.
+      - V(absent) destroys it, subject to the guards described above.
+    type: str
+    choices: [present, absent]
+    default: present
+  properties:
+    description:
+      - Properties to manage, for example C(quota), C(refquota), C(reservation), C(refreservation),
+        C(compression), C(recordsize), C(mountpoint), C(atime), C(acltype), C(xattr), or any other native
+        or user (C(module:property)) property.
+      - Sizes may be given as C(10G), C(512M), C(1.5T) or a number of bytes; C(none) for a quota or a
+        reservation. Booleans become C(on)/C(off).
+      - A property that can only be set at creation (C(casesensitivity), C(normalization), C(utf8only),
+        C(volblocksize), C(encryption)) fails the task when it differs on an existing dataset.
+      - O(properties.volsize) at creation makes a volume (C(zfs create -V)).
+    type: dict
+    default: {}
+  create_parents:
+    description:
+      - Create missing parent datasets (C(zfs create -p)). When false and the parent is missing the task fails.
+    type: bool
+    default: true
+  recursive:
+    description:
+      - With O(state=absent), also destroy the children, snapshots and bookmarks (C(zfs destroy -r)).
+      - Snapshots with clones outside the dataset are still refused; C(-R) is never used.
+    type: bool
+    default: false
+  force:
+    description:
+      - With O(state=absent), destroy the dataset even when a guest config or a storage uses it.
+    type: bool
+    default: false
+notes:
+  - Check mode runs every read and predicts the exact C(zfs) commands in RV(commands) without running them.
+  - Diff mode returns the managed properties before and after.
+seealso:
+  - module: cageforge.nexcage.nexcage_health
+"""
+
+EXAMPLES = r"""
+- name: A per-container dataset with a quota
+  cageforge.nexcage.nexcage_zfs_dataset:
+    name: rpool/data/ct-web
+    properties:
+      quota: 20G
+      compression: lz4
+      atime: false
+      acltype: posix
+      xattr: sa
+
+- name: Remove it, snapshots included, unless a container still uses it
+  cageforge.nexcage.nexcage_zfs_dataset:
+    name: rpool/data/ct-web
+    state: absent
+    recursive: true
+"""
+
+RETURN = r"""
+name:
+  description: The dataset name.
+  returned: always
+  type: str
+  sample: rpool/data/ct-web
+created:
+  description: Whether the dataset was (or in check mode would be) created.
+  returned: always
+  type: bool
+properties:
+  description:
+    - Every property of the dataset as C(zfs get -H -p) reports it after the task, numbers as integers
+      (sizes in bytes). In check mode, the current values with the requested ones applied.
+    - Empty when the dataset is absent.
+  returned: always
+  type: dict
+  sample: {"quota": 21474836480, "compression": "lz4", "mountpoint": "/rpool/data/ct-web"}
+property_sources:
+  description: The source column of C(zfs get) for each property (C(local), C(default), C(inherited from ...)).
+  returned: always
+  type: dict
+  sample: {"quota": "local", "compression": "local", "mountpoint": "default"}
+commands:
+  description: The commands run, in order; in check mode the changing ones were only planned.
+  returned: always
+  type: list
+  elements: str
+  sample: ["zpool list -H -o name", "zfs set quota=21474836480 rpool/data/ct-web"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec, runner_for  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._zfs import run_module  # noqa: E402
+
+
+def main():
+    argument_spec = common_argument_spec()
+    argument_spec.update(
+        name=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        properties=dict(type="dict", default={}),
+        create_parents=dict(type="bool", default=True),
+        recursive=dict(type="bool", default=False),
+        force=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run_module(module, runner_for(module))
+
+
+if __name__ == "__main__":
+    main()
