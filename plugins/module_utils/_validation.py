@@ -1,0 +1,296 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Validators shared by every nexcage module. PRIVATE to the collection.
+
+Convention: every ``validate_*`` function RETURNS THE NORMALISED VALUE when the
+input is valid (for example ``validate_vmid("101") == 101``) and RAISES
+``ValidationError`` when it is not. ``ValidationError`` carries ``option`` (the
+option name as the user wrote it, e.g. ``netif[0].hwaddr``), ``value``, a
+one-line ``message`` and a ``fix`` telling the user what to write instead.
+Modules turn it into a ``invalid_argument`` failure with ``_errors.from_validation``.
+
+The rules follow what Proxmox VE itself accepts (pve-common JSONSchema.pm,
+pve-storage Storage.pm; see docs/errors.md), so that a value that passes here
+does not fail later inside ``pct``.
+
+No function here touches the node: they are pure and cheap.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+VMID_MIN = 100
+VMID_MAX = 999999999
+
+_VMID_RE = re.compile(r"^[1-9][0-9]{2,8}$")
+_DNS_LABEL_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$")
+_STORAGE_ID_RE = re.compile(r"^[a-z][a-z0-9\-_.]*[a-z0-9]$", re.IGNORECASE)
+# pve-storage VZTMPL_EXT_RE_1: .tar, .tar.gz, .tar.xz, .tar.zst, .tar.bz2
+TEMPLATE_EXTENSIONS = (".tar", ".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2")
+_TEMPLATE_FILE_RE = re.compile(r"^[^/\s,]+\.tar(\.(gz|xz|zst|bz2))?$")
+_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+_TAG_RE = re.compile(r"^[a-z0-9_][a-z0-9_+.\-]*$")
+_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,15}$")
+_BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,15}$")
+_POOL_RE = re.compile(r"^[A-Za-z0-9\-_.]+$")
+
+
+class ValidationError(ValueError):
+    """An option value that Proxmox VE (or nexcage) would refuse."""
+
+    def __init__(self, option, value, message, fix=None):
+        self.option = option
+        self.value = value
+        self.message = message
+        self.fix = fix
+        text = "%s: %s (got %r)" % (option, message, value)
+        if fix:
+            text += ". " + fix
+        super().__init__(text)
+
+    def to_dict(self):
+        return {"option": self.option, "value": self.value, "message": self.message, "fix": self.fix}
+
+
+def check(validator, value, *args, **kwargs):
+    """Run validator; return None when valid, else the ValidationError (never raises it)."""
+    try:
+        validator(value, *args, **kwargs)
+    except ValidationError as exc:
+        return exc
+    return None
+
+
+def validate_vmid(value, option="vmid"):
+    """A Proxmox guest ID: integer 100..999999999 (regex ^[1-9][0-9]{2,8}$). Returns int."""
+    if isinstance(value, bool):
+        raise ValidationError(option, value, "must be an integer", "Use a number from 100 to 999999999")
+    text = str(value).strip()
+    if not _VMID_RE.match(text):
+        if not text.lstrip("-").isdigit():
+            raise ValidationError(option, value, "must be an integer", "Use a number from 100 to 999999999")
+        raise ValidationError(
+            option,
+            value,
+            "value does not look like a valid VM ID",
+            "Use a number from %d to %d" % (VMID_MIN, VMID_MAX),
+        )
+    return int(text)
+
+
+def validate_hostname(value, option="hostname"):
+    """A DNS name as pct accepts it (labels of letters, digits, '-', dot-separated, max 255)."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(option, value, "must be a non-empty DNS name", "Use e.g. web01 or web01.example.com")
+    if len(value) > 255:
+        raise ValidationError(option, value, "may only be 255 characters long", "Use a shorter name")
+    for label in value.split("."):
+        if not _DNS_LABEL_RE.match(label) or len(label) > 63:
+            raise ValidationError(
+                option,
+                value,
+                "value does not look like a valid DNS name",
+                "Use letters, digits and '-' in dot-separated labels of at most 63 characters, "
+                "not starting or ending with '-' (no '_' or spaces)",
+            )
+    return value
+
+
+def validate_storage_id(value, option="storage"):
+    """A Proxmox storage ID such as local, local-zfs, nfs_1 (returns it unchanged)."""
+    if not isinstance(value, str) or not _STORAGE_ID_RE.match(value):
+        raise ValidationError(
+            option,
+            value,
+            "storage ID %r contains illegal characters" % (value,),
+            "A storage ID starts with a letter, ends with a letter or digit, and has only letters, digits, '-', "
+            "'_' and '.' (see /etc/pve/storage.cfg)",
+        )
+    return value
+
+
+def validate_template_volid(value, option="image"):
+    """A container template volume ID ``<storage>:vztmpl/<file>.tar[.gz|.xz|.zst|.bz2]``.
+
+    Returns (storage, file_name).
+    """
+    fix = "Use a template volume ID like local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+    if not isinstance(value, str) or ":" not in value:
+        raise ValidationError(option, value, "is not a template volume ID (missing '<storage>:')", fix)
+    storage, _sep, rest = value.partition(":")
+    if not _STORAGE_ID_RE.match(storage):
+        raise ValidationError(option, value, "storage ID %r contains illegal characters" % storage, fix)
+    if not rest.startswith("vztmpl/"):
+        raise ValidationError(option, value, "the volume is not in the template area 'vztmpl/'", fix)
+    name = rest[len("vztmpl/") :]
+    if not _TEMPLATE_FILE_RE.match(name):
+        raise ValidationError(
+            option,
+            value,
+            "file name must end in one of %s and contain no '/', ',' or spaces" % ", ".join(TEMPLATE_EXTENSIONS),
+            fix,
+        )
+    return storage, name
+
+
+def validate_abs_path(value, option="path"):
+    """A safe absolute path: starts with '/', no '.'/'..' components, no '//' , ',' , NUL or newline.
+
+    Returns the path without a trailing '/' (except for '/' itself).
+    """
+    fix = "Use a normalised absolute path such as /srv/data"
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValidationError(option, value, "must be an absolute path", fix)
+    if any(c in value for c in ("\0", "\n", "\r", ",")):
+        raise ValidationError(option, value, "contains a NUL, newline or ',' character", fix)
+    if value == "/":
+        return value
+    parts = value.split("/")[1:]
+    if value.endswith("/"):
+        parts = parts[:-1]
+    if any(p in (".", "..") for p in parts) or "" in parts:
+        raise ValidationError(option, value, "contains illegal character sequences ('.', '..' or '//')", fix)
+    return value.rstrip("/") or "/"
+
+
+def validate_env(value, option="env"):
+    """One environment entry ``KEY=value`` (KEY: [A-Za-z_][A-Za-z0-9_]*, no NUL). Returns (key, value)."""
+    fix = "Write it as KEY=value with KEY made of letters, digits and '_', not starting with a digit"
+    if not isinstance(value, str) or "=" not in value:
+        raise ValidationError(option, value, "is not of the form KEY=value", fix)
+    key, _sep, val = value.partition("=")
+    if not _ENV_KEY_RE.match(key):
+        raise ValidationError(option, value, "invalid variable name %r" % key, fix)
+    if "\0" in val or "\n" in val:
+        raise ValidationError(option, value, "the value contains a NUL or newline", fix)
+    return key, val
+
+
+def validate_mac(value, option="hwaddr"):
+    """A unicast MAC address; returned upper-case as PVE prints it."""
+    if not isinstance(value, str) or not _MAC_RE.match(value) or int(value[:2], 16) & 1:
+        raise ValidationError(
+            option,
+            value,
+            "value does not look like a valid unicast MAC address",
+            "Use six ':'-separated hex pairs with an even first byte, e.g. BC:24:11:AA:BB:CC",
+        )
+    return value.upper()
+
+
+def validate_ipv4_config(value, option="ip"):
+    """net ip=: 'dhcp', 'manual' or an IPv4 address with /prefix. Returns it normalised."""
+    if value in ("dhcp", "manual"):
+        return value
+    try:
+        iface = ipaddress.IPv4Interface(value)
+    except (ValueError, TypeError):
+        iface = None
+    if iface is None or "/" not in str(value):
+        raise ValidationError(
+            option, value, "value does not look like a valid ipv4 network configuration", "Use dhcp or e.g. 10.0.0.5/24"
+        )
+    return str(iface)
+
+
+def validate_ipv6_config(value, option="ip6"):
+    """net ip6=: 'auto', 'dhcp', 'manual' or an IPv6 address with /prefix."""
+    if value in ("auto", "dhcp", "manual"):
+        return value
+    try:
+        iface = ipaddress.IPv6Interface(value)
+    except (ValueError, TypeError):
+        iface = None
+    if iface is None or "/" not in str(value):
+        raise ValidationError(
+            option,
+            value,
+            "value does not look like a valid ipv6 network configuration",
+            "Use auto, dhcp or e.g. fd00::5/64",
+        )
+    return str(iface)
+
+
+def validate_ipv4(value, option="gw"):
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except (ValueError, TypeError):
+        raise ValidationError(option, value, "is not an IPv4 address", "Use e.g. 10.0.0.1") from None
+
+
+def validate_ipv6(value, option="gw6"):
+    try:
+        return str(ipaddress.IPv6Address(value))
+    except (ValueError, TypeError):
+        raise ValidationError(option, value, "is not an IPv6 address", "Use e.g. fd00::1") from None
+
+
+def validate_ip(value, option="nameserver"):
+    """An IPv4 or IPv6 address."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except (ValueError, TypeError):
+        raise ValidationError(option, value, "is not an IP address", "Use e.g. 10.0.0.1 or fd00::1") from None
+
+
+def validate_tag(value, option="tags"):
+    """One guest tag; returned lower-cased as PVE stores it."""
+    text = str(value).lower()
+    if not _TAG_RE.match(text):
+        raise ValidationError(
+            option, value, "invalid characters in tag", "Tags use a-z, 0-9, '_', '+', '.', '-' and start with a-z0-9_"
+        )
+    return text
+
+
+def validate_ifname(value, option="name"):
+    if not isinstance(value, str) or not _IFNAME_RE.match(value):
+        raise ValidationError(option, value, "is not a valid interface name", "Use at most 15 characters, e.g. eth0")
+    return value
+
+
+def validate_bridge(value, option="bridge"):
+    if not isinstance(value, str) or not _BRIDGE_RE.match(value):
+        raise ValidationError(option, value, "is not a valid bridge name", "Use e.g. vmbr0")
+    return value
+
+
+def validate_pool(value, option="pool"):
+    if not isinstance(value, str) or not _POOL_RE.match(value):
+        raise ValidationError(option, value, "is not a valid pool name", "Use letters, digits, '-', '_' and '.'")
+    return value
+
+
+def validate_int_range(value, low, high, option):
+    """An integer in [low, high] (either bound may be None)."""
+    if isinstance(value, bool):
+        raise ValidationError(option, value, "must be an integer", None)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(option, value, "type check ('integer') failed", "Use a whole number") from None
+    if low is not None and number < low:
+        raise ValidationError(option, value, "value must have a minimum value of %s" % low, "Use at least %s" % low)
+    if high is not None and number > high:
+        raise ValidationError(option, value, "value must have a maximum value of %s" % high, "Use at most %s" % high)
+    return number
+
+
+def validate_number_range(value, low, high, option):
+    """A number (int or float) in [low, high]."""
+    if isinstance(value, bool):
+        raise ValidationError(option, value, "must be a number", None)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError(option, value, "type check ('number') failed", "Use a number") from None
+    if low is not None and number < low:
+        raise ValidationError(option, value, "value must have a minimum value of %s" % low, "Use at least %s" % low)
+    if high is not None and number > high:
+        raise ValidationError(option, value, "value must have a maximum value of %s" % high, "Use at most %s" % high)
+    return number
