@@ -23,6 +23,7 @@ import glob
 import os
 import re
 
+from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import parse_config, parse_storage_cfg
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
 
 ZFS = "zfs"
@@ -304,28 +305,6 @@ def plan_present(name, desired, current, create_parents=True):
 # ---------------------------------------------------------------- in-use guard
 
 
-def parse_storage_cfg(text):
-    """storage.cfg -> {storeid: {"type": ..., key: value}} (section config format)."""
-    storages, current = {}, None
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if not raw[0].isspace():
-            match = re.match(r"^(\S+):\s*(\S+)\s*$", line)
-            if match:
-                current = {"type": match.group(1)}
-                storages[match.group(2)] = current
-            else:
-                current = None
-            continue
-        if current is None:
-            continue
-        parts = line.strip().split(None, 1)
-        current[parts[0]] = parts[1].strip() if len(parts) > 1 else "1"
-    return storages
-
-
 _CT_VOLUME_KEY = re.compile(r"^(rootfs|mp\d+|unused\d+)$")
 _VM_VOLUME_KEY = re.compile(r"^(scsi|virtio|sata|ide|efidisk|tpmstate|unused)\d+$")
 
@@ -334,8 +313,20 @@ def config_volumes(text, kind="lxc"):
     """[(section, key, volume)] for every volume a guest config names, in every section.
 
     section is "" for the current config, "pending", or a snapshot name.
+    Container configs go through _pveconfig.parse_config; VM configs are read
+    line by line (only their disk keys matter here).
     """
-    pattern = _CT_VOLUME_KEY if kind == "lxc" else _VM_VOLUME_KEY
+    if kind == "lxc":
+        parsed = parse_config(text)
+        sections = [("", parsed), ("pending", parsed.get("pending") or {})]
+        sections += sorted((parsed.get("snapshots") or {}).items())
+        result = []
+        for section, data in sections:
+            for key in sorted(data, key=_key_order):
+                value = data[key]
+                if _CT_VOLUME_KEY.match(key) and isinstance(value, dict) and value.get("volume"):
+                    result.append((section, key, value["volume"]))
+        return result
     result, section = [], ""
     for raw in text.splitlines():
         line = raw.strip()
@@ -345,19 +336,26 @@ def config_volumes(text, kind="lxc"):
         if match:
             section = "pending" if match.group(1) == "pve:pending" else match.group(1)
             continue
-        if ":" not in line:
-            continue
-        key, value = line.split(":", 1)
+        key, sep, value = line.partition(":")
         key = key.strip()
-        if not pattern.match(key):
+        if not sep or not _VM_VOLUME_KEY.match(key):
             continue
         volume = value.strip().split(",", 1)[0]
-        if kind == "qemu" and (volume in ("none", "cdrom") or "media=cdrom" in value):
+        if volume in ("none", "cdrom") or "media=cdrom" in value:
             continue
-        if volume.startswith("volume="):
-            volume = volume[len("volume=") :]
+        if volume.startswith("file="):
+            volume = volume[len("file=") :]
         result.append((section, key, volume))
     return result
+
+
+def _key_order(key):
+    """rootfs first, then mp0, mp1, ..., mp10, then unused0, ... (numeric order)."""
+    match = re.match(r"^([a-z]+)(\d*)$", key)
+    if not match:
+        return (9, key, 0)
+    rank = {"rootfs": 0, "mp": 1, "unused": 2}.get(match.group(1), 9)
+    return (rank, match.group(1), int(match.group(2) or 0))
 
 
 def _inside(path, top):
