@@ -302,6 +302,15 @@ NUMERIC = {
 }
 
 
+# zprop_values(): how OpenZFS lists the allowed values in "must be one of" errors.
+VALUES_TEXT = {
+    "compression": "on | off | lzjb | gzip | gzip-[1-9] | zle | lz4 | zstd | zstd-[1-19] | zstd-fast | "
+    "zstd-fast-[1-10,20,30,40,50,60,70,80,90,100,500,1000]",
+    "checksum": "on | off | fletcher2 | fletcher4 | sha256 | sha512 | skein | edonr | blake3",
+    "dedup": "on | off | verify | sha256[,verify] | sha512[,verify] | skein[,verify] | edonr,verify | blake3[,verify]",
+}
+
+
 def canonical_prop(name):
     return ALIASES.get(name, name)
 
@@ -336,18 +345,40 @@ def nicebytes(num):
     return text
 
 
+def nicestrtonum(value):
+    """zfs_nicestrtonum(): (bytes, None) or (None, OpenZFS error text). 10G, 1.5M, 64k, 10GB, 1KiB."""
+    if not value or not (value[0].isdigit() or value[0] == "."):
+        return None, "bad numeric value '%s'" % value
+    m = re.match(r"\d*(\.\d*)?", value)
+    number, rest = m.group(0), value[m.end() :]
+    shift = _str2shift(rest)
+    if shift is None:
+        return None, "invalid numeric suffix '%s'" % rest
+    if "." in number:
+        try:
+            return int(float(number) * (1 << shift)), None
+        except ValueError:
+            return None, "bad numeric value '%s'" % value
+    n = int(number or "0") << shift
+    if n >= 1 << 64:
+        return None, "numeric value is too large"
+    return n, None
+
+
+def _str2shift(suffix):
+    if not suffix:
+        return 0
+    i = "BKMGTPEZ".find(suffix[0].upper())
+    if i < 0:
+        return None
+    rest = suffix[1:].upper()
+    if rest in ("", "B" if suffix[0].upper() != "B" else "") or (rest == "IB" and i > 0):
+        return 10 * i
+    return None
+
+
 def parse_size(text):
-    """zfs_nicestrtonum(): 10G, 1.5M, 512, 64k, 10GB, 1T -> bytes; None if invalid."""
-    m = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*([KMGTPEZkmgtpez]?)([Bb]?)", text.strip())
-    if not m:
-        return None
-    number, unit, b = m.groups()
-    if not unit and b and number.isdigit():
-        return int(number)
-    shift = 10 * (UNITS.index(unit.upper()) if unit else 0)
-    if "." in number and not unit:
-        return None
-    return int(float(number) * (1 << shift))
+    return nicestrtonum(text)[0]
 
 
 # ---------------------------------------------------------------- the database
@@ -836,9 +867,9 @@ def validate_value(name, prop, value, action="set"):
     if kind == "size":
         if value == "none":
             return "0"
-        n = parse_size(value)
-        if n is None:
-            raise ZfsError("%s: bad numeric value '%s'" % (where, value))
+        n, err = nicestrtonum(value)
+        if err:
+            raise ZfsError("%s: %s" % (where, err))
         return str(n)
     if kind == "limit":
         if value == "none":
@@ -847,16 +878,16 @@ def validate_value(name, prop, value, action="set"):
             raise ZfsError("%s: bad numeric value '%s'" % (where, value))
         return value
     if kind == "recordsize":
-        n = parse_size(value)
-        if n is None:
-            raise ZfsError("%s: bad numeric value '%s'" % (where, value))
+        n, err = nicestrtonum(value)
+        if err:
+            raise ZfsError("%s: %s" % (where, err))
         if n < 512 or n > (1 << 24) or n & (n - 1):
             raise ZfsError("%s: '%s' must be power of 2 from 512B to 16M" % (where, prop))
         return str(n)
     if kind == "smallblocks":
-        n = parse_size(value)
-        if n is None:
-            raise ZfsError("%s: bad numeric value '%s'" % (where, value))
+        n, err = nicestrtonum(value)
+        if err:
+            raise ZfsError("%s: %s" % (where, err))
         return str(n)
     if kind == "path":
         if value in ("none", "legacy"):
@@ -868,7 +899,7 @@ def validate_value(name, prop, value, action="set"):
         return value
     value = VALUE_ALIASES.get(prop, {}).get(value, value)
     if value not in kind:
-        raise ZfsError("%s: '%s' must be one of '%s'" % (where, prop, " | ".join(kind)))
+        raise ZfsError("%s: '%s' must be one of '%s'" % (where, prop, VALUES_TEXT.get(prop, " | ".join(kind))))
     return value
 
 
@@ -1078,7 +1109,7 @@ def inherit(prop, names, recursive=False, root=""):
             if prop not in NATIVE:
                 raise ZfsError("invalid property '%s'" % prop)
             if not NATIVE[prop][3]:
-                raise ZfsError("'%s' property is read-only" % prop)
+                raise ZfsError("%s property is read-only" % prop)
             if not NATIVE[prop][1]:
                 msg = "'%s' property cannot be inherited" % prop
                 if prop in SIZE_PROPS:

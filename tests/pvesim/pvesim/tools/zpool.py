@@ -1,0 +1,209 @@
+"""Simulated `zpool` (OpenZFS 2.x): list and status of the fake pools in pvesim.zfsdb.
+
+A pool is shown as a mirror of sda3 and sdb3 (a PVE RAID1 install); its size
+is fixed at `pvesim init` (the size of the node directory's file system);
+its health is ONLINE unless a test changes it with
+`zfsdb.set_pool_health(pool, "DEGRADED")`.
+"""
+
+import getopt
+import sys
+
+from pvesim import zfsdb
+from pvesim.tools.zfs import _table
+
+USAGE = {
+    "list": "\tlist [-gHLpPv] [-o property[,...]] [-T d|u] [pool] ...\n\t    [interval [count]]",
+    "status": "\tstatus [-c [script1,script2,...]] [-igLpPstvxD]  [-T d|u] [pool] ...\n\t    [interval [count]]",
+}
+DEFAULT_LIST = [
+    "name",
+    "size",
+    "allocated",
+    "free",
+    "checkpoint",
+    "expandsize",
+    "fragmentation",
+    "capacity",
+    "dedupratio",
+    "health",
+    "altroot",
+]
+ALIASES = {
+    "alloc": "allocated",
+    "cap": "capacity",
+    "frag": "fragmentation",
+    "dedup": "dedupratio",
+    "ckpoint": "checkpoint",
+    "expandsz": "expandsize",
+}
+COLUMNS = {
+    "name": "NAME",
+    "size": "SIZE",
+    "allocated": "ALLOC",
+    "free": "FREE",
+    "checkpoint": "CKPOINT",
+    "expandsize": "EXPANDSZ",
+    "fragmentation": "FRAG",
+    "capacity": "CAP",
+    "dedupratio": "DEDUP",
+    "health": "HEALTH",
+    "altroot": "ALTROOT",
+    "guid": "GUID",
+    "readonly": "RO",
+    "autotrim": "AUTOTRIM",
+    "ashift": "ASHIFT",
+    "version": "VERSION",
+}
+LEFT = {"name", "altroot"}
+
+
+class Usage(Exception):
+    def __init__(self, sub, message=None):
+        super().__init__(message)
+        self.sub = sub
+        self.message = message
+
+
+def _err(text):
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
+
+def main(argv):
+    if not argv:
+        _err("usage: zpool command args ...")
+        return 2
+    sub, args = argv[0], argv[1:]
+    try:
+        if sub == "list":
+            return do_list(args)
+        if sub == "status":
+            return do_status(args)
+        _err("unrecognized command '%s'" % sub)
+        _err("usage: zpool command args ...")
+        return 2
+    except Usage as e:
+        if e.message:
+            _err(e.message)
+        _err("usage:\n" + USAGE[e.sub] + "\n")
+        return 2
+    except zfsdb.ZfsError as e:
+        _err(e.message)
+        return e.rc
+
+
+def _pool_values(d, pool, parsable):
+    size = d.pool_size(pool)
+    alloc = d.pool_alloc(pool)
+    free = max(0, size - alloc)
+    cap = (alloc * 100) // size if size else 0
+    p = d.pools[pool]
+    nb = (lambda n: str(n)) if parsable else zfsdb.nicebytes
+    return {
+        "name": pool,
+        "size": nb(size),
+        "allocated": nb(alloc),
+        "free": nb(free),
+        "checkpoint": "-",
+        "expandsize": "-",
+        "fragmentation": "0" if parsable else "0%",
+        "capacity": str(cap) if parsable else "%d%%" % cap,
+        "dedupratio": "1.00" if parsable else "1.00x",
+        "health": p["health"],
+        "altroot": "-",
+        "guid": str(p["guid"]),
+        "readonly": "off",
+        "autotrim": "off",
+        "ashift": "12",
+        "version": "-",
+    }
+
+
+def do_list(args):
+    try:
+        opts, pools = getopt.gnu_getopt(args, "gHLpPvo:T:")
+    except getopt.GetoptError as e:
+        raise Usage("list", "invalid option '%s'" % e.opt) from None
+    scripted = parsable = False
+    props = list(DEFAULT_LIST)
+    for o, v in opts:
+        if o == "-H":
+            scripted = True
+        elif o == "-p":
+            parsable = True
+        elif o == "-o":
+            props = []
+            for p in v.split(","):
+                p = ALIASES.get(p, p)
+                if p not in COLUMNS:
+                    raise Usage("list", "property '%s' is not a valid pool property" % p)
+                props.append(p)
+    with zfsdb.db() as d:
+        for pool in pools:
+            if pool not in d.pools:
+                raise zfsdb.ZfsError("cannot open '%s': no such pool" % pool)
+        selected = pools or sorted(d.pools)
+        if not selected:
+            print("no pools available")
+            return 0
+        rows = []
+        for pool in selected:
+            values = _pool_values(d, pool, parsable)
+            rows.append([values[p] for p in props])
+    header = [COLUMNS[p] for p in props]
+    right = [p not in LEFT for p in props]
+    mins = [8 if p == "health" else (0 if p in LEFT else 5) for p in props]
+    sys.stdout.write(_table(header, rows, right, scripted, mins))
+    return 0
+
+
+def _status_text(d, pool):
+    p = d.pools[pool]
+    health = p["health"]
+    out = "  pool: %s\n state: %s\n" % (pool, health)
+    if health != "ONLINE":
+        out += (
+            "status: One or more devices could not be used because the label is missing or\n"
+            "\tinvalid.  Sufficient replicas exist for the pool to continue\n"
+            "\tfunctioning in a degraded state.\n"
+            "action: Replace the device using 'zpool replace'.\n"
+            "   see: https://openzfs.github.io/openzfs-docs/msg/ZFS-8000-4J\n"
+        )
+    out += "  scan: none requested\nconfig:\n\n"
+    vdev_state = "ONLINE" if health == "ONLINE" else "UNAVAIL"
+    rows = [
+        ("NAME", "STATE", "READ", "WRITE", "CKSUM"),
+        (pool, health, "0", "0", "0"),
+        ("  mirror-0", health, "0", "0", "0"),
+        ("    sda3", "ONLINE", "0", "0", "0"),
+        ("    sdb3", vdev_state, "0", "0", "0"),
+    ]
+    for r in rows:
+        out += "\t%-10s  %-8s %5s %5s %5s\n" % r
+    out += "\nerrors: No known data errors\n"
+    return out
+
+
+def do_status(args):
+    try:
+        opts, pools = getopt.gnu_getopt(args, "c:igLpPstvxDT:")
+    except getopt.GetoptError as e:
+        raise Usage("status", "invalid option '%s'" % e.opt) from None
+    only_bad = any(o == "-x" for o, _ in opts)
+    with zfsdb.db() as d:
+        for pool in pools:
+            if pool not in d.pools:
+                raise zfsdb.ZfsError("cannot open '%s': no such pool" % pool)
+        selected = pools or sorted(d.pools)
+        if not selected:
+            print("no pools available")
+            return 0
+        shown = [pl for pl in selected if not only_bad or d.pools[pl]["health"] != "ONLINE"]
+        if not shown:
+            if pools and len(pools) == 1:
+                print("pool '%s' is healthy" % pools[0])
+            else:
+                print("all pools are healthy")
+            return 0
+        sys.stdout.write("\n".join(_status_text(d, pl) for pl in shown))
+    return 0
