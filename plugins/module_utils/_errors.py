@@ -176,6 +176,11 @@ PATTERNS = (
     Pattern(r"used in HA resources and purge parameter not set", INVALID_ARGUMENT, "Set purge: true."),
     Pattern(r"mount points configured, but 'rootfs' not set", INVALID_ARGUMENT, "Set rootfs."),
     Pattern(r"missing command at ", INVALID_ARGUMENT),
+    Pattern(
+        r"unable to detect OS distribution",
+        INVALID_ARGUMENT,
+        "The template's OS is not one PVE knows: set ostype: unmanaged (or the right ostype).",
+    ),
     Pattern(r"no options specified", INVALID_ARGUMENT),
     Pattern(r"checksum mismatch: got", UNKNOWN, "The downloaded template is corrupt; run the task again."),
     Pattern(

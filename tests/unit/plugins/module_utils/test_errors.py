@@ -40,6 +40,7 @@ CASES = [
     ("mount points configured, but 'rootfs' not set - aborting\n", 255, E.INVALID_ARGUMENT),
     ("missing command at /usr/share/perl5/PVE/CLI/pct.pm line 230.\n", 255, E.INVALID_ARGUMENT),
     ("no options specified\n", 255, E.INVALID_ARGUMENT),
+    ("unable to create CT 100 - unable to detect OS distribution\n", 255, E.INVALID_ARGUMENT),
     ("CT 100 already exists on node 'pve'\n", 2, E.ALREADY_EXISTS),
     ("VM 100 already exists on node 'pve'\n", 2, E.ALREADY_EXISTS),
     ("400 Parameter verification failed.\nvmid: VM 105 already exists\n", 255, E.ALREADY_EXISTS),

@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""OCI runtime state files ``/run/nexcage/<vmid>/state.json``. PRIVATE to the collection.
+
+The file follows the OCI runtime-spec state (``ociVersion``, ``id``,
+``status`` of creating/created/running/stopped, ``pid``, ``bundle``,
+``annotations``) and is valid against its ``state-schema.json``. It is written
+atomically (temporary file + rename) so that a reader never sees half a file.
+
+API (small on purpose; the runc/crun backend reuses it):
+``write_state(vmid, status, pid, bundle, annotations) -> dict``,
+``remove_state(vmid) -> bool``, ``read_state(vmid) -> dict | None``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+RUN_DIR = "/run/nexcage"
+OCI_VERSION = "1.0.2"
+STATUSES = ("creating", "created", "running", "stopped")
+
+
+def state_dir(vmid):
+    return os.path.join(RUN_DIR, str(vmid))
+
+
+def state_path(vmid):
+    return os.path.join(state_dir(vmid), "state.json")
+
+
+def build_state(vmid, status, pid=None, bundle="", annotations=None):
+    """The state dict; pid is included when it is an integer >= 0 (omit it when no process exists)."""
+    if status not in STATUSES:
+        raise ValueError("invalid OCI status %r (one of %s)" % (status, ", ".join(STATUSES)))
+    state = {"ociVersion": OCI_VERSION, "id": str(vmid), "status": status, "bundle": str(bundle or "")}
+    if pid is not None:
+        pid = int(pid)
+        if pid < 0:
+            raise ValueError("pid must be >= 0")
+        state["pid"] = pid
+    if annotations:
+        state["annotations"] = {str(k): str(v) for k, v in annotations.items()}
+    return state
+
+
+def write_state(vmid, status, pid=None, bundle="", annotations=None):
+    """Write /run/nexcage/<vmid>/state.json atomically; return the state dict."""
+    state = build_state(vmid, status, pid, bundle, annotations)
+    directory = state_dir(vmid)
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    tmp = os.path.join(directory, ".state.json.%d" % os.getpid())
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(state, handle, sort_keys=True, indent=2)
+        handle.write("\n")
+    os.replace(tmp, state_path(vmid))
+    return state
+
+
+def read_state(vmid):
+    """The state dict, or None if there is no (readable) state file."""
+    try:
+        with open(state_path(vmid), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def remove_state(vmid):
+    """Remove /run/nexcage/<vmid>/ (state.json and anything else there); True if it existed."""
+    directory = state_dir(vmid)
+    if not os.path.lexists(directory):
+        return False
+    shutil.rmtree(directory, ignore_errors=True)
+    return True

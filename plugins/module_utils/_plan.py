@@ -1,0 +1,666 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Differ and planner for containers: desired options against the parsed config. PRIVATE to the collection.
+
+``desired_from_params(params)`` validates and normalises the module options
+into a ``Desired`` (typed like ``_pveconfig.parse_config``). ``plan_update(desired,
+current, running)`` compares it with the effective current config (pending
+changes merged, as ``pct config`` shows it) and returns a ``Plan``:
+
+* ``changes``: one ``Change`` per differing key with ``key``, ``before``,
+  ``after``, ``kind`` and ``reason``. ``kind`` is
+
+  - ``live``: ``pct set`` applies it at once, also on a running container
+    (PVE hot-plug list: description, onboot, startup, hostname, cores, tags,
+    cpulimit, cpuunits, memory, swap, netN, a new mpN; disk growth via
+    ``pct resize``);
+  - ``restart``: on a running container PVE keeps it in ``[pve:pending]``
+    until the next start (features, nameserver, searchdomain, timezone,
+    changed/removed mpN, ...); on a stopped one it applies at once;
+  - ``create_only``: cannot be changed on an existing container
+    (unprivileged, ostype, arch, rootfs/mount storage, image, shrinking);
+    needs ``recreate: true``.
+
+* ``set_options`` / ``delete`` / ``resizes``: what the single ``pct set`` and
+  the ``pct resize`` calls must carry.
+
+Convergence rules (documented in the module): an option left out (None) is
+not managed; a list option given (``netif``, ``mounts``) is authoritative for
+its entries (unlisted ``netN``/``mpN`` are removed); inside an entry or a dict
+option (``features``, ``startup``, ``rootfs``) a field left out keeps its
+current value, and a string field set to ``""`` removes it.
+
+Raises ``_validation.ValidationError`` for invalid input.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig as C
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _validation as V
+
+LIVE = "live"
+RESTART = "restart"
+CREATE_ONLY = "create_only"
+
+LIVE_KEYS = frozenset(
+    {"description", "onboot", "startup", "protection", "hostname", "cores", "tags", "cpulimit", "cpuunits"}
+    | {"memory", "swap"}
+)
+CREATE_ONLY_KEYS = frozenset({"unprivileged", "ostype", "arch"})
+SCALAR_OPTIONS = (
+    "hostname",
+    "memory",
+    "swap",
+    "cores",
+    "cpulimit",
+    "cpuunits",
+    "onboot",
+    "unprivileged",
+    "ostype",
+    "arch",
+    "tags",
+    "description",
+    "nameserver",
+    "searchdomain",
+    "timezone",
+)
+# What an absent key means in a PVE config.
+DEFAULTS = {
+    "onboot": False,
+    "unprivileged": False,
+    "cpulimit": 0,
+    "tags": [],
+    "nameserver": [],
+    "searchdomain": [],
+    "description": "",
+    "arch": "amd64",
+}
+OSTYPES = (
+    "alpine",
+    "archlinux",
+    "centos",
+    "debian",
+    "devuan",
+    "fedora",
+    "gentoo",
+    "nixos",
+    "opensuse",
+    "ubuntu",
+    "unmanaged",
+)
+ARCHES = ("amd64", "i386", "arm64", "armhf", "riscv32", "riscv64")
+NET_FIELDS = ("bridge", "ip", "gw", "ip6", "gw6", "hwaddr", "tag", "firewall", "mtu", "rate")
+MAX_NET = 32
+MAX_MP = 256
+
+
+class Change:
+    def __init__(self, key, before, after, kind, reason):
+        self.key = key
+        self.before = before
+        self.after = after
+        self.kind = kind
+        self.reason = reason
+
+    def to_dict(self):
+        return {"key": self.key, "before": self.before, "after": self.after, "kind": self.kind, "reason": self.reason}
+
+    def __repr__(self):
+        return "Change(%r, %r -> %r, %s)" % (self.key, self.before, self.after, self.kind)
+
+
+class Plan:
+    def __init__(self):
+        self.changes = []
+        self.set_options = {}  # key -> typed value for `pct set --key`
+        self.delete = []  # keys for `pct set --delete`
+        self.resizes = []  # (disk, size_bytes)
+
+    @property
+    def create_only(self):
+        return [c for c in self.changes if c.kind == CREATE_ONLY]
+
+    @property
+    def changed(self):
+        return bool(self.changes)
+
+    def pending_keys(self, running):
+        """Keys PVE will leave pending (only on a running container)."""
+        if not running:
+            return []
+        return [c.key for c in self.changes if c.kind == RESTART]
+
+    def add(self, key, before, after, kind, reason, value=None, delete=False):
+        self.changes.append(Change(key, before, after, kind, reason))
+        if kind == CREATE_ONLY:
+            return
+        if delete:
+            self.delete.append(key)
+        elif value is not None:
+            self.set_options[key] = value
+
+    def set_argv(self, vmid):
+        """The argv of the one `pct set` (None if nothing to set)."""
+        if not self.set_options and not self.delete:
+            return None
+        argv = ["pct", "set", str(vmid)]
+        for key in sorted(self.set_options, key=_key_order):
+            argv += ["--" + key, C.format_value(key, self.set_options[key])]
+        if self.delete:
+            argv += ["--delete", ",".join(sorted(self.delete, key=_key_order))]
+        return argv
+
+    def resize_argvs(self, vmid):
+        return [["pct", "resize", str(vmid), disk, C.format_size(size)] for disk, size in self.resizes]
+
+    def apply_to(self, config):
+        """A copy of config with the non-create-only changes applied (the predicted result)."""
+        result = dict(config)
+        for change in self.changes:
+            if change.kind == CREATE_ONLY:
+                continue
+            if change.after is None:
+                result.pop(change.key, None)
+            else:
+                result[change.key] = change.after
+        return result
+
+
+def _key_order(key):
+    match = re.match(r"^([a-z_\-]+?)(\d+)$", key)
+    if match:
+        return (match.group(1), int(match.group(2)))
+    return (key, -1)
+
+
+class Desired:
+    """Validated, normalised desired state (None = not managed)."""
+
+    def __init__(self):
+        self.scalars = {}
+        self.features = None
+        self.startup = None
+        self.rootfs = None
+        self.netif = None
+        self.mounts = None
+        self.image = None
+        self.pool = None
+
+
+def _opt(name, index=None, field=None):
+    if index is None:
+        return name if field is None else "%s.%s" % (name, field)
+    return "%s[%d].%s" % (name, index, field) if field else "%s[%d]" % (name, index)
+
+
+def _size(value, option, default_unit="G"):
+    """A size from the user: a number means GiB (as for pct), a string may carry a unit."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+        if number <= 0:
+            raise V.ValidationError(option, value, "must be greater than 0", "Use e.g. 8 (GiB) or '512M'")
+        return int(number * C.UNITS[default_unit])
+    text = str(value).strip()
+    if re.match(r"^\d+(\.\d+)?$", text):
+        return _size(float(text), option, default_unit)
+    try:
+        size = C.parse_size(text)
+    except C.ConfigError:
+        raise V.ValidationError(option, value, "is not a size", "Use e.g. 8 (GiB), '8G' or '512M'") from None
+    if size <= 0:
+        raise V.ValidationError(option, value, "must be greater than 0", "Use e.g. 8 (GiB) or '512M'")
+    return size
+
+
+def desired_from_params(params):
+    """Validate and normalise the module parameters (dict) into a Desired."""
+    d = Desired()
+    p = params
+    if p.get("hostname") is not None:
+        d.scalars["hostname"] = V.validate_hostname(p["hostname"])
+    for key, low, high in (("memory", 16, None), ("swap", 0, None), ("cores", 1, 8192), ("cpuunits", 0, 500000)):
+        if p.get(key) is not None:
+            d.scalars[key] = V.validate_int_range(p[key], low, high, key)
+    if p.get("cpulimit") is not None:
+        number = V.validate_number_range(p["cpulimit"], 0, 8192, "cpulimit")
+        d.scalars["cpulimit"] = int(number) if number == int(number) else number
+    for key in ("onboot", "unprivileged"):
+        if p.get(key) is not None:
+            d.scalars[key] = bool(p[key])
+    if p.get("ostype") is not None:
+        if p["ostype"] not in OSTYPES:
+            raise V.ValidationError("ostype", p["ostype"], "is not a PVE ostype", "Use one of " + ", ".join(OSTYPES))
+        d.scalars["ostype"] = p["ostype"]
+    if p.get("arch") is not None:
+        if p["arch"] not in ARCHES:
+            raise V.ValidationError("arch", p["arch"], "is not a PVE arch", "Use one of " + ", ".join(ARCHES))
+        d.scalars["arch"] = p["arch"]
+    if p.get("tags") is not None:
+        tags = p["tags"] if isinstance(p["tags"], list) else C.split_list(p["tags"])
+        d.scalars["tags"] = sorted({V.validate_tag(t) for t in tags})
+    if p.get("description") is not None:
+        text = str(p["description"]).rstrip("\n")
+        if len(text.encode("utf-8")) > 8192:
+            raise V.ValidationError("description", "...", "may only be 8 KiB long", "Shorten the description")
+        d.scalars["description"] = text
+    if p.get("nameserver") is not None:
+        d.scalars["nameserver"] = [V.validate_ip(n, "nameserver") for n in C.split_list(p["nameserver"])]
+    if p.get("searchdomain") is not None:
+        d.scalars["searchdomain"] = [V.validate_hostname(n, "searchdomain") for n in C.split_list(p["searchdomain"])]
+    if p.get("timezone") is not None:
+        tz = p["timezone"]
+        if not re.match(r"^[A-Za-z0-9_+\-/]+$", tz):
+            raise V.ValidationError("timezone", tz, "invalid time zone", "Use host, UTC or a zone like Europe/Berlin")
+        d.scalars["timezone"] = tz
+    if p.get("pool") is not None:
+        d.pool = V.validate_pool(p["pool"])
+    if p.get("image") is not None:
+        V.validate_template_volid(p["image"], "image")
+        d.image = p["image"]
+    if p.get("features") is not None:
+        f = p["features"]
+        d.features = {}
+        for key in ("nesting", "keyctl", "fuse"):
+            if f.get(key) is not None:
+                d.features[key] = bool(f[key])
+        if f.get("mount") is not None:
+            mounts = f["mount"] if isinstance(f["mount"], list) else C.split_list(f["mount"])
+            for fs in mounts:
+                if not re.match(r"^[a-z0-9]+$", fs):
+                    raise V.ValidationError("features.mount", fs, "is not a file system type", "Use e.g. nfs or cifs")
+            d.features["mount"] = list(mounts)
+    if p.get("startup") is not None:
+        s = p["startup"]
+        d.startup = {}
+        for key in ("order", "up", "down"):
+            if s.get(key) is not None:
+                d.startup[key] = V.validate_int_range(s[key], 0, None, _opt("startup", field=key))
+    if p.get("rootfs") is not None:
+        r = p["rootfs"]
+        d.rootfs = {}
+        if r.get("storage") is not None:
+            d.rootfs["storage"] = V.validate_storage_id(r["storage"], "rootfs.storage")
+        if r.get("size") is not None:
+            d.rootfs["size"] = _size(r["size"], "rootfs.size")
+    if p.get("netif") is not None:
+        d.netif = _desired_netif(p["netif"])
+    if p.get("mounts") is not None:
+        d.mounts = _desired_mounts(p["mounts"])
+    return d
+
+
+def _desired_netif(entries):
+    result = []
+    names = set()
+    if len(entries) > MAX_NET:
+        raise V.ValidationError("netif", len(entries), "too many interfaces", "Use at most %d" % MAX_NET)
+    for i, entry in enumerate(entries):
+        name = V.validate_ifname(entry.get("name"), _opt("netif", i, "name"))
+        if name in names:
+            raise V.ValidationError(_opt("netif", i, "name"), name, "is listed twice", "Give each interface once")
+        names.add(name)
+        out = {"name": name}
+        checks = {
+            "bridge": V.validate_bridge,
+            "ip": V.validate_ipv4_config,
+            "gw": V.validate_ipv4,
+            "ip6": V.validate_ipv6_config,
+            "gw6": V.validate_ipv6,
+            "hwaddr": V.validate_mac,
+        }
+        for field, check in checks.items():
+            value = entry.get(field)
+            if value is None:
+                continue
+            out[field] = "" if value == "" else check(value, _opt("netif", i, field))
+        if entry.get("tag") is not None:
+            out["tag"] = V.validate_int_range(entry["tag"], 1, 4094, _opt("netif", i, "tag"))
+        if entry.get("mtu") is not None:
+            out["mtu"] = V.validate_int_range(entry["mtu"], 64, 65535, _opt("netif", i, "mtu"))
+        if entry.get("rate") is not None:
+            rate = V.validate_number_range(entry["rate"], 0, None, _opt("netif", i, "rate"))
+            out["rate"] = int(rate) if rate == int(rate) else rate
+        if entry.get("firewall") is not None:
+            out["firewall"] = bool(entry["firewall"])
+        result.append(out)
+    return result
+
+
+def _desired_mounts(entries):
+    result = []
+    ids = set()
+    points = set()
+    for i, entry in enumerate(entries):
+        mid = V.validate_int_range(entry.get("id"), 0, MAX_MP - 1, _opt("mounts", i, "id"))
+        if mid in ids:
+            raise V.ValidationError(_opt("mounts", i, "id"), mid, "is listed twice", "Give each mount point id once")
+        ids.add(mid)
+        mountpoint = V.validate_abs_path(entry.get("mountpoint"), _opt("mounts", i, "mountpoint"))
+        if mountpoint in points:
+            raise V.ValidationError(_opt("mounts", i, "mountpoint"), mountpoint, "is used twice", "Mount once")
+        points.add(mountpoint)
+        out = {"id": mid, "mp": mountpoint}
+        host_path = entry.get("host_path")
+        storage = entry.get("storage")
+        if (host_path is None) == (storage is None):
+            raise V.ValidationError(
+                _opt("mounts", i),
+                entry,
+                "needs exactly one of host_path (bind mount) or storage (+ size, new volume)",
+                "Set host_path: /srv/data, or storage: local-zfs with size: 8",
+            )
+        if host_path is not None:
+            out["host_path"] = V.validate_abs_path(host_path, _opt("mounts", i, "host_path"))
+            if entry.get("size") is not None:
+                raise V.ValidationError(
+                    _opt("mounts", i, "size"), entry["size"], "only applies to storage volumes", "Drop size"
+                )
+        else:
+            out["storage"] = V.validate_storage_id(storage, _opt("mounts", i, "storage"))
+            if entry.get("size") is None:
+                raise V.ValidationError(
+                    _opt("mounts", i, "size"), None, "is required with storage", "Set size, e.g. 8 (GiB)"
+                )
+            out["size"] = _size(entry["size"], _opt("mounts", i, "size"))
+        if entry.get("read_only") is not None:
+            out["ro"] = bool(entry["read_only"])
+        if entry.get("backup") is not None:
+            out["backup"] = bool(entry["backup"])
+        result.append(out)
+    return result
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def _norm(key, value):
+    """Normalise a value for comparison; None/absent means the PVE default."""
+    if value is None:
+        value = DEFAULTS.get(key)
+    if key == "description" and isinstance(value, str):
+        return value.rstrip("\n")
+    if isinstance(value, float) and value == int(value):
+        return int(value)
+    return value
+
+
+def _is_default(key, value):
+    return key in DEFAULTS and _norm(key, value) == _norm(key, None)
+
+
+def _norm_features(features):
+    out = {}
+    for key, value in (features or {}).items():
+        if value is False or value == [] or value is None:
+            continue
+        out[key] = value
+    return out
+
+
+def _merge_fields(current, given):
+    """current fields updated with the given ones; '' removes a field."""
+    result = dict(current or {})
+    for key, value in given.items():
+        if value == "":
+            result.pop(key, None)
+        elif value is not None:
+            result[key] = value
+    return result
+
+
+def plan_update(desired, current, running=False, current_image=None):
+    """Compare desired with the effective current config; return a Plan.
+
+    current: parsed config with pending changes merged (_pveconfig.effective_config).
+    current_image: the image nexcage recorded at create (None = unknown, not compared).
+    """
+    plan = Plan()
+    for key, value in desired.scalars.items():
+        before = current.get(key)
+        if _norm(key, before) == _norm(key, value):
+            continue
+        if key in CREATE_ONLY_KEYS:
+            if key in ("ostype",) and before is None:
+                continue  # not recorded: nothing to compare against
+            plan.add(key, before, value, CREATE_ONLY, "%s can only be set when the container is created" % key)
+            continue
+        kind = LIVE if key in LIVE_KEYS else RESTART
+        reason = "hot-pluggable" if kind == LIVE else "PVE applies %s at the next start" % key
+        if _is_default(key, value):
+            if key in current:
+                plan.add(key, before, None, kind, reason + " (back to the default: key removed)", delete=True)
+            continue
+        plan.add(key, before, value, kind, reason, value=value)
+
+    if desired.image is not None and current_image is not None and desired.image != current_image:
+        plan.add("image", current_image, desired.image, CREATE_ONLY, "the OS template is only used at create")
+
+    if desired.features is not None:
+        before = current.get("features") or {}
+        after = _norm_features(_merge_fields(before, desired.features))
+        if _norm_features(before) != after:
+            reason = "PVE applies features at the next start"
+            if after:
+                plan.add("features", before or None, after, RESTART, reason, value=after)
+            else:
+                plan.add("features", before or None, None, RESTART, reason + " (all off: key removed)", delete=True)
+
+    if desired.startup is not None:
+        before = current.get("startup") or {}
+        after = _merge_fields(before, desired.startup)
+        if before != after:
+            if after:
+                plan.add("startup", before or None, after, LIVE, "hot-pluggable", value=after)
+            else:
+                plan.add("startup", before or None, None, LIVE, "hot-pluggable (key removed)", delete=True)
+
+    if desired.rootfs is not None:
+        _plan_rootfs(plan, desired.rootfs, current.get("rootfs"))
+    if desired.netif is not None:
+        _plan_netif(plan, desired.netif, current)
+    if desired.mounts is not None:
+        _plan_mounts(plan, desired.mounts, current)
+    return plan
+
+
+def _plan_rootfs(plan, want, cur):
+    cur = cur or {}
+    storage = want.get("storage")
+    cur_storage = C.volume_storage(cur.get("volume"))
+    if storage is not None and cur_storage is not None and storage != cur_storage:
+        plan.add(
+            "rootfs.storage",
+            cur_storage,
+            storage,
+            CREATE_ONLY,
+            "the root disk cannot change storage in place (pct move-volume is not managed)",
+        )
+    size = want.get("size")
+    if size is not None and cur.get("size") != size:
+        if cur.get("size") is not None and size < cur["size"]:
+            plan.add("rootfs.size", cur["size"], size, CREATE_ONLY, "disks can only grow (unable to shrink disk size)")
+        else:
+            plan.changes.append(Change("rootfs.size", cur.get("size"), size, LIVE, "grown with pct resize"))
+            plan.resizes.append(("rootfs", size))
+
+
+def _plan_netif(plan, wanted, current):
+    cur_nets = {}
+    for key, value in current.items():
+        match = re.match(r"^net(\d+)$", key)
+        if match and isinstance(value, dict):
+            cur_nets[int(match.group(1))] = value
+    by_name = {v.get("name"): n for n, v in cur_nets.items()}
+    used = set()
+    slots = {}
+    for entry in wanted:
+        if entry["name"] in by_name:
+            slots[entry["name"]] = by_name[entry["name"]]
+            used.add(by_name[entry["name"]])
+    free = (n for n in range(MAX_NET) if n not in cur_nets and n not in used)
+    for entry in wanted:
+        if entry["name"] not in slots:
+            slots[entry["name"]] = next(free)
+    for entry in wanted:
+        n = slots[entry["name"]]
+        key = "net%d" % n
+        before = cur_nets.get(n)
+        after = _merge_fields(before, entry)
+        if before is None:
+            after.setdefault("type", "veth")
+            plan.add(key, None, after, LIVE, "new interface %s (hot-plugged)" % entry["name"], value=after)
+        elif after != before:
+            plan.add(key, before, after, LIVE, "interface %s changed (hot-plugged)" % entry["name"], value=after)
+    for n in sorted(cur_nets):
+        if n not in used:
+            key = "net%d" % n
+            plan.add(
+                key,
+                cur_nets[n],
+                None,
+                LIVE,
+                "interface %s is not in netif (the list is authoritative)" % cur_nets[n].get("name"),
+                delete=True,
+            )
+
+
+def _plan_mounts(plan, wanted, current):
+    cur_mps = {}
+    for key, value in current.items():
+        match = re.match(r"^mp(\d+)$", key)
+        if match and isinstance(value, dict):
+            cur_mps[int(match.group(1))] = value
+    wanted_ids = set()
+    for entry in wanted:
+        n = entry["id"]
+        wanted_ids.add(n)
+        key = "mp%d" % n
+        before = cur_mps.get(n)
+        fields = {"mp": entry["mp"], "ro": entry.get("ro"), "backup": entry.get("backup")}
+        if before is None:
+            if "host_path" in entry:
+                after = _merge_fields({"volume": entry["host_path"]}, fields)
+                value = after
+            else:
+                after = _merge_fields({"volume": "%s:%s" % (entry["storage"], C.size_to_gib(entry["size"]))}, fields)
+                value = dict(after)
+                after = dict(after, volume=entry["storage"] + ":(new)", size=entry["size"])
+            plan.add(key, None, after, LIVE, "new mount point %s (hot-plugged)" % entry["mp"], value=value)
+            continue
+        cur_volume = before.get("volume", "")
+        cur_storage = C.volume_storage(cur_volume)
+        if "host_path" in entry:
+            after = _merge_fields(before, dict(fields, volume=entry["host_path"]))
+            after.pop("size", None)
+        elif cur_storage is None:
+            # a bind mount becomes a new volume: allocated by pct set, applied at next start
+            value = _merge_fields({"volume": "%s:%s" % (entry["storage"], C.size_to_gib(entry["size"]))}, fields)
+            after = dict(value, volume=entry["storage"] + ":(new)", size=entry["size"])
+            plan.add(key, before, after, RESTART, "mount point %s becomes a new volume" % entry["mp"], value=value)
+            continue
+        elif cur_storage != entry["storage"]:
+            plan.add(
+                key + ".storage",
+                cur_storage,
+                entry["storage"],
+                CREATE_ONLY,
+                "mount point %s lives on storage %s; moving it to %s is not done in place"
+                % (entry["mp"], cur_storage, entry["storage"]),
+            )
+            continue
+        else:
+            after = _merge_fields(before, fields)
+            size = entry["size"]
+            if before.get("size") != size:
+                if before.get("size") is not None and size < before["size"]:
+                    plan.add(key + ".size", before["size"], size, CREATE_ONLY, "disks can only grow")
+                else:
+                    plan.changes.append(Change(key + ".size", before.get("size"), size, LIVE, "grown with pct resize"))
+                    plan.resizes.append((key, size))
+            if "size" in before:
+                after["size"] = before["size"]
+        if after != before:
+            plan.add(
+                key, before, after, RESTART, "mount point %s changed (applied at next start)" % entry["mp"], value=after
+            )
+    for n in sorted(cur_mps):
+        if n not in wanted_ids:
+            plan.add(
+                "mp%d" % n,
+                cur_mps[n],
+                None,
+                RESTART,
+                "mount point %s is not in mounts (the list is authoritative; a volume is kept as unusedN)"
+                % cur_mps[n].get("mp"),
+                delete=True,
+            )
+
+
+# --------------------------------------------------------------------------- create
+
+
+def create_options(desired):
+    """The `--key value` pairs for `pct create` (ordered list of (key, str)), without image/vmid/secrets."""
+    opts = []
+    for key in SCALAR_OPTIONS:
+        if key in desired.scalars:
+            value = desired.scalars[key]
+            if key in ("tags", "nameserver", "searchdomain", "description") and _is_default(key, value):
+                continue
+            opts.append((key, C.format_value(key, value)))
+    if desired.rootfs:
+        storage = desired.rootfs.get("storage")
+        size = desired.rootfs.get("size")
+        if storage is not None:
+            opts.append(("rootfs", "%s:%s" % (storage, C.size_to_gib(size if size is not None else 4 * C.UNITS["G"]))))
+        elif size is not None:
+            opts.append(("rootfs", C.size_to_gib(size)))
+    for n, entry in enumerate(desired.netif or []):
+        fields = {k: v for k, v in entry.items() if v != ""}
+        opts.append(("net%d" % n, C.format_property_string("net%d" % n, fields)))
+    for entry in desired.mounts or []:
+        key = "mp%d" % entry["id"]
+        if "host_path" in entry:
+            volume = entry["host_path"]
+        else:
+            volume = "%s:%s" % (entry["storage"], C.size_to_gib(entry["size"]))
+        fields = {"volume": volume, "mp": entry["mp"], "ro": entry.get("ro"), "backup": entry.get("backup")}
+        opts.append((key, C.format_property_string(key, fields)))
+    if desired.features:
+        features = _norm_features(desired.features)
+        if features:
+            opts.append(("features", C.format_property_string("features", features)))
+    if desired.startup:
+        opts.append(("startup", C.format_property_string("startup", desired.startup)))
+    if desired.pool:
+        opts.append(("pool", desired.pool))
+    return opts
+
+
+def predicted_config(desired, vmid):
+    """What the config will roughly look like after `pct create` (for check/diff mode)."""
+    cfg = {}
+    for key, value in desired.scalars.items():
+        if not _is_default(key, value) or key in ("unprivileged", "onboot"):
+            cfg[key] = value
+    if desired.rootfs:
+        storage = desired.rootfs.get("storage") or "local"
+        cfg["rootfs"] = {"volume": "%s:(new)" % storage, "size": desired.rootfs.get("size", 4 * C.UNITS["G"])}
+    for n, entry in enumerate(desired.netif or []):
+        cfg["net%d" % n] = dict({k: v for k, v in entry.items() if v != ""}, type="veth")
+    for entry in desired.mounts or []:
+        volume = entry.get("host_path") or "%s:(new)" % entry["storage"]
+        fields = {"volume": volume, "mp": entry["mp"], "ro": entry.get("ro"), "backup": entry.get("backup")}
+        if "size" in entry:
+            fields["size"] = entry["size"]
+        cfg["mp%d" % entry["id"]] = {k: v for k, v in fields.items() if v is not None}
+    if desired.features and _norm_features(desired.features):
+        cfg["features"] = _norm_features(desired.features)
+    if desired.startup:
+        cfg["startup"] = desired.startup
+    cfg.setdefault("hostname", "CT%s" % vmid)
+    return cfg

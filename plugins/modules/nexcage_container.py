@@ -1,0 +1,468 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nexcage_container
+short_description: Idempotent Proxmox VE LXC container lifecycle through pct, with check/diff mode and precise errors
+version_added: 0.1.0
+description:
+  - Creates, updates, starts, stops, restarts and removes one LXC container on the Proxmox VE node the task
+    runs on, with the node's own C(pct) (and C(pveam) for template downloads). No HTTP API.
+  - The container is identified by O(vmid), or without it by O(hostname). A hostname that several
+    containers share fails with a message that lists their VMIDs.
+  - Without O(vmid) a new container gets the first free VMID (unique across containers and VMs in
+    C(/etc/pve/.vmlist), in the C(next-id) range of C(datacenter.cfg)). A node-local lock
+    (C(/run/lock/lxc/nexcage-vmid.lock)) is held from picking the VMID to the end of C(pct create), so
+    parallel tasks never clash, and a VMID taken meanwhile by a tool outside nexcage is retried with the next.
+  - "Convergence rules: an option that is left out is not managed. A list option that is given (O(netif),
+    O(mounts)) is authoritative: interfaces and mount points that are not listed are removed (the diff shows
+    it; a removed volume mount point stays on its storage as C(unusedN)). Inside a list entry or a dict option
+    (O(features), O(startup), O(rootfs)) a field that is left out keeps its current value; a string field set to
+    an empty string removes it."
+  - "Each difference is classified: C(live) (applied at once with C(pct set), also on a running container),
+    C(restart) (on a running container PVE keeps it pending until the next start; reported in RV(pending), and
+    applied by a restart only with O(restart_on_change=true)) or C(create_only) (O(unprivileged), O(ostype),
+    O(arch), the storage of O(rootfs) or of a mount, O(image), and shrinking a disk). A C(create_only)
+    difference fails the task with a message naming the field, unless O(recreate=true)."
+  - All changes of one task go into a single C(pct set); a bigger O(rootfs.size) or mount O(mounts[].size)
+    is applied with C(pct resize). Creating and starting is exactly C(pct create) plus C(pct start).
+  - A task on a converged container runs no C(pct), C(pvesh), C(pvesm) or C(qm) at all. It reads
+    C(/etc/pve/lxc/<vmid>.conf), C(/etc/pve/.vmlist) and C(/etc/pve/storage.cfg), takes the run state from
+    C(/proc/net/unix) (the LXC command socket, as PVE does) and the init pid from the container's cgroup
+    (C(lxc-info) only as a fallback).
+  - The OCI runtime state of the container is kept in C(/run/nexcage/<vmid>/state.json) (written on create,
+    start and stop, removed with the container).
+author:
+  - nexcage contributors
+extends_documentation_fragment:
+  - cageforge.nexcage.common
+  - cageforge.nexcage.common.ATTRIBUTES
+attributes:
+  idempotent:
+    support: partial
+    description: Not idempotent with O(state=restarted), which always restarts.
+options:
+  vmid:
+    description:
+      - The container's VMID, 100 to 999999999.
+      - When omitted, the container is found by O(hostname); if none has it, a new one is created with the first
+        free VMID.
+    type: int
+  hostname:
+    description:
+      - The container's host name (a DNS name). Also the identity when O(vmid) is omitted.
+    type: str
+  state:
+    description:
+      - V(present) creates the container if needed and converges its settings; it does not change whether it runs.
+      - V(started) also starts it (creating it first when missing) and waits until it runs.
+      - V(stopped) also stops it (see O(stop_mode)) and waits until it is stopped.
+      - V(restarted) restarts a running container (starts a stopped one); always reports a change.
+      - V(absent) destroys it. A running container is refused unless O(force=true).
+    type: str
+    choices: [present, started, stopped, restarted, absent]
+    default: present
+  image:
+    description:
+      - The OS template, as a volume ID C(<storage>:vztmpl/<file>.tar[.gz|.xz|.zst|.bz2]).
+      - Required to create. Its existence is checked before C(pct create) by looking at the storage's
+        C(template/cache) directory; the error lists the templates that storage has.
+      - Recorded at create; a different value on an existing container is a C(create_only) difference.
+    type: str
+  download:
+    description:
+      - When O(image) is missing from its storage, fetch it with C(pveam download <storage> <file>) first.
+    type: bool
+    default: false
+  memory:
+    description: Memory in MiB (at least 16). Live.
+    type: int
+  swap:
+    description: Swap in MiB. Live.
+    type: int
+  cores:
+    description: Number of CPU cores (1 to 8192). Live.
+    type: int
+  cpulimit:
+    description: CPU limit, 0 (unlimited) to 8192. Live.
+    type: float
+  cpuunits:
+    description: CPU weight, 0 to 500000. Live.
+    type: int
+  rootfs:
+    description:
+      - The root disk. O(rootfs.storage) is create-only; a bigger O(rootfs.size) grows the disk with
+        C(pct resize) (shrinking is refused).
+      - When omitted at create, pct uses 4 GiB on its default storage C(local).
+    type: dict
+    suboptions:
+      storage:
+        description: Storage ID with content C(rootdir), for example C(local-zfs).
+        type: str
+      size:
+        description: Size; a number means GiB, a string may carry a unit (V(8G), V(512M)).
+        type: raw
+  netif:
+    description:
+      - Network interfaces, authoritative when given (interfaces not listed are removed; V([]) removes all).
+      - Entries are matched to the existing C(netN) by O(netif[].name); new ones take the first free C(netN).
+      - Live (hot-plugged).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Interface name inside the container, for example C(eth0).
+        type: str
+        required: true
+      bridge:
+        description: Host bridge, for example C(vmbr0). Checked by PVE at start, not at create.
+        type: str
+      ip:
+        description: V(dhcp), V(manual) or an IPv4 address with prefix length (V(10.0.0.5/24)).
+        type: str
+      gw:
+        description: IPv4 gateway.
+        type: str
+      ip6:
+        description: V(auto), V(dhcp), V(manual) or an IPv6 address with prefix length.
+        type: str
+      gw6:
+        description: IPv6 gateway.
+        type: str
+      hwaddr:
+        description: Unicast MAC address. When omitted PVE generates one, which is then kept.
+        type: str
+      tag:
+        description: VLAN tag, 1 to 4094.
+        type: int
+      firewall:
+        description: Enable the PVE firewall on this interface.
+        type: bool
+      mtu:
+        description: MTU, 64 to 65535.
+        type: int
+      rate:
+        description: Rate limit in MB/s.
+        type: float
+  mounts:
+    description:
+      - Mount points C(mpN), authoritative when given (mount points not listed are removed).
+      - Each entry has exactly one of O(mounts[].host_path) (a bind mount of a host directory) or
+        O(mounts[].storage) with O(mounts[].size) (a new volume on that storage).
+      - A new mount point is hot-plugged; a change to an existing one is applied at the next start.
+    type: list
+    elements: dict
+    suboptions:
+      id:
+        description: The N of C(mpN), 0 to 255.
+        type: int
+        required: true
+      host_path:
+        description: Absolute host directory to bind-mount. It must exist when the container starts.
+        type: path
+      storage:
+        description: Storage ID for a new volume (create-only afterwards).
+        type: str
+      size:
+        description: Volume size; a number means GiB, a string may carry a unit. Can only grow.
+        type: raw
+      mountpoint:
+        description: Absolute path inside the container.
+        type: str
+        required: true
+      read_only:
+        description: Mount read-only (C(ro=1)).
+        type: bool
+      backup:
+        description: Include the volume in backups (C(backup=1)).
+        type: bool
+  features:
+    description:
+      - Container features. Only the given fields are managed. Applied at the next start.
+    type: dict
+    suboptions:
+      nesting:
+        description: Allow nested containers (needed by recent systemd).
+        type: bool
+      keyctl:
+        description: Allow the keyctl() system call (unprivileged containers).
+        type: bool
+      fuse:
+        description: Allow FUSE mounts.
+        type: bool
+      mount:
+        description: File system types the container may mount, for example V([nfs, cifs]).
+        type: list
+        elements: str
+  unprivileged:
+    description: Run as an unprivileged container (user namespace). Create-only. PVE 9 defaults to true.
+    type: bool
+  onboot:
+    description: Start the container when the node boots. Live.
+    type: bool
+  startup:
+    description: Boot order and delays. Only the given fields are managed. Live.
+    type: dict
+    suboptions:
+      order:
+        description: Start order (lower first).
+        type: int
+      up:
+        description: Seconds to wait after starting this container.
+        type: int
+      down:
+        description: Seconds to wait for this container to stop on node shutdown.
+        type: int
+  tags:
+    description: Tags; compared lower-cased, sorted and de-duplicated, as PVE stores them. V([]) removes all. Live.
+    type: list
+    elements: str
+  description:
+    description: Free-text notes (the C(#) lines of the config). An empty string removes them. Live.
+    type: str
+  nameserver:
+    description: DNS servers (IP addresses). Applied at the next start.
+    type: list
+    elements: str
+  searchdomain:
+    description: DNS search domains. Applied at the next start.
+    type: list
+    elements: str
+  timezone:
+    description: V(host), V(UTC) or a zone name such as V(Europe/Berlin). Applied at the next start.
+    type: str
+  ostype:
+    description:
+      - OS type (V(debian), V(ubuntu), V(alpine), V(centos), V(fedora), V(archlinux), V(opensuse), V(gentoo),
+        V(devuan), V(nixos), V(unmanaged)); PVE detects it from the template when omitted. Create-only.
+    type: str
+  arch:
+    description: Architecture (V(amd64), V(i386), V(arm64), V(armhf), V(riscv32), V(riscv64)). Create-only.
+    type: str
+  pool:
+    description:
+      - Resource pool to add the container to at create. Pool membership is not stored in the container config
+        and is not compared afterwards.
+    type: str
+  password:
+    description: Root password inside the container, set at create only (never compared, never shown).
+    type: str
+  ssh_public_keys:
+    description:
+      - SSH public keys (text, one per line) for root inside the container, set at create only. The module
+        writes the temporary file C(pct create --ssh-public-keys) needs and removes it afterwards.
+    type: str
+  force:
+    description: With O(state=absent), destroy a running container (C(pct destroy --force 1)).
+    type: bool
+    default: false
+  purge:
+    description: With O(state=absent), also remove the container from backup jobs, replication and HA.
+    type: bool
+    default: false
+  recreate:
+    description:
+      - When a C(create_only) setting differs, destroy the container and create it again from O(image) with the
+        same VMID. B(This destroys all data on the container's disks.) A container that was running is started again.
+    type: bool
+    default: false
+  restart_on_change:
+    description:
+      - When the running container has pending changes (from this task or an earlier one), restart it with
+        C(pct reboot) so that they apply.
+    type: bool
+    default: false
+  stop_mode:
+    description:
+      - V(shutdown) asks the container to shut down cleanly and kills it after O(stop_timeout) seconds
+        (C(pct shutdown --timeout N --forceStop 1)); V(stop) kills it at once (C(pct stop)).
+    type: str
+    choices: [shutdown, stop]
+    default: shutdown
+  stop_timeout:
+    description: Seconds a clean shutdown (or the shutdown part of a restart) may take.
+    type: int
+    default: 60
+  wait_timeout:
+    description:
+      - Seconds to wait, after C(pct start), C(pct stop), C(pct shutdown) or C(pct reboot), for the container to
+        reach the state. On timeout the error says the last state seen.
+    type: int
+    default: 60
+notes:
+  - Check mode runs only reads and returns in RV(commands) the exact commands it would run (a temporary
+    C(--ssh-public-keys) file shows as a placeholder).
+  - Diff mode returns the status and typed config before and after.
+  - "Failure policy: a failed C(pct create) leaves nothing behind (PVE removes what the create task made). Once
+    the container was created, a later failure (start, wait) keeps it; the error says so and the next run
+    continues from there."
+  - On failure the result holds RV(error) with a category, an actionable message and the command's output; the
+    categories are listed in C(docs/errors.md).
+seealso:
+  - module: cageforge.nexcage.nexcage_health
+  - module: cageforge.nexcage.nexcage_zfs_dataset
+"""
+
+EXAMPLES = r"""
+- name: A running web container (created when missing, VMID allocated)
+  cageforge.nexcage.nexcage_container:
+    hostname: web01
+    image: local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst
+    state: started
+    memory: 1024
+    cores: 2
+    rootfs:
+      storage: local-zfs
+      size: 8
+    netif:
+      - name: eth0
+        bridge: vmbr0
+        ip: dhcp
+    features:
+      nesting: true
+  register: web
+
+- name: Share a host directory read-only and tag it
+  cageforge.nexcage.nexcage_container:
+    vmid: "{{ web.vmid }}"
+    mounts:
+      - id: 0
+        host_path: /srv/shared
+        mountpoint: /shared
+        read_only: true
+    tags: [web, prod]
+    restart_on_change: true
+
+- name: Remove it even if it runs
+  cageforge.nexcage.nexcage_container:
+    vmid: "{{ web.vmid }}"
+    state: absent
+    force: true
+"""
+
+RETURN = r"""
+vmid:
+  description: The container's VMID (the allocated one for a new container; in check mode the one that would be used).
+  returned: always
+  type: int
+  sample: 100
+container:
+  description:
+    - The container after the task, null when absent. The keys of its config, typed (sizes in bytes, property strings
+      as dicts, booleans), plus the keys below. In check mode, the predicted config.
+  returned: always
+  type: dict
+  contains:
+    vmid:
+      description: VMID.
+      type: int
+    status:
+      description: V(running) or V(stopped).
+      type: str
+    pid:
+      description: PID of the container's init on the node, when running.
+      type: int
+    pending:
+      description: The C([pve:pending]) section, typed (with C(delete), a list of keys).
+      type: dict
+    pending_keys:
+      description: The keys that change at the next start.
+      type: list
+      elements: str
+    lock:
+      description: The config lock (C(backup), C(create), ...), if any.
+      type: str
+    node:
+      description: The node the container is on.
+      type: str
+    snapshots:
+      description: Names of the container's snapshots.
+      type: list
+      elements: str
+  sample:
+    vmid: 100
+    status: running
+    pid: 12345
+    hostname: web01
+    memory: 1024
+    rootfs: {volume: "local-zfs:subvol-100-disk-0", size: 8589934592}
+    net0: {name: eth0, bridge: vmbr0, hwaddr: "BC:24:11:5E:7A:01", ip: dhcp, type: veth}
+    pending: {}
+    pending_keys: []
+commands:
+  description: The commands run (in check mode, that would run), shell-quoted, in order. Secrets are masked.
+  returned: always
+  type: list
+  elements: str
+  sample: ["pct create 100 local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst --hostname web01", "pct start 100"]
+steps:
+  description: What was done (or would be), in order, for example V(create), V(update), V(start).
+  returned: always
+  type: list
+  elements: str
+changes:
+  description: The settings that differed, each with C(key), C(before), C(after), C(kind) (V(live), V(restart),
+    V(create_only)) and C(reason).
+  returned: success
+  type: list
+  elements: dict
+pending:
+  description: Keys that stay pending on the running container until its next start (empty after a restart).
+  returned: success
+  type: list
+  elements: str
+diff:
+  description: With C(--diff), C(before) and C(after) as C(status) plus typed C(config).
+  returned: when diff mode is on
+  type: dict
+error:
+  description: On failure, what went wrong.
+  returned: failure
+  type: dict
+  contains:
+    category:
+      description:
+        - One of V(already_exists), V(not_found), V(invalid_argument), V(locked), V(not_running),
+          V(already_running), V(resource_exhausted), V(permission_denied), V(timeout), V(unsupported), V(unknown).
+      type: str
+    message:
+      description: What failed, naming the container, the VMID and the step.
+      type: str
+    hint:
+      description: What to do about it.
+      type: str
+    cmd:
+      description: The command that failed, if a command failed.
+      type: str
+    rc:
+      description: Its exit code.
+      type: int
+    stdout:
+      description: Its standard output.
+      type: str
+    stderr:
+      description: Its standard error.
+      type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container import argument_spec, run_module  # noqa: E402
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        supports_check_mode=True,
+        required_one_of=[("vmid", "hostname")],
+    )
+    run_module(module)
+
+
+if __name__ == "__main__":
+    main()
