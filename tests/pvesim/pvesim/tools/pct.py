@@ -94,6 +94,14 @@ def _runtime():
     return runtime
 
 
+def _runtime_optional():
+    """The runtime module if it is there (mount/unmount/destroy work without it)."""
+    try:
+        return _runtime()
+    except ImportError:
+        return None
+
+
 def _storage():
     from pvesim import storage
 
@@ -318,11 +326,7 @@ def apply_pending(vmid, conf, errors=None):
 def hotplug_pending(vmid, conf, errors):
     """vmconfig_hotplug_pending (running CT): hot-pluggable changes now, the rest stays pending."""
     pending = conf.get("pending") or {}
-    rt = None
-    try:
-        rt = _runtime()
-    except ImportError:
-        pass
+    rt = _runtime_optional()
     for key in sorted(ctconfig.parse_pending_delete(pending.get("delete"))):
         if key in ctconfig.FASTPLUG or key in ("swap", "cpulimit", "cpuunits") or re.fullmatch(r"net\d+", key):
             pass
@@ -939,14 +943,15 @@ def cmd_destroy(argv):
         with ctconfig.conf_lock(vmid):
             conf = ctconfig.read_conf(vmid)
             early_checks(conf)
-            rt = _runtime()
+            rt = _runtime_optional()
             if is_running(vmid):
                 if not opts.get("force"):
                     raise cli.PveError(running_msg)
                 print("forced to stop CT %s before destroying!" % vmid)
                 rt.stop(vmid)
             destroy_volumes(vmid, conf, bool(opts.get("destroy-unreferenced-disks")))
-            rt.destroy_runtime(vmid)
+            if rt is not None:
+                rt.destroy_runtime(vmid)
             ctconfig.write_conf(vmid, {"lock": "destroyed"})
             if opts.get("purge"):
                 print("purging CT %s from related configurations.." % vmid)
@@ -965,8 +970,8 @@ def cmd_mount(argv):
     vmid, _pos, _opts = parse(argv, "mount")
     with ctconfig.conf_lock(vmid):
         conf = ctconfig.set_lock(vmid, "mounted")
-        rt = _runtime()
-        if hasattr(rt, "mount_rootfs"):
+        rt = _runtime_optional()
+        if rt is not None and hasattr(rt, "mount_rootfs"):
             rt.mount_rootfs(vmid, conf)
     print("mounted CT %s in '/var/lib/lxc/%s/rootfs'" % (vmid, vmid))
     return 0
@@ -976,8 +981,8 @@ def cmd_unmount(argv):
     vmid, _pos, _opts = parse(argv, "unmount")
     with ctconfig.conf_lock(vmid):
         conf = ctconfig.read_conf(vmid)
-        rt = _runtime()
-        if hasattr(rt, "umount_rootfs"):
+        rt = _runtime_optional()
+        if rt is not None and hasattr(rt, "umount_rootfs"):
             rt.umount_rootfs(vmid, conf)
         ctconfig.remove_lock(vmid, "mounted")
     return 0
