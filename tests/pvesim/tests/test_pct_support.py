@@ -6,6 +6,7 @@
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -35,15 +36,20 @@ class Node:
     def init(cls, tmp_path):
         root = str(tmp_path / "node")
         subprocess.run([PVESIM, "init", root], check=True, capture_output=True)
-        return cls(root)
+        node = cls(root)
+        node.add_template(DEBIAN)
+        return node
 
-    def run(self, *argv, stdin=None, timeout=60):
+    def run(self, *argv, stdin=None, timeout=60, sim=False):
+        """Run argv in the node; sim=True uses the runtime's simulated mode (no LXC)."""
+        env = dict(os.environ, PVESIM_RUNTIME="sim") if sim else None
         p = subprocess.run(
             [PVESIM, "run", "--root", self.root, "--"] + list(argv),
             input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,
+            env=env,
         )
         return Result(p.returncode, p.stdout, p.stderr)
 
@@ -85,7 +91,15 @@ class Node:
         with open(self.path("/var/lib/pvesim/vmlist.json"), encoding="utf-8") as f:
             return json.load(f)["ids"]
 
+    def add_template(self, volid):
+        """Put a catalogue template into local's template cache (what `pveam download` does)."""
+        name = volid.split("/", 1)[1]
+        target = self.path("/var/lib/vz/template/cache/" + name)
+        if not os.path.exists(target):
+            shutil.copyfile(self.path("/var/lib/pvesim/catalogue/system/" + name), target)
+
     def create(self, vmid, *extra, template=BUSYBOX):
+        self.add_template(template)
         args = ["create", str(vmid), template, "--rootfs", "local-zfs:1"]
         if "--ostype" not in extra and template == BUSYBOX:
             args += ["--ostype", "unmanaged"]
