@@ -10,8 +10,9 @@ dataset, ashift=12) plus the disk usage (st_blocks) of the files in its
 directory, not counting directories where other datasets are mounted;
 `used` adds the children; `available` is the pool's free space minus
 ZFS's slop space, limited by quota (ancestors and self) and refquota.
-A pool's size is fixed when it is created (pvesim init: the size of the
-file system that holds the node directory).
+A pool's size is fixed when it is created (pvesim init: the free space of
+the file system that holds the node directory, in whole GiB), so figures do
+not move with unrelated disk use.
 
 A dataset that is not mounted (mountpoint=none|legacy, canmount=off|noauto)
 keeps its files in /var/lib/pvesim/zfs-data/<guid>; they move back when it is
@@ -394,7 +395,17 @@ class Db:
     def __init__(self, root, data):
         self.root = root
         self.data = data
-        self.dirty = False
+        self._dirty = False
+        self._cache = {}
+
+    @property
+    def dirty(self):
+        return self._dirty
+
+    @dirty.setter
+    def dirty(self, value):
+        self._dirty = value
+        self._cache.clear()  # any change invalidates the space figures
 
     # -- basics
 
@@ -577,6 +588,12 @@ class Db:
         return out
 
     def referenced(self, name):
+        key = ("referenced", name)
+        if key not in self._cache:
+            self._cache[key] = self._referenced(name)
+        return self._cache[key]
+
+    def _referenced(self, name):
         ds = self.datasets[name]
         if ds["type"] == "snapshot":
             return ds.get("referenced", EMPTY_FS_BYTES)
@@ -611,11 +628,6 @@ class Db:
         pool = self.pool_of(name)
         if name == pool:
             free = self.pool_size(pool) - self.slop(pool) - self.used(pool)
-            try:  # never more than the backing file system really has
-                st = os.statvfs(self.real(self.mountpoint(pool)[0]) if self.datasets[pool].get("mounted") else "/")
-                free = min(free, st.f_bavail * st.f_frsize)
-            except OSError:
-                pass
             return max(0, free)
         avail = self.available(self.parent_of(name))
         # An unused part of our own reservation is ours on top of the parent's free space.
