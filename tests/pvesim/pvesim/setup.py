@@ -10,7 +10,8 @@ What a fresh node has (all under DIR):
 - etc/network/interfaces with bridge vmbr0, etc/subuid and etc/subgid
   (`root:100000:65536`; the runtime bind-mounts them);
 - the fake ZFS pool `rpool` (datasets rpool, rpool/data; directories under
-  DIR/rpool; size = the free space of DIR's file system in whole GiB; compression=on, atime=on, relatime=on on rpool as the PVE installer sets);
+  DIR/rpool; size = the free space of DIR's file system in whole GiB;
+  compression=on, atime=on, relatime=on on rpool, as the PVE installer sets);
 - the template local:vztmpl/busybox-1.35_amd64.tar.zst (BUSYBOX_VOLID): a real,
   runnable busybox-static rootfs (env-notes §2) with /etc/inittab
   (`::sysinit:/bin/true`, `::shutdown:/bin/true`, so busybox init idles quietly
