@@ -1,0 +1,152 @@
+"""`pvesim run`: the node's files at the real paths, subuid/subgid, interfaces and bridges
+in /sys/class/net, without changing the host."""
+
+import json
+import os
+import shutil
+import sys
+
+import pytest
+from test_runtime_support import PVESIM_DIR, Node
+
+from pvesim import namespace
+
+VENV_BIN = os.path.join(os.path.dirname(os.path.dirname(PVESIM_DIR)), ".venv", "bin")
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    return Node.init(tmp_path_factory.mktemp("ns") / "node")
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def test_node_dirs_appear_at_the_real_paths(node):
+    r = node.run("sh", "-c", "cat /var/lib/pvesim/node; ls /etc/pve/nodes; echo $PVESIM_ROOT; command -v pct")
+    assert r.rc == 0, r.err
+    name, nodes, root, pct = r.out.split("\n")[:4]
+    assert (name, nodes, root) == ("pve", "pve", node.root)
+    assert pct == os.path.join(PVESIM_DIR, "bin", "pct")
+
+
+def test_subuid_and_subgid_have_root_range_inside_host_files_unchanged(node):
+    before = (_read("/etc/subuid"), _read("/etc/subgid"))
+    r = node.run("cat", "/etc/subuid", "/etc/subgid")
+    assert r.rc == 0
+    if before[0] is None:
+        pytest.skip("the host has no /etc/subuid to mount over (uidmap not installed)")
+    assert r.out.split() == ["root:100000:65536", "root:100000:65536"]
+    assert (_read("/etc/subuid"), _read("/etc/subgid")) == before
+
+
+def test_interfaces_file_is_the_nodes(node):
+    host_before = _read(namespace.INTERFACES)
+    r = node.run("cat", "/etc/network/interfaces")
+    assert r.rc == 0
+    assert r.out == _read(node.path("/etc/network/interfaces"))
+    assert "iface vmbr0 inet static" in r.out
+    assert _read(namespace.INTERFACES) == host_before
+
+
+def test_declared_bridges_appear_in_sys_class_net_next_to_host_interfaces(node):
+    r = node.run(
+        sys.executable,
+        "-c",
+        "import os, json; n='/sys/class/net'; print(json.dumps({e: os.path.isdir(os.path.join(n, e, 'bridge'))"
+        " for e in os.listdir(n)}))",
+    )
+    assert r.rc == 0, r.err
+    seen = json.loads(r.out)
+    assert seen["vmbr0"] is True
+    assert "vmbr9" not in seen
+    host = set(os.listdir("/sys/class/net"))
+    assert host <= set(seen)
+    assert "vmbr0" not in host or os.path.isdir("/sys/class/net/vmbr0/bridge")
+    # The host's own entries resolve to the real devices.
+    r = node.run("cat", "/sys/class/net/lo/mtu", "/sys/class/net/vmbr0/bridge/stp_state")
+    assert r.out.split() == [_read("/sys/class/net/lo/mtu").strip(), "0"]
+
+
+def test_ip_link_still_works_inside(node):
+    if not shutil.which("ip"):
+        pytest.skip("iproute2 (ip) is missing")
+    r = node.run("ip", "-o", "link", "show", "lo")
+    assert r.rc == 0, r.err
+    assert ": lo: " in r.out
+
+
+def test_ansible_network_facts_see_the_bridge(node):
+    """The same code path `setup` uses (LinuxNetwork) run inside the namespace."""
+    python = os.path.join(VENV_BIN, "python")
+    if not os.path.exists(python):
+        pytest.skip("the project venv (.venv with ansible-core) is missing")
+    code = r"""
+import json, shutil, subprocess
+from ansible.module_utils.facts.network.linux import LinuxNetwork
+class M:
+    def get_bin_path(self, name, *a, **k):
+        return shutil.which(name)
+    def run_command(self, args, **k):
+        p = subprocess.run(args, capture_output=True, text=True)
+        return p.returncode, p.stdout, p.stderr
+facts = LinuxNetwork(M()).populate()
+print(json.dumps({"interfaces": sorted(facts["interfaces"]), "vmbr0": facts.get("vmbr0")}))
+"""
+    r = node.run(python, "-c", code)
+    assert r.rc == 0, r.err
+    facts = json.loads(r.out)
+    assert "vmbr0" in facts["interfaces"]
+    assert "lo" in facts["interfaces"]
+    assert facts["vmbr0"]["type"] == "bridge"
+    assert facts["vmbr0"]["active"] is True
+
+
+@pytest.mark.slow
+def test_ansible_setup_module_runs_inside(node, tmp_path):
+    ansible = os.path.join(VENV_BIN, "ansible")
+    if not os.path.exists(ansible):
+        pytest.skip("the project venv (.venv with ansible-core) is missing")
+    cfg = tmp_path / "ansible.cfg"
+    cfg.write_text("[defaults]\n")
+    r = node.run(
+        "env",
+        "ANSIBLE_CONFIG=%s" % cfg,
+        "ANSIBLE_LOCALHOST_WARNING=0",
+        ansible,
+        "all",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        "ansible_python_interpreter=%s" % os.path.join(VENV_BIN, "python"),
+        "-m",
+        "setup",
+        "-a",
+        "gather_subset=!all,network filter=ansible_vmbr0",
+        timeout=120,
+    )
+    assert r.rc == 0, r.out + r.err
+    assert '"type": "bridge"' in r.out
+
+
+def test_declared_bridges_parser():
+    text = (
+        "auto lo\niface lo inet loopback\n\nauto eno1\niface eno1 inet manual\n\n"
+        "auto vmbr0\niface vmbr0 inet static\n\taddress 10.0.0.2/24\n\tbridge-ports eno1\n\n"
+        "auto br-lab\niface br-lab inet manual\n\tbridge_ports none\n\n"
+        "iface vmbr1 inet6 static\n\taddress fd00::2/64\n\nsource /etc/network/interfaces.d/*\n"
+    )
+    assert namespace.declared_bridges(text) == ["vmbr0", "br-lab", "vmbr1"]
+
+
+def test_not_a_node_is_refused(tmp_path):
+    r = Node(str(tmp_path)).run("true")
+    assert r.rc == 2
+    assert "is not a simulated node" in r.err

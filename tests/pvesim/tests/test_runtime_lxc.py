@@ -1,0 +1,267 @@
+"""Real LXC containers under pct start/stop/shutdown/reboot/exec/push/pull (pve-cli-facts §2, §8, §9).
+
+Every test starts real containers with VMIDs from fresh_vmid() and removes them in teardown.
+"""
+
+import os
+import re
+import subprocess
+import time
+
+import pytest
+from test_runtime_support import BUSYBOX, Guests, Node, fresh_vmid, host_mounts_mentioning, make_rootfs, real_lxc
+
+from pvesim import runtime
+
+pytestmark = [pytest.mark.real_lxc, real_lxc]
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    return Node.init(tmp_path_factory.mktemp("rt") / "node")
+
+
+@pytest.fixture
+def guests():
+    g = Guests()
+    yield g
+    g.cleanup()
+
+
+def _hostdir(tmp_path, name="share", owner=100000):
+    d = tmp_path / name
+    d.mkdir()
+    (d / "in.txt").write_text("from the host\n")
+    os.chown(d, owner, owner)
+    return str(d)
+
+
+def _create(node, guests, *opts):
+    vmid = guests.add(node, fresh_vmid())
+    r = node.pct("create", vmid, BUSYBOX, "--rootfs", "local-zfs:1", "--ostype", "unmanaged", *opts)
+    assert r.rc == 0, r.err
+    return vmid
+
+
+def _started(node, guests, *opts):
+    vmid = _create(node, guests, *opts)
+    r = node.pct("start", vmid)
+    assert (r.rc, r.err) == (0, ""), r.out
+    return vmid
+
+
+def _no_trace_left(node, vmid):
+    """No container, cgroup dir, monitor socket, mount or runtime file of vmid anywhere."""
+    assert not runtime.is_running(vmid)
+    inside = node.run("lxc-ls", "-1")
+    assert inside.rc == 0
+    assert str(vmid) not in inside.out.split()
+    host = subprocess.run(["lxc-ls", "-1"], capture_output=True, text=True, check=False)
+    assert str(vmid) not in host.stdout.split()
+    assert runtime.leftover_cgroups(vmid) == []
+    assert host_mounts_mentioning("/%s/" % vmid) == []
+    fresh_ns = node.run("grep", "-c", "lxc/%s" % vmid, "/proc/self/mountinfo")
+    assert fresh_ns.out.strip() == "0"
+    assert not os.path.exists(node.path("/var/lib/lxc/%s" % vmid))
+    assert [f for f in os.listdir(node.path("/run/pve")) if str(vmid) in f] == []
+
+
+def test_acceptance_bind_mount_exec_stop_destroy_leaves_nothing(node, guests, tmp_path):
+    share = _hostdir(tmp_path)
+    vmid = _create(node, guests, "--mp0", "%s,mp=/data" % share, "--hostname", "acc")
+    assert node.pct("status", vmid).out == "status: stopped\n"
+    assert not runtime.is_running(vmid)
+
+    r = node.pct("start", vmid)
+    assert (r.rc, r.out, r.err) == (0, "", "")
+    assert node.pct("status", vmid).out == "status: running\n"
+    # Outside any namespace the same truth: the monitor socket in /proc/net/unix.
+    assert runtime.is_running(vmid)
+    with open("/proc/net/unix", encoding="utf-8") as f:
+        assert any(line.rstrip().endswith(" @/var/lib/lxc/%s/command" % vmid) for line in f)
+
+    r = node.pct("exec", vmid, "--", "cat", "/data/in.txt")
+    assert (r.rc, r.out) == (0, "from the host\n")
+    r = node.pct("exec", vmid, "--", "sh", "-c", "echo from the CT > /data/out.txt; hostname")
+    assert (r.rc, r.out) == (0, "acc\n")
+    with open(os.path.join(share, "out.txt"), encoding="utf-8") as f:
+        assert f.read() == "from the CT\n"
+    assert os.stat(os.path.join(share, "out.txt")).st_uid == 100000  # unprivileged: CT root is 100000
+
+    r = node.pct("stop", vmid)
+    assert (r.rc, r.out, r.err) == (0, "", "")
+    assert node.pct("status", vmid).out == "status: stopped\n"
+    r = node.pct("destroy", vmid)
+    assert r.rc == 0, r.err
+    _no_trace_left(node, vmid)
+    assert os.listdir(share) == ["in.txt", "out.txt"] or sorted(os.listdir(share)) == ["in.txt", "out.txt"]
+
+
+def test_lxc_config_as_pve_writes_it(node, guests):
+    vmid = _started(node, guests, "--hostname", "cfg1", "--memory", "256", "--net0", "name=eth0,bridge=vmbr0,ip=dhcp")
+    with open(node.path("/var/lib/lxc/%s/config" % vmid), encoding="utf-8") as f:
+        config = f.read()
+    assert "lxc.uts.name = cfg1\n" in config
+    assert "lxc.rootfs.path = /var/lib/lxc/%s/rootfs\n" % vmid in config
+    assert "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n" in config
+    assert "lxc.init.cmd = /sbin/init\n" in config
+    # vmbr0 is only declared in the node's interfaces file: no veth, an empty device.
+    assert "lxc.net.0.type = empty\n" in config
+    r = node.pct("exec", vmid, "--", "cat", "/proc/self/uid_map", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+    assert r.rc == 0
+    assert r.out.split() == ["0", "100000", "65536", str(256 * 1048576)]
+
+
+def test_shutdown_of_busybox_init_completes(node, guests):
+    vmid = _started(node, guests)
+    t0 = time.monotonic()
+    r = node.pct("shutdown", vmid, "--timeout", "20")
+    assert (r.rc, r.out, r.err) == (0, "", "")
+    assert time.monotonic() - t0 < 20
+    assert node.pct("status", vmid).out == "status: stopped\n"
+    assert runtime.leftover_cgroups(vmid) == []
+
+
+def test_exec_passes_exit_status_stdin_and_env_mode(node, guests):
+    vmid = _started(node, guests)
+    r = node.pct("exec", vmid, "--", "sh", "-c", "cat > /tmp/x; exit 7", stdin="piped in\n")
+    assert r.rc == 7
+    r = node.pct("exec", vmid, "--", "cat", "/tmp/x")
+    assert (r.rc, r.out) == (0, "piped in\n")
+    r = node.pct("exec", vmid, "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (r.rc, r.out, r.err) == (3, "out\n", "err\n")
+    r = node.pct("exec", vmid, "--keep-env", "0", "--", "env")
+    assert r.rc == 0
+    assert "container=lxc" in r.out.split("\n")
+    assert "PVESIM_ROOT" not in r.out
+    r = node.pct("exec", vmid, "--", "env")
+    assert "PVESIM_ROOT" not in r.out  # the simulator's own variables are not passed on
+
+
+def test_push_and_pull(node, guests, tmp_path):
+    vmid = _started(node, guests)
+    src = tmp_path / "payload"
+    src.write_bytes(b"line 1\nline 2\n")
+    r = node.pct("push", vmid, src, "/root/payload", "--perms", "0600", "--user", "nobody")
+    assert (r.rc, r.out, r.err) == (0, "", "")
+    r = node.pct("exec", vmid, "--", "sh", "-c", "stat -c '%a %u %g' /root/payload; cat /root/payload")
+    assert (r.rc, r.out) == (0, "600 65534 0\nline 1\nline 2\n")
+    dst = tmp_path / "back"
+    r = node.pct("pull", vmid, "/root/payload", dst, "--perms", "0640")
+    assert (r.rc, r.err) == (0, "")
+    assert dst.read_bytes() == b"line 1\nline 2\n"
+    assert oct(dst.stat().st_mode & 0o7777) == "0o640"
+    # pull resolves paths inside the CT: /bin/sh is a symlink to /bin/busybox there.
+    r = node.pct("pull", vmid, "/etc/hostname", tmp_path / "hn")
+    assert r.rc == 0
+    # A file missing inside fails in the task; pct pull has no exit hook, so the exit status stays 0.
+    r = node.pct("pull", vmid, "/nonexistent", tmp_path / "nx")
+    assert r.rc == 0
+    assert "/nonexistent" in r.err
+    assert not (tmp_path / "nx").exists()
+
+
+def test_read_only_mount_point(node, guests, tmp_path):
+    share = _hostdir(tmp_path)
+    vmid = _started(node, guests, "--mp0", "%s,mp=/ro,ro=1" % share)
+    assert node.pct("exec", vmid, "--", "cat", "/ro/in.txt").out == "from the host\n"
+    r = node.pct("exec", vmid, "--", "sh", "-c", "echo x > /ro/new")
+    assert r.rc != 0
+    assert "Read-only file system" in r.err
+    assert not os.path.exists(os.path.join(share, "new"))
+
+
+def test_root_owned_bind_dir_is_read_only_inside_unprivileged_ct(node, guests, tmp_path):
+    share = _hostdir(tmp_path, owner=0)
+    vmid = _started(node, guests, "--mp0", "%s,mp=/data" % share)
+    assert node.pct("exec", vmid, "--", "cat", "/data/in.txt").out == "from the host\n"
+    r = node.pct("exec", vmid, "--", "sh", "-c", "echo x > /data/new")
+    assert r.rc != 0
+    assert "Permission denied" in r.err
+
+
+def test_missing_bridge_fails_start(node, guests):
+    vmid = _create(node, guests, "--net0", "name=eth0,bridge=vmbr9")
+    r = node.pct("start", vmid)
+    assert r.rc == 255
+    assert r.err == "bridge 'vmbr9' does not exist\n"
+    assert not runtime.is_running(vmid)
+    assert runtime.leftover_cgroups(vmid) == []
+
+
+def test_missing_bind_source_fails_start(node, guests, tmp_path):
+    share = _hostdir(tmp_path)
+    vmid = _create(node, guests, "--mp0", "%s,mp=/data" % share)
+    os.unlink(os.path.join(share, "in.txt"))
+    os.rmdir(share)
+    r = node.pct("start", vmid)
+    assert r.rc == 255
+    assert r.err == "directory '%s' does not exist\n" % share
+    assert not runtime.is_running(vmid)
+    assert runtime.leftover_cgroups(vmid) == []
+
+
+def test_reboot_restarts_the_container(node, guests):
+    vmid = _started(node, guests)
+    pid_before = node.rt("pid", str(vmid)).value["result"]
+    r = node.pct("reboot", vmid, "--timeout", "20")
+    assert (r.rc, r.err) == (0, "")
+    assert node.pct("status", vmid).out == "status: running\n"
+    pid_after = node.rt("pid", str(vmid)).value["result"]
+    assert isinstance(pid_after, int)
+    assert pid_after != pid_before
+
+
+# ---------------------------------------------------------------- the runtime API directly
+
+
+def _conf(rootfs, **extra):
+    conf = {"rootfs": "%s,size=1G" % rootfs, "hostname": "direct", "unprivileged": "1", "memory": "128"}
+    conf.update(extra)
+    return conf
+
+
+def test_shutdown_timeout_without_force_stop_reports_pve_messages(node, guests, tmp_path):
+    rootfs = make_rootfs(node, str(tmp_path / "rootfs"), unprivileged=True)
+    stubborn = os.path.join(rootfs, "sbin", "stubborn")
+    with open(stubborn, "w", encoding="utf-8") as f:
+        f.write("#!/bin/sh\ntrap '' PWR TERM INT\nwhile :; do sleep 1; done\n")
+    os.chmod(stubborn, 0o755)
+    os.chown(stubborn, 100000, 100000)
+    vmid = guests.add(node, fresh_vmid())
+    r = node.rt("start", str(vmid), _conf(rootfs, entrypoint="/sbin/stubborn"))
+    assert r.value == {"result": None}, r.out + r.err
+    r = node.rt("shutdown", str(vmid), 1, False)
+    assert r.rc == 1
+    assert "command 'lxc-stop -n %s --nokill --timeout 1' failed: exit code 1\n" % vmid in r.out
+    assert r.value == {"error": "TaskFailed", "message": "container did not stop"}
+    assert runtime.is_running(vmid)
+    r = node.rt("shutdown", str(vmid), 1, True)
+    assert r.value == {"result": None}
+    assert not runtime.is_running(vmid)
+    assert runtime.leftover_cgroups(vmid) == []
+
+
+def test_privileged_container_has_identity_map(node, guests, tmp_path):
+    rootfs = make_rootfs(node, str(tmp_path / "rootfs"), unprivileged=False)
+    vmid = guests.add(node, fresh_vmid())
+    r = node.rt("start", str(vmid), _conf(rootfs, unprivileged="0"))
+    assert r.value == {"result": None}, r.out + r.err
+    r = node.run("lxc-attach", "-n", vmid, "--", "cat", "/proc/self/uid_map")
+    assert r.out.split() == ["0", "0", "4294967295"]
+    assert node.rt("destroy_runtime", str(vmid)).value == {"result": None}
+    _no_trace_left(node, vmid)
+    assert os.path.exists(os.path.join(rootfs, "bin", "busybox"))  # destroy never touches the volume
+
+
+def test_failed_start_prints_lxc_errors_and_cleans_up(node, guests, tmp_path):
+    rootfs = make_rootfs(node, str(tmp_path / "rootfs"))
+    vmid = guests.add(node, fresh_vmid())
+    r = node.rt(
+        "start", str(vmid), _conf(rootfs, lxc=[["lxc.idmap", "u 0 300000 65536"], ["lxc.idmap", "g 0 300000 65536"]])
+    )
+    assert r.rc == 1
+    assert r.value == {"error": "TaskFailed", "message": "startup for container '%s' failed" % vmid}
+    assert re.search(r"lxc-start %s \d+\.\d+ ERROR" % vmid, r.out)  # /run/pve/ct-<vmid>.stderr in the task log
+    assert not runtime.is_running(vmid)
+    assert runtime.leftover_cgroups(vmid) == []
