@@ -27,15 +27,16 @@ and ``image_runtime_overlay`` turns the image config into config.json values
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
+import lzma
 import os
 import platform
 import re
 import shutil
 import stat
 import tarfile
+import zlib
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci_schema import (
     ALLOWED_OCI_ANNOTATIONS,
@@ -331,11 +332,9 @@ def extract_tar(path, root, runner, scratch_dir, allow_devices=False, whiteouts=
         try:
             with source.open() as tar:
                 ex.run(tar)
-        except tarfile.TarError as exc:
+        except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error) as exc:
             raise ExtractError("%s is not a readable tar archive: %s" % (path, exc)) from exc
         except OSError as exc:
-            if exc.errno in (errno.EPERM, errno.EACCES) or isinstance(exc, (EOFError,)):
-                raise
             raise ExtractError("%s: %s" % (path, exc)) from exc
         return ex.count
     finally:

@@ -816,7 +816,7 @@ def _root_dir(config, bundle_dir):
     return os.path.normpath(path if path.startswith("/") else os.path.join(bundle_dir, path))
 
 
-def _check_root(config, bundle_dir, out):
+def _check_root(config, bundle_dir, out, rootfs=None, rootfs_known=True):
     root = config.get("root")
     if root is None:
         out.append(
@@ -856,7 +856,7 @@ def _check_root(config, bundle_dir, out):
                 check="root",
             )
         )
-    elif not os.path.isdir(full):
+    elif rootfs_known and not os.path.isdir(rootfs if rootfs is not None else full):
         out.append(
             problem(
                 ["root", "path"],
@@ -1490,20 +1490,23 @@ def _check_hostname(config, out):
         )
 
 
-def semantic_problems(config, bundle_dir=None, rootfs=None):
+def semantic_problems(config, bundle_dir=None, rootfs=None, rootfs_known=True):
     """The checks oci-runtime-tool validate (and runc) make beyond the schema.
 
     bundle_dir: the bundle directory, for the root checks (None skips them).
     rootfs: the root filesystem to look programs up in (None skips that check;
-    defaults to the bundle's root when bundle_dir is given).
+    defaults to the bundle's root when bundle_dir is given); it may differ from
+    the bundle's root while a new rootfs is being built beside the bundle.
+    rootfs_known: False when the rootfs content is not available yet (check
+    mode before unpacking): the checks that look into it are skipped.
     """
     if not isinstance(config, dict):
         return [problem([], config, "config.json must hold a JSON object", "write a JSON object", check="load")]
     out = []
-    if rootfs is None and bundle_dir is not None:
+    if rootfs is None and bundle_dir is not None and rootfs_known:
         rootfs = _root_dir(config, bundle_dir)
     _check_version(config, out)
-    _check_root(config, bundle_dir, out)
+    _check_root(config, bundle_dir, out, rootfs=rootfs, rootfs_known=rootfs_known)
     _check_process(config, rootfs, out)
     _check_mounts(config, out)
     _check_linux(config, out)
@@ -1513,6 +1516,8 @@ def semantic_problems(config, bundle_dir=None, rootfs=None):
     return out
 
 
-def validate_config(config, bundle_dir=None, rootfs=None):
+def validate_config(config, bundle_dir=None, rootfs=None, rootfs_known=True):
     """Schema problems, then semantic problems."""
-    return schema_problems(config) + semantic_problems(config, bundle_dir=bundle_dir, rootfs=rootfs)
+    return schema_problems(config) + semantic_problems(
+        config, bundle_dir=bundle_dir, rootfs=rootfs, rootfs_known=rootfs_known
+    )
