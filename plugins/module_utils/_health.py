@@ -635,7 +635,7 @@ def check_subids(node, params):
         for kind, needs in needed_subids(unpriv[vmid]).items():
             for start, count in needs:
                 if not covered((start, count), ranges[kind]):
-                    problems.append("CT %s needs root:%d:%d in %s" % (vmid, start, count, files[kind]))
+                    problems.append("CT %s needs root:%s:%s in %s" % (vmid, start, count, files[kind]))
     if problems:
         return Result(
             "subids",

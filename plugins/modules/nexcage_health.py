@@ -28,7 +28,7 @@ description:
     C(duplicate_vmid) (no VMID with two configs across C(/etc/pve/nodes/*/{lxc,qemu-server}), and
     C(/etc/pve/.vmlist) agrees with the configs)."
 author:
-  - nexcage contributors
+  - nexcage contributors (@cageforge)
 extends_documentation_fragment:
   - cageforge.nexcage.common
   - cageforge.nexcage.common.ATTRIBUTES

@@ -22,7 +22,7 @@ description:
     that a storage in C(/etc/pve/storage.cfg) is built on is refused unless O(force=true).
     C(zfs destroy -R) (which also destroys dependent clones elsewhere) is never used.
 author:
-  - nexcage contributors
+  - nexcage contributors (@cageforge)
 extends_documentation_fragment:
   - cageforge.nexcage.common
   - cageforge.nexcage.common.ATTRIBUTES
@@ -48,7 +48,7 @@ options:
         reservation. Booleans become C(on)/C(off).
       - A property that can only be set at creation (C(casesensitivity), C(normalization), C(utf8only),
         C(volblocksize), C(encryption)) fails the task when it differs on an existing dataset.
-      - O(properties.volsize) at creation makes a volume (C(zfs create -V)).
+      - C(volsize) in O(properties) at creation makes a volume (C(zfs create -V)).
     type: dict
     default: {}
   create_parents:
