@@ -499,14 +499,21 @@ def load_config(bundle):
                 check="load",
             )
         ]
+    with open(path, "rb") as fh:
+        data = fh.read()
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-        return json.loads(data.decode("utf-8")), []
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, [
             _oci_schema.problem("$", str(exc), "config.json is not UTF-8", "re-save it as UTF-8", check="load")
         ]
+    return load_config_text(text)
+
+
+def load_config_text(text):
+    """(config, problems) for the text of a config.json."""
+    try:
+        return json.loads(text), []
     except ValueError as exc:
         return None, [
             _oci_schema.problem(
