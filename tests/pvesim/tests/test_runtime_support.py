@@ -135,5 +135,6 @@ class Guests:
 
     def cleanup(self):
         for node, vmid in self.items:
-            node.pct("destroy", vmid, "--force", timeout=60)
-            node.rt("destroy_runtime", str(vmid))
+            r = node.pct("destroy", vmid, "--force", timeout=60)
+            if r.rc != 0 or runtime.is_running(vmid) or os.path.exists(node.path("/var/lib/lxc/%s" % vmid)):
+                node.rt("destroy_runtime", str(vmid))
