@@ -16,7 +16,8 @@ not move with unrelated disk use.
 
 A dataset that is not mounted (mountpoint=none|legacy, canmount=off|noauto)
 keeps its files in /var/lib/pvesim/zfs-data/<guid>; they move back when it is
-mounted again.
+mounted again. A snapshot is a full copy (`cp -a`, without nested datasets)
+in /var/lib/pvesim/zfs-snapshots/<guid>, which `zfs rollback` copies back.
 
 "Busy" (zfs destroy): a dataset is busy while a process has its cwd or root
 at or below its mountpoint, while something is mounted at or below it, or
@@ -37,10 +38,12 @@ import os
 import random
 import re
 import shutil
+import subprocess
 import time
 
 DB_PATH = "/var/lib/pvesim/zfs.json"
 DATA_STASH = "/var/lib/pvesim/zfs-data"
+SNAP_STORE = "/var/lib/pvesim/zfs-snapshots"
 EMPTY_FS_BYTES = 98304  # 96K: what an empty filesystem references on an ashift=12 pool
 SNAPSHOT_NAME_MAX = 255
 
@@ -651,6 +654,15 @@ class Db:
             return False
         return self.mountpoint(name)[0] not in ("none", "legacy")
 
+    def data_path(self, name):
+        """Where a filesystem's files are now: its mountpoint, or the stash when unmounted."""
+        if self.datasets[name].get("mounted"):
+            return self.real(self.mountpoint(name)[0])
+        return self.stash(name)
+
+    def snap_path(self, name):
+        return self.real(os.path.join(SNAP_STORE, str(self.datasets[name]["guid"])))
+
     def stash(self, name):
         return self.real(os.path.join(DATA_STASH, str(self.datasets[name]["guid"])))
 
@@ -1024,7 +1036,56 @@ def snapshot(names, recursive=False, props=None, root=""):
                 "props": dict(props or {}),
                 "referenced": d.referenced(fs),
             }
+            _copy_data(d, d.data_path(fs), d.snap_path(sname), fs)
         d.dirty = True
+
+
+def rollback(name, recursive=False, root=""):
+    """zfs rollback [-r] fs@snap: the filesystem's files become the snapshot's again."""
+    with db(root) as d:
+        if "@" not in name:
+            raise ZfsError("cannot open '%s': operation only applies to snapshots" % name)
+        fs = name.split("@", 1)[0]
+        if name not in d.datasets:
+            raise ZfsError("cannot open '%s': dataset does not exist" % name)
+        snaps = d.snapshots(fs)
+        later = snaps[snaps.index(name) + 1 :]
+        if later and not recursive:
+            raise ZfsError(
+                "cannot rollback to '%s': more recent snapshots or bookmarks exist\n"
+                "use '-r' to force deletion of the following snapshots and bookmarks:\n%s" % (name, "\n".join(later))
+            )
+        for s in later:
+            _remove_fs(d, s)
+        target = d.data_path(fs)
+        nested = _nested_paths(d, fs, target)
+        for entry in os.listdir(target) if os.path.isdir(target) else []:
+            path = os.path.join(target, entry)
+            if path in nested:
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        _copy_data(d, d.snap_path(name), target, None)
+        d.dirty = True
+
+
+def _nested_paths(d, fs, base):
+    """Directories below `base` where other datasets are mounted."""
+    return {p for p in d.other_mountpoints(fs) if p.startswith(base.rstrip("/") + "/")}
+
+
+def _copy_data(d, src, dst, fs):
+    """cp -a src/. dst/ ; nested dataset mountpoints (when fs is given) become empty directories."""
+    os.makedirs(dst, exist_ok=True)
+    if os.path.isdir(src) and os.listdir(src):
+        subprocess.run(["cp", "-a", "--", src.rstrip("/") + "/.", dst], check=True, capture_output=True)
+    if fs is not None:
+        for path in _nested_paths(d, fs, src):
+            copy = os.path.join(dst, os.path.relpath(path, src))
+            shutil.rmtree(copy, ignore_errors=True)
+            os.makedirs(copy, exist_ok=True)
 
 
 def destroy(name, recursive=False, dry_run=False, verbose=False, root=""):
@@ -1044,7 +1105,7 @@ def destroy(name, recursive=False, dry_run=False, verbose=False, root=""):
                 out += ("would reclaim %s\n" if dry_run else "will reclaim %s\n") % nicebytes(0)
             if not dry_run:
                 for s in snaps:
-                    del d.datasets[s]
+                    _remove_fs(d, s)
                 d.dirty = True
             return out
         ds = d.require(name)
@@ -1086,6 +1147,8 @@ def _remove_fs(d, name):
             shutil.rmtree(path, ignore_errors=True)
             # Re-create the directory if a parent dataset's mountpoint is it (never for ours).
         shutil.rmtree(d.stash(name), ignore_errors=True)
+    else:
+        shutil.rmtree(d.snap_path(name), ignore_errors=True)
     del d.datasets[name]
     d.dirty = True
 

@@ -421,6 +421,48 @@ def test_zfs_snapshot_list_and_errors(node):
     assert r[6].out == "snapshot\n-\n"
 
 
+def test_zfs_rollback_restores_files_and_needs_r_for_later_snapshots(node):
+    r = node.batch(
+        zfs("create", "-p", "rpool/data/x/child"),
+        ["sh", "-c", "echo one > /rpool/data/x/f; echo kid > /rpool/data/x/child/k"],
+        zfs("snapshot", "rpool/data/x@a"),
+        ["sh", "-c", "echo two > /rpool/data/x/f; echo new > /rpool/data/x/g; rm /rpool/data/x/child/k"],
+        zfs("snapshot", "rpool/data/x@b"),
+        zfs("rollback", "rpool/data/x@a"),
+        zfs("rollback", "-r", "rpool/data/x@a"),
+        ["sh", "-c", "cat /rpool/data/x/f; ls /rpool/data/x; ls /rpool/data/x/child"],
+        zfs("list", "-H", "-o", "name", "-t", "snapshot"),
+        zfs("rollback", "rpool/data/x@nope"),
+        zfs("rollback", "rpool/data/x"),
+    )
+    assert (r[5].rc, r[5].err) == (
+        1,
+        "cannot rollback to 'rpool/data/x@a': more recent snapshots or bookmarks exist\n"
+        "use '-r' to force deletion of the following snapshots and bookmarks:\nrpool/data/x@b\n",
+    )
+    assert (r[6].rc, r[6].err) == (0, "")
+    # the file content comes back, g goes away, the child dataset is not touched
+    assert r[7].out == "one\nchild\nf\n"
+    assert r[8].out == "rpool/data/x@a\n"
+    assert (r[9].rc, r[9].err) == (1, "cannot open 'rpool/data/x@nope': dataset does not exist\n")
+    assert r[10].rc == 1
+
+
+def test_zfs_snapshot_copies_are_removed_with_the_snapshot(node):
+    r = node.batch(
+        zfs("create", "rpool/data/x"),
+        ["sh", "-c", "echo one > /rpool/data/x/f"],
+        zfs("snapshot", "rpool/data/x@a"),
+    )
+    assert r[2].rc == 0
+    store = node.path(zfsdb.SNAP_STORE)
+    (copy,) = os.listdir(store)
+    with open(os.path.join(store, copy, "f")) as f:
+        assert f.read() == "one\n"
+    assert node.run("zfs", "destroy", "-r", "rpool/data/x").rc == 0
+    assert os.listdir(store) == []
+
+
 # ---------------------------------------------------------------- API
 
 

@@ -1,7 +1,8 @@
 """Simulated `zfs` (OpenZFS 2.x behaviour on the fake pool of pvesim.zfsdb).
 
-Subcommands: list, get, set, inherit, create, destroy, snapshot, mount,
-unmount (mount/unmount only list or toggle). Errors print OpenZFS's text on
+Subcommands: list, get, set, inherit, create, destroy, snapshot, rollback,
+mount, unmount (mount/unmount only list or toggle). No volumes (zvols),
+clones, renames, send/receive. Errors print OpenZFS's text on
 stderr and exit 1; usage errors print `usage:` and the subcommand's synopsis
 and exit 2 (the property table OpenZFS appends is left out).
 """
@@ -25,6 +26,7 @@ USAGE = {
     "\tdestroy [-dnpRrv] <filesystem|volume>@<snap>[%<snap>][,...]\n"
     "\tdestroy <filesystem|volume>#<bookmark>",
     "snapshot": "\tsnapshot [-r] [-o property=value] ... <filesystem|volume>@<snap> ...",
+    "rollback": "\trollback [-rRf] <snapshot>",
     "mount": "\tmount [-j]\n\tmount [-flvO] [-o opts] <-a | filesystem>",
     "unmount": "\tunmount [-fu] <-a | filesystem|mountpoint>",
 }
@@ -66,6 +68,7 @@ def main(argv):
         "create": do_create,
         "destroy": do_destroy,
         "snapshot": do_snapshot,
+        "rollback": do_rollback,
         "mount": do_mount,
         "unmount": do_unmount,
     }
@@ -485,6 +488,16 @@ def do_snapshot(args):
     if not rest:
         raise Usage("snapshot", "missing snapshot argument")
     zfsdb.snapshot(rest, recursive=recursive, props=props)
+    return 0
+
+
+def do_rollback(args):
+    opts, rest = _getopt("rollback", args, "rRf")
+    if not rest:
+        raise Usage("rollback", "missing dataset argument")
+    if len(rest) > 1:
+        raise Usage("rollback", "too many arguments")
+    zfsdb.rollback(rest[0], recursive=any(o in ("-r", "-R") for o, _ in opts))
     return 0
 
 
