@@ -404,8 +404,8 @@ CONFDESC = {
     "hookscript": Prop(fmt="pve-volume-id"),
     "tags": Prop(fmt="pve-tag-list"),
     "debug": Prop("boolean"),
-    "entrypoint": Prop(),
-    "env": Prop(),
+    "entrypoint": Prop(pattern=r"[^\x00-\x08\x0a-\x1f\x7f]+"),
+    "env": Prop(pattern=r"\w+=[^\x00-\x1f\x7f]*(\x00\w+=[^\x00-\x1f\x7f]*)*"),
 }
 for _i in range(MAX_NETS):
     CONFDESC["net%d" % _i] = Prop(fmt=NET_DESC)

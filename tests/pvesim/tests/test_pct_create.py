@@ -317,3 +317,22 @@ def test_s3_s5_concurrent_create_same_vmid_exactly_one_wins(node):
     assert node.datasets() == ["rpool/data/subvol-100-disk-0"]
     assert "lock" not in node.conf(100)
     assert "rootfs: local-zfs:subvol-100-disk-0,size=1G\n" in node.conf(100)
+
+
+def test_s3_create_env_and_entrypoint(node):
+    r = node.pct("create", "100", BUSYBOX, "--rootfs", "local-zfs:1", "--env", "A-B=1")
+    assert r.err == ("400 Parameter verification failed.\nenv: value does not match the regex pattern\n" + CREATE_USAGE)
+    node.create(100, "--env", "FOO=bar baz", "--entrypoint", "/bin/sh -c 'sleep 1'")
+    conf = node.conf(100)
+    assert "entrypoint: /bin/sh -c 'sleep 1'\n" in conf
+    assert conf.endswith("unprivileged: 1\nlxc.environment.runtime: FOO=bar baz\n")
+    assert "env: FOO=bar baz\n" in node.pct("config", "100").out
+
+
+def test_s2_destroy_unreferenced_disks_only_with_the_flag(node):
+    for vmid in (100, 101):
+        node.create(vmid, "--mp0", "local-zfs:1,mp=/data")
+        node.write_conf(vmid, "".join(line for line in node.conf(vmid).splitlines(True) if "mp0" not in line))
+    assert node.pct("destroy", "100").rc == 0
+    assert node.pct("destroy", "101", "--destroy-unreferenced-disks", "1").rc == 0
+    assert node.datasets() == ["rpool/data/subvol-100-disk-1"]

@@ -911,15 +911,15 @@ def destroy_volumes(vmid, conf, purge_unreferenced=False):
             st.free_volume(volid)
     if purge_unreferenced:
         for sid, scfg in st.storages().items():
-            if scfg.get("disable") or "rootdir" not in scfg.get("content", ()):
+            if scfg.get("disable") or not {"rootdir", "images"} & set(scfg.get("content", ())):
                 continue
             try:
-                rows = st.list_content(sid, vmid=int(vmid))
-            except (cli.PveError, TypeError):
+                rows = st.list_content(sid)
+            except cli.PveError:
                 continue
-            for row in rows or []:
-                volid = row.get("volid") if isinstance(row, dict) else None
-                if volid and volid not in seen:
+            for row in rows:
+                volid = row.get("volid")
+                if row.get("vmid") == int(vmid) and row.get("content") in ("images", "rootdir") and volid not in seen:
                     seen.add(volid)
                     st.free_volume(volid)
 
