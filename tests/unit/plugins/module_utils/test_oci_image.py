@@ -1,0 +1,324 @@
+"""Safe tar extraction (hostile inputs), layers with whiteouts, OCI image layouts and the image config overlay."""
+
+import gzip
+import json
+import lzma
+import os
+import pathlib
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_image
+from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "oci"))
+import ocifix  # noqa: E402
+
+
+def extract(tmp_path, members, **kw):
+    tar = ocifix.make_tar(str(tmp_path / "in.tar"), members)
+    root = tmp_path / "root"
+    root.mkdir(exist_ok=True)
+    runner = Runner()
+    _oci_image.extract_tar(tar, str(root), runner, str(tmp_path), **kw)
+    return root
+
+
+def test_plain_members_extracted_with_modes_and_links(tmp_path):
+    root = extract(
+        tmp_path,
+        [
+            {"name": "./", "type": "dir", "mode": 0o755},
+            {"name": "./bin/", "type": "dir"},
+            {"name": "./bin/busybox", "data": "BB", "mode": 0o4755},
+            {"name": "./bin/sh", "type": "symlink", "linkname": "/bin/busybox"},
+            {"name": "./bin/ls", "type": "hardlink", "linkname": "./bin/busybox"},
+            {"name": "./tmp", "type": "dir", "mode": 0o1777},
+            {"name": "./etc/deep/file", "data": "x"},
+            {"name": "./run/fifo", "type": "fifo"},
+            {"name": "./usr/lib/rel", "type": "symlink", "linkname": "../../bin/busybox"},
+        ],
+    )
+    assert (root / "bin" / "busybox").read_text() == "BB"
+    assert stat.S_IMODE(os.lstat(root / "bin" / "busybox").st_mode) == 0o4755
+    assert os.readlink(root / "bin" / "sh") == "/bin/busybox"
+    assert os.lstat(root / "bin" / "ls").st_ino == os.lstat(root / "bin" / "busybox").st_ino
+    assert stat.S_IMODE(os.lstat(root / "tmp").st_mode) == 0o1777
+    assert (root / "etc" / "deep" / "file").read_text() == "x"
+    assert stat.S_ISFIFO(os.lstat(root / "run" / "fifo").st_mode)
+    assert os.path.realpath(root / "usr" / "lib" / "rel") == str(root / "bin" / "busybox")
+
+
+@pytest.mark.parametrize(
+    "members, words",
+    [
+        ([{"name": "../../etc/passwd", "data": "pwned"}], "'..'"),
+        ([{"name": "a/../../etc/passwd", "data": "pwned"}], "'..'"),
+        ([{"name": "/etc/passwd", "data": "pwned"}], "absolute path"),
+        ([{"name": "esc", "type": "symlink", "linkname": "../../outside"}], "points outside the rootfs"),
+        ([{"name": "a/b/esc", "type": "symlink", "linkname": "../../../x"}], "points outside the rootfs"),
+        ([{"name": "hl", "type": "hardlink", "linkname": "/etc/passwd"}], "absolute path"),
+        ([{"name": "hl", "type": "hardlink", "linkname": "../../etc/passwd"}], "'..'"),
+        ([{"name": "dev/sda", "type": "blk", "major": 8, "minor": 0}], "device node"),
+        ([{"name": "dev/mem", "type": "chr", "major": 1, "minor": 1}], "device node"),
+    ],
+)
+def test_hostile_members_refused(tmp_path, members, words):
+    with pytest.raises(_oci_image.ExtractError, match=words.replace("(", r"\(")):
+        extract(tmp_path, members)
+
+
+def test_absolute_symlink_out_of_rootfs_is_never_written_through(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    members = [
+        {"name": "escape", "type": "symlink", "linkname": str(outside)},
+        {"name": "escape/pwned", "data": "pwned"},
+    ]
+    with pytest.raises(_oci_image.ExtractError, match="absolute symlink escape -> .*outside the rootfs on the host"):
+        extract(tmp_path, members)
+    assert os.listdir(outside) == []
+
+
+def test_symlink_then_file_replaces_link_not_target(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("safe")
+    root = extract(
+        tmp_path,
+        [
+            {"name": "f", "type": "symlink", "linkname": str(victim)},
+            {"name": "f", "data": "new"},
+        ],
+    )
+    assert victim.read_text() == "safe"
+    assert (root / "f").read_text() == "new" and not os.path.islink(root / "f")
+
+
+def test_relative_symlink_inside_rootfs_is_followed_for_parents(tmp_path):
+    root = extract(
+        tmp_path,
+        [
+            {"name": "usr/lib/", "type": "dir"},
+            {"name": "lib", "type": "symlink", "linkname": "usr/lib"},
+            {"name": "lib/libx.so", "data": "so"},
+        ],
+    )
+    assert (root / "usr" / "lib" / "libx.so").read_text() == "so"
+
+
+def test_device_nodes_allowed_with_allow_devices(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mknod of a device needs root")
+    root = extract(
+        tmp_path, [{"name": "dev/null", "type": "chr", "major": 1, "minor": 3, "mode": 0o666}], allow_devices=True
+    )
+    st = os.lstat(root / "dev" / "null")
+    assert stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 1 and os.minor(st.st_rdev) == 3
+
+
+def test_not_a_tar(tmp_path):
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(b"this is not a tar archive at all" * 100)
+    (tmp_path / "root").mkdir()
+    with pytest.raises(_oci_image.ExtractError, match="not a readable tar archive"):
+        _oci_image.extract_tar(str(bad), str(tmp_path / "root"), Runner(), str(tmp_path))
+
+
+@pytest.mark.parametrize("kind", ["gzip", "xz", "zstd"])
+def test_compressed_tarballs(tmp_path, kind):
+    raw = ocifix.make_tar(str(tmp_path / "raw.tar"), [{"name": "etc/os-release", "data": "ID=test\n"}])
+    data = pathlib.Path(raw).read_bytes()
+    path = tmp_path / ("t.tar." + {"gzip": "gz", "xz": "xz", "zstd": "zst"}[kind])
+    if kind == "gzip":
+        path.write_bytes(gzip.compress(data))
+    elif kind == "xz":
+        path.write_bytes(lzma.compress(data))
+    else:
+        if not shutil.which("zstd"):
+            pytest.skip("zstd command not installed")
+        subprocess.run(["zstd", "-q", "-o", str(path), raw], check=True)
+    assert _oci_image.compression_of(str(path)) == kind
+    root = tmp_path / "root"
+    root.mkdir()
+    runner = Runner()
+    _oci_image.extract_tar(str(path), str(root), runner, str(tmp_path))
+    assert (root / "etc" / "os-release").read_text() == "ID=test\n"
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".nexcage-unzstd")]
+
+
+# --------------------------------------------------------------------------- layers and whiteouts
+
+
+def _layout(tmp_path, layers, config=None, **kw):
+    return ocifix.make_oci_layout(str(tmp_path / "layout"), layers, config or {"config": {}}, **kw)
+
+
+def test_layers_applied_in_order_with_whiteouts(tmp_path):
+    layout = _layout(
+        tmp_path,
+        [
+            [
+                {"name": "etc/", "type": "dir"},
+                {"name": "etc/keep", "data": "1"},
+                {"name": "etc/remove", "data": "1"},
+                {"name": "opt/app/old1", "data": "1"},
+                {"name": "opt/app/sub/old2", "data": "1"},
+                {"name": "var/x", "data": "1"},
+            ],
+            [
+                {"name": "etc/.wh.remove"},
+                {"name": "etc/keep", "data": "2"},
+                {"name": "opt/app/.wh..wh..opq"},
+                {"name": "opt/app/new", "data": "2"},
+                {"name": "var/.wh.absent"},
+            ],
+        ],
+    )
+    image = _oci_image.read_image_layout(layout)
+    root = tmp_path / "root"
+    root.mkdir()
+    _oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    assert (root / "etc" / "keep").read_text() == "2"
+    assert not (root / "etc" / "remove").exists()
+    assert sorted(os.listdir(root / "opt" / "app")) == ["new"]
+    assert (root / "var" / "x").exists()
+    assert not [n for n in os.listdir(root / "etc") if n.startswith(".wh.")]
+
+
+def test_opaque_marker_after_same_layer_entries_keeps_them(tmp_path):
+    layout = _layout(
+        tmp_path,
+        [
+            [{"name": "d/lower", "data": "1"}],
+            [{"name": "d/", "type": "dir"}, {"name": "d/upper", "data": "2"}, {"name": "d/.wh..wh..opq"}],
+        ],
+    )
+    image = _oci_image.read_image_layout(layout)
+    root = tmp_path / "root"
+    root.mkdir()
+    _oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    assert os.listdir(root / "d") == ["upper"]
+
+
+def test_whiteout_of_dotdot_refused(tmp_path):
+    layout = _layout(tmp_path, [[{"name": "a/", "type": "dir"}, {"name": "a/.wh..."}]])
+    image = _oci_image.read_image_layout(layout)
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(_oci_image.ExtractError):
+        _oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+
+
+def test_hostile_layer_refused(tmp_path):
+    layout = _layout(tmp_path, [[{"name": "../../etc/passwd", "data": "x"}]])
+    image = _oci_image.read_image_layout(layout)
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(_oci_image.ExtractError, match="path traversal"):
+        _oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+
+
+def test_layout_ref_selection_and_errors(tmp_path):
+    layout = _layout(tmp_path, [[{"name": "x", "data": "1"}]], ref="v1")
+    assert _oci_image.read_image_layout(layout, ref="v1")["manifest_digest"].startswith("sha256:")
+    with pytest.raises(_oci_image.ImageError, match="no manifest named 'v2'.*v1"):
+        _oci_image.read_image_layout(layout, ref="v2")
+
+
+def test_layout_blob_tampering_detected(tmp_path):
+    layout = _layout(tmp_path, [[{"name": "x", "data": "1"}]])
+    with open(os.path.join(layout, "index.json")) as fh:
+        mdigest = json.load(fh)["manifests"][0]["digest"]
+    path = os.path.join(layout, "blobs", "sha256", mdigest.split(":")[1])
+    with open(path, "a") as fh:
+        fh.write(" ")
+    with pytest.raises(_oci_image.ImageError, match="does not match its digest"):
+        _oci_image.read_image_layout(layout)
+
+
+def test_layout_digest_path_traversal_refused(tmp_path):
+    layout = _layout(tmp_path, [[{"name": "x", "data": "1"}]])
+    with open(os.path.join(layout, "index.json")) as fh:
+        index = json.load(fh)
+    index["manifests"][0]["digest"] = "sha256:../../../etc/passwd"
+    with open(os.path.join(layout, "index.json"), "w") as fh:
+        json.dump(index, fh)
+    with pytest.raises(_oci_image.ImageError, match="invalid blob digest"):
+        _oci_image.read_image_layout(layout)
+
+
+def test_non_linux_image_refused(tmp_path):
+    layout = _layout(tmp_path, [[{"name": "x", "data": "1"}]], config={"os": "windows", "config": {}})
+    with pytest.raises(_oci_image.ImageError, match="only linux"):
+        _oci_image.read_image_layout(layout)
+
+
+def test_uncompressed_layers(tmp_path):
+    layout = _layout(tmp_path, [[{"name": "x", "data": "1"}]], gzip_layers=False)
+    image = _oci_image.read_image_layout(layout)
+    root = tmp_path / "root"
+    root.mkdir()
+    _oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    assert (root / "x").read_text() == "1"
+
+
+# --------------------------------------------------------------------------- image config overlay
+
+
+def _passwd_root(tmp_path):
+    root = tmp_path / "r"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n")
+    (root / "etc" / "group").write_text("root:x:0:\napp:x:1000:\nwheel:x:10:app\nstaff:x:50:app,other\n")
+    return str(root)
+
+
+def test_overlay_from_image_config(tmp_path):
+    root = _passwd_root(tmp_path)
+    image = {
+        "os": "linux",
+        "architecture": "amd64",
+        "created": "2024-01-01T00:00:00Z",
+        "config": {
+            "Entrypoint": ["/bin/app"],
+            "Cmd": ["--serve"],
+            "Env": ["PATH=/usr/bin:/bin", "MODE=prod"],
+            "WorkingDir": "/srv",
+            "User": "app",
+            "StopSignal": "SIGQUIT",
+            "Labels": {"com.example.team": "ops", "org.opencontainers.image.source": "https://x"},
+        },
+    }
+    overlay, dropped = _oci_image.image_runtime_overlay(image, root)
+    assert overlay["args"] == ["/bin/app", "--serve"]
+    assert overlay["cwd"] == "/srv"
+    assert overlay["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [10, 50]}
+    assert "HOME=/home/app" in overlay["env"] and "MODE=prod" in overlay["env"]
+    assert overlay["annotations"]["org.opencontainers.image.stopSignal"] == "SIGQUIT"
+    assert overlay["annotations"]["org.opencontainers.image.architecture"] == "amd64"
+    assert overlay["annotations"]["com.example.team"] == "ops"
+    assert dropped == ["org.opencontainers.image.source"]
+
+
+@pytest.mark.parametrize(
+    "user, expected",
+    [
+        ("", (0, 0, [], "/root")),
+        ("0", (0, 0, [], "/root")),
+        ("1000:50", (1000, 50, [], "/home/app")),
+        ("app:wheel", (1000, 10, [], "/home/app")),
+        ("4242", (4242, 0, [], None)),
+    ],
+)
+def test_resolve_user(tmp_path, user, expected):
+    assert _oci_image.resolve_user(user, _passwd_root(tmp_path)) == expected
+
+
+@pytest.mark.parametrize("user", ["ghost", "app:nogroup"])
+def test_resolve_user_unknown_is_an_error(tmp_path, user):
+    with pytest.raises(_oci_image.ImageError, match="not found"):
+        _oci_image.resolve_user(user, _passwd_root(tmp_path))
