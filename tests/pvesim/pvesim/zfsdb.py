@@ -21,8 +21,9 @@ in /var/lib/pvesim/zfs-snapshots/<guid>, which `zfs rollback` copies back.
 
 "Busy" (zfs destroy): a dataset is busy while a process has its cwd or root
 at or below its mountpoint, while something is mounted at or below it, or
-while a running container (LXC command socket @/var/lib/lxc/<vmid>/command in
-/proc/net/unix) has it as rootfs or mount point in its config.
+while a running container (pvesim.ctstatus.is_running: the LXC command socket
+@/var/lib/lxc/<vmid>/command, or the sim runtime's state) has its volume as
+rootfs or mount point in its config.
 
 Degrading a pool for tests: `zfsdb.set_pool_health("rpool", "DEGRADED")`
 (inside the node's namespace, or `set_pool_health(..., root=DIR)` outside).
@@ -734,30 +735,45 @@ class Db:
         return self._used_by_running_ct(name)
 
     def _used_by_running_ct(self, name):
-        try:
-            from pvesim import storage
-        except ImportError:  # pragma: no cover
-            return False
+        """A running CT has this dataset's volume as rootfs or mpN (current config section)."""
+        from pvesim import storage
+
         volid = storage.volid_for_dataset(name, root=self.root)
         if volid is None:
-            return False
-        running = running_ct_ids()
-        if not running:
             return False
         conf_dir = self.real("/etc/pve/lxc")
         storage_id, volname = volid.split(":", 1)
         pattern = re.compile(r"^(rootfs|mp\d+):\s*(volume=)?%s:%s(,|$)" % (re.escape(storage_id), re.escape(volname)))
-        for vmid in running:
+        try:
+            confs = [c for c in os.listdir(conf_dir) if re.fullmatch(r"\d+\.conf", c)]
+        except OSError:
+            return False
+        for conf in confs:
             try:
-                with open(os.path.join(conf_dir, "%s.conf" % vmid), encoding="utf-8") as f:
-                    for line in f:
-                        if line.startswith("["):
-                            break
-                        if pattern.match(line):
-                            return True
+                with open(os.path.join(conf_dir, conf), encoding="utf-8") as f:
+                    uses = any(pattern.match(line) for line in _current_section(f))
             except OSError:
                 continue
+            if uses and self._ct_running(conf[:-5]):
+                return True
         return False
+
+    def _ct_running(self, vmid):
+        if not self.root:
+            try:
+                from pvesim import ctstatus
+
+                return bool(ctstatus.is_running(vmid))
+            except Exception:  # noqa: BLE001 - fall back to PVE's own check
+                pass
+        return vmid in running_ct_ids()
+
+
+def _current_section(lines):
+    for line in lines:
+        if line.startswith("["):
+            return
+        yield line
 
 
 def running_ct_ids():

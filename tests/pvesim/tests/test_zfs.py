@@ -393,6 +393,30 @@ def test_zfs_destroy_busy_then_free_again(node):
     assert r.err == "cannot destroy 'rpool/data/busy': dataset is busy\n"
 
 
+def test_zfs_destroy_refused_while_a_running_ct_uses_the_volume(node):
+    env = {"PVESIM_RUNTIME": "sim"}
+    r = node.batch(
+        [
+            "pct",
+            "create",
+            "100",
+            "local:vztmpl/busybox-1.35_amd64.tar.zst",
+            "--rootfs",
+            "local-zfs:1",
+            "--ostype",
+            "unmanaged",
+        ],
+        ["pct", "start", "100"],
+        zfs("destroy", "rpool/data/subvol-100-disk-0"),
+        ["pct", "stop", "100"],
+        zfs("destroy", "rpool/data/subvol-100-disk-0"),
+        env=env,
+    )
+    assert [x.rc for x in r[:2]] == [0, 0], r
+    assert (r[2].rc, r[2].err) == (1, "cannot destroy 'rpool/data/subvol-100-disk-0': dataset is busy\n")
+    assert (r[4].rc, r[4].err) == (0, "")
+
+
 # ---------------------------------------------------------------- snapshot
 
 
