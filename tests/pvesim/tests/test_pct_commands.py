@@ -245,3 +245,23 @@ def test_s1_push_task_failure_still_exits_0(node):
     assert node.pct("start", "100", sim=True).rc == 0
     r = node.pct("push", "100", "/nonexistent", "/tmp/x", sim=True)
     assert (r.rc, r.out, r.err) == (0, "", "failed to open /nonexistent for reading\n")
+
+
+def test_s2_resize_grows_volume_and_config_refuses_shrink_and_same(node):
+    node.create(100)
+    r = node.pct("resize", "100", "rootfs", "2G")
+    assert (r.rc, r.out, r.err) == (0, "", "")
+    assert "rootfs: local-zfs:subvol-100-disk-0,size=2G\n" in node.conf(100)
+    assert node.pct("resize", "100", "rootfs", "+512M").rc == 0
+    assert "rootfs: local-zfs:subvol-100-disk-0,size=2560M\n" in node.conf(100)
+    r = node.run("zfs", "get", "-H", "-p", "-o", "value", "refquota", "rpool/data/subvol-100-disk-0")
+    assert r.out == "%d\n" % (2560 * 1024**2)
+    r = node.pct("resize", "100", "rootfs", "1G")
+    assert (r.rc, r.err) == (255, "unable to shrink disk size\n")
+    r = node.pct("resize", "100", "rootfs", "2560M")
+    assert (r.rc, r.err) == (255, "disk is already at specified size\n")
+    r = node.pct("resize", "100", "rootfs", "1X")
+    assert r.err == (
+        "400 Parameter verification failed.\nsize: value does not match the regex pattern\n"
+        "pct resize <vmid> <disk> <size> [OPTIONS]\n"
+    )

@@ -1073,6 +1073,65 @@ def cmd_reboot(argv):
     return run_task(worker)
 
 
+# ---------------------------------------------------------------- resize
+
+
+def _resize_checks(vmid, disk, grow, newsize, digest):
+    """resize_vm's load_and_check: lock, digest, owner, current size, no shrinking."""
+    st = _storage()
+    conf = ctconfig.read_conf(vmid)
+    ctconfig.check_lock(conf)
+    if digest is not None and digest != conf["digest"]:
+        raise cli.PveError("detected modified configuration - file changed by other user? Try again.")
+    try:
+        mp = ctconfig.parse_volume(disk, conf.get(disk) or "")
+    except FormatError as e:
+        raise cli.PveError(e.message) from None
+    volid = mp["volume"]
+    if mp["type"] != "volume":
+        raise cli.PveError("unable to parse volume ID '%s'" % volid)
+    sid, volname = st.parse_volume_id(volid)
+    _vtype, _name, owner, _fmt = st.parse_volname(st.get_storage(sid), volname)
+    if owner != int(vmid):
+        raise cli.PveError("can't resize mount point owned by another container (%s)" % owner)
+    size = st.volume_size_bytes(volid)
+    if grow:
+        newsize += size
+    if newsize < size:
+        raise cli.PveError("unable to shrink disk size")
+    if newsize == size:
+        raise cli.PveError("disk is already at specified size")
+    return conf, mp, volid, newsize
+
+
+def cmd_resize(argv):
+    disks = ["rootfs"] + ["mp%d" % i for i in range(ctconfig.MAX_MPS)]
+    vmid, pos, opts = parse(argv, "resize", {"digest": Prop(maxlen=40)}, npos=3)
+    disk, sizestr = pos
+    errors = {}
+    errors.update(ctconfig.check_value(Prop(enum=disks), disk, "disk")[1])
+    if not re.fullmatch(r"\+?\d+(\.\d+)?[KMGT]?", sizestr):
+        errors["size"] = "value does not match the regex pattern"
+    if errors:
+        raise cli.ParamError(errors, USAGES["resize"])
+    grow = sizestr.startswith("+")
+    newsize = ctconfig.parse_size(sizestr.lstrip("+"))
+    digest = opts.get("digest")
+    _resize_checks(vmid, disk, grow, newsize, digest)
+
+    def worker(task):
+        with ctconfig.conf_lock(vmid):
+            conf, mp, volid, size = _resize_checks(vmid, disk, grow, newsize, digest)
+            _storage().resize_volume(volid, size)
+            mp["size"] = size
+            if disk == "rootfs":
+                mp.pop("mp", None)
+            conf[disk] = ctconfig.print_mountpoint(mp, disk == "rootfs")
+            ctconfig.write_conf(vmid, conf)
+
+    return run_task(worker, exit_hook=False)
+
+
 # ---------------------------------------------------------------- exec / push / pull
 
 
@@ -1160,6 +1219,7 @@ HANDLERS = {
     "exec": cmd_exec,
     "push": cmd_push,
     "pull": cmd_pull,
+    "resize": cmd_resize,
 }
 
 
