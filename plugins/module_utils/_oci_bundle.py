@@ -352,8 +352,9 @@ def is_template_volid(value):
     return bool(_VOLID.match(value or ""))
 
 
-def template_path(volid, storage_cfg=STORAGE_CFG):
+def template_path(volid, storage_cfg=None):
     """Host path of a `<storage>:vztmpl/<file>` volume, from storage.cfg (no pvesm)."""
+    storage_cfg = storage_cfg or STORAGE_CFG
     match = _VOLID.match(volid)
     if not match:
         raise NexcageError(INVALID_ARGUMENT, "%r is not a template volume (<storage>:vztmpl/<file>)" % volid)
