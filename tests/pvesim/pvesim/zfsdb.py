@@ -78,9 +78,12 @@ NATIVE = {
     "referenced": (None, False, None, False),
     "compressratio": (None, False, None, False),
     "mounted": (None, False, None, False),
+    "origin": (None, False, None, False),
     "quota": ("0", False, "size", True),
     "reservation": ("0", False, "size", True),
     "recordsize": ("131072", True, "recordsize", True),
+    "volsize": (None, False, None, False),
+    "volblocksize": (None, False, None, False),
     "mountpoint": (None, True, "path", True),
     "sharenfs": ("off", True, "str", True),
     "checksum": (
@@ -193,6 +196,7 @@ SNAPSHOT_PROPS = [
     "secondarycache",
     "defer_destroy",
     "userrefs",
+    "clones",
     "objsetid",
     "mlslabel",
     "refcompressratio",
@@ -205,7 +209,7 @@ SNAPSHOT_PROPS = [
     "rootcontext",
     "encryption",
 ]
-READONLY_SNAPSHOT_EXTRA = {"defer_destroy": "off", "userrefs": "0"}
+READONLY_SNAPSHOT_EXTRA = {"defer_destroy": "off", "userrefs": "0", "clones": ""}
 # Properties that show "-" as source even though they have a value.
 NO_SOURCE = {
     "type",
@@ -520,6 +524,8 @@ class Db:
             if inh:
                 return inh[0], "inherited from %s" % inh[1]
             return "-", "-"
+        if prop in ("origin", "volsize", "volblocksize"):
+            return None, None  # no clones, no volumes in this fake ZFS
         if prop in READONLY_SNAPSHOT_EXTRA:
             return (READONLY_SNAPSHOT_EXTRA[prop], "-") if is_snap else (None, None)
         if prop not in NATIVE:

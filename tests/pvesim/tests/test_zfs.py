@@ -155,6 +155,17 @@ def test_zfs_get_source_filter_and_recursion(node):
     assert r[1].out == "rpool/data/x\tquota\t1G\n"
 
 
+def test_zfs_get_clones_origin_and_volume_properties(node):
+    r = node.batch(
+        zfs("create", "rpool/data/x"),
+        zfs("snapshot", "rpool/data/x@s"),
+        zfs("get", "-H", "-p", "-o", "name,property,value,source", "-r", "clones", "rpool/data/x"),
+        zfs("get", "-H", "-o", "property,value,source", "origin,volsize,volblocksize", "rpool/data/x"),
+    )
+    assert r[2].out == "rpool/data/x\tclones\t-\t-\nrpool/data/x@s\tclones\t\t-\n"
+    assert r[3].out == "origin\t-\t-\nvolsize\t-\t-\nvolblocksize\t-\t-\n"
+
+
 # ---------------------------------------------------------------- inheritance, user properties
 
 

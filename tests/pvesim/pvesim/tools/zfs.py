@@ -186,7 +186,7 @@ def _is_right(prop):
     """OpenZFS right-aligns number and index columns, left-aligns strings."""
     if prop in ("name", "mountpoint", "type", "creation") or zfsdb.is_user_prop(prop):
         return False
-    if prop in zfsdb.READONLY_SNAPSHOT_EXTRA or prop == "mounted" or prop in zfsdb.NUMERIC:
+    if prop in ("defer_destroy", "userrefs", "mounted") or prop in zfsdb.NUMERIC:
         return True
     spec = zfsdb.NATIVE.get(prop)
     return spec is not None and isinstance(spec[2], tuple)
