@@ -45,6 +45,7 @@ CLONE_NEWNS = 0x00020000
 SYS_OPENAT2 = 437
 RESOLVE_IN_ROOT = 0x10
 RESOLVE_NO_MAGICLINKS = 0x02
+PR_SET_PDEATHSIG = 1
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -244,9 +245,47 @@ def is_running(vmid):
     return mode() == "sim" and os.path.exists(sim_path(vmid))
 
 
+def _payload_procs(vmid):
+    """Pids in the CT's payload cgroup (and its children) of the first hierarchy that has it."""
+    for base in _cgroup_dirs():
+        top = os.path.join(base, "lxc.payload.%s" % vmid)
+        if not os.path.isdir(top):
+            continue
+        procs = set()
+        for root, _dirs, _files in os.walk(top):
+            with contextlib.suppress(OSError):
+                with open(os.path.join(root, "cgroup.procs"), encoding="utf-8") as f:
+                    procs.update(int(p) for p in f.read().split())
+        if procs:
+            return procs
+    return set()
+
+
+def _ppid(p):
+    with open("/proc/%d/stat" % p, encoding="utf-8") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _init_pid_from_cgroup(vmid):
+    """The CT's init: the one payload process whose parent (the LXC monitor) is outside the payload."""
+    procs = _payload_procs(vmid)
+    roots = []
+    for p in procs:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if _ppid(p) not in procs:
+                roots.append(p)
+    return roots[0] if len(roots) == 1 else None
+
+
 def pid(vmid):
-    """The CT's init pid as seen from the host, or None when stopped."""
+    """The CT's init pid as seen from the host, or None when stopped.
+
+    Read from the payload cgroup (a few file reads); `lxc-info -p` when that is ambiguous.
+    """
     if _socket_listed(vmid):
+        found = _init_pid_from_cgroup(vmid)
+        if found is not None:
+            return found
         try:
             out = subprocess.run(
                 ["lxc-info", "-n", str(vmid), "-p", "-H"],
@@ -690,6 +729,25 @@ def _exec_env(keep_env):
     return env
 
 
+def _die_with_parent():
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _run_forwarding(cmd, env):
+    """Run cmd as PVE's exec() would: signals to pct reach it, and it dies if pct is killed."""
+    child = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)
+    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+    previous = {}
+    for sig in forwarded:
+        previous[sig] = signal.signal(sig, lambda signum, _frame: child.send_signal(signum))
+    try:
+        rc = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - rc if rc < 0 else rc
+
+
 def exec_cmd(vmid, argv, keep_env=True):
     """pct exec: `lxc-attach -n <vmid> --keep-env|--clear-env -- argv`; returns its exit status."""
     vmid = str(vmid)
@@ -699,7 +757,7 @@ def exec_cmd(vmid, argv, keep_env=True):
     sys.stderr.flush()
     if _socket_listed(vmid):
         cmd = ["lxc-attach", "-n", vmid, "--keep-env" if keep_env else "--clear-env", "--"] + list(argv)
-        return subprocess.run(cmd, env=_exec_env(keep_env), check=False).returncode
+        return _run_forwarding(cmd, _exec_env(keep_env))
     if mode() == "sim" and os.path.exists(sim_path(vmid)):
         return _sim_exec(vmid, argv, keep_env)
     raise cli.PveError("container '%s' not running!" % vmid)
@@ -865,12 +923,23 @@ def hotplug(vmid, conf, key, value):
         return
     new = dict(conf)
     new[key] = value
-    for cg_key, cg_value in _limits(new) + _cpuset(new):
-        if cg_key.split(".")[1] == "cgroup2":
-            continue  # lxc-cgroup on a v2 key needs the v2 tree; left to the next start
-        subprocess.run(
-            ["lxc-cgroup", "-n", vmid, cg_key.split(".", 2)[2], cg_value], capture_output=True, timeout=10, check=False
-        )
+    todo = _limits(new) + _cpuset(new)
+    # v1 needs memsw >= memory at every step: a failed write is retried once the others are done.
+    for _round in range(2):
+        failed = []
+        for cg_key, cg_value in todo:
+            r = subprocess.run(
+                ["lxc-cgroup", "-n", vmid, cg_key.split(".", 2)[2], cg_value],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+            if r.returncode != 0:
+                failed.append((cg_key, cg_value))
+        todo = failed
+        if not todo:
+            return
+    raise cli.TaskFailed("unable to set %s" % ", ".join(k.split(".", 2)[2] for k, _v in todo))
 
 
 # ---------------------------------------------------------------- destroy

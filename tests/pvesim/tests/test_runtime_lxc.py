@@ -5,11 +5,21 @@ Every test starts real containers with VMIDs from fresh_vmid() and removes them 
 
 import os
 import re
+import shutil
 import subprocess
 import time
 
 import pytest
-from test_runtime_support import BUSYBOX, Guests, Node, fresh_vmid, host_mounts_mentioning, make_rootfs, real_lxc
+from test_runtime_support import (
+    BUSYBOX,
+    PVESIM,
+    Guests,
+    Node,
+    fresh_vmid,
+    host_mounts_mentioning,
+    make_rootfs,
+    real_lxc,
+)
 
 from pvesim import runtime
 
@@ -265,3 +275,57 @@ def test_failed_start_prints_lxc_errors_and_cleans_up(node, guests, tmp_path):
     assert re.search(r"lxc-start %s \d+\.\d+ ERROR" % vmid, r.out)  # /run/pve/ct-<vmid>.stderr in the task log
     assert not runtime.is_running(vmid)
     assert runtime.leftover_cgroups(vmid) == []
+
+
+def test_real_bridge_gives_a_veth_with_the_static_ip(node, guests):
+    if not shutil.which("ip"):
+        pytest.skip("iproute2 (ip) is missing")
+    bridge = "pvsbr%d" % (os.getpid() % 100000)
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    try:
+        subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
+        subprocess.run(["ip", "addr", "add", "10.251.9.1/24", "dev", bridge], check=True)
+        vmid = _started(node, guests, "--net0", "name=eth0,bridge=%s,ip=10.251.9.2/24,gw=10.251.9.1" % bridge)
+        assert os.listdir("/sys/class/net/%s/brif" % bridge) == ["veth%si0" % vmid]
+        r = node.pct("exec", vmid, "--", "sh", "-c", "ip -o -4 addr show eth0; ping -c1 -W2 10.251.9.1 >/dev/null")
+        assert r.rc == 0, r.err
+        assert "inet 10.251.9.2/24" in r.out
+        assert node.pct("stop", vmid).rc == 0
+        assert not os.path.exists("/sys/class/net/veth%si0" % vmid)
+    finally:
+        subprocess.run(["ip", "link", "del", bridge], check=False)
+
+
+def test_hotplug_memory_of_a_running_ct(node, guests):
+    vmid = _started(node, guests, "--memory", "128", "--swap", "0")
+    limit = "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    if not os.path.exists(limit):
+        pytest.skip("no cgroup v1 memory controller on this host")
+    r = node.pct("set", vmid, "--memory", "300", "--swap", "64")
+    assert (r.rc, r.err) == (0, "")
+    r = node.pct("exec", vmid, "--", "cat", limit, "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+    assert r.out.split() == [str(300 * 1048576), str(364 * 1048576)]
+
+
+def test_pid_is_the_init_that_lxc_info_reports(node, guests):
+    vmid = _started(node, guests)
+    pid = node.rt("pid", str(vmid)).value["result"]
+    inside = node.run("lxc-info", "-n", vmid, "-p", "-H")  # the node's lxcpath is /var/lib/lxc
+    assert inside.out.strip() == str(pid)
+    with open("/proc/%d/comm" % pid, encoding="utf-8") as f:
+        assert f.read() == "init\n"  # busybox init (argv[0] rewritten to "init")
+
+
+def test_killing_pct_exec_kills_the_command_in_the_ct(node, guests):
+    vmid = _started(node, guests)
+    p = subprocess.Popen(
+        ["timeout", "-s", "KILL", "2", PVESIM, "run", "--root", node.root, "--", "pct", "exec", str(vmid), "--"]
+        + ["sleep", "37"],
+        stdout=subprocess.PIPE,
+    )
+    t0 = time.monotonic()
+    p.communicate(timeout=30)  # EOF on stdout: nothing in the CT holds the pipe
+    assert time.monotonic() - t0 < 20
+    time.sleep(0.3)
+    r = node.pct("exec", vmid, "--", "ps")
+    assert "sleep 37" not in r.out
