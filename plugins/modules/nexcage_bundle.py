@@ -21,7 +21,7 @@ description:
   - C(config.json) starts from what C(runc spec) writes; the options below change it, and O(config) is
     merged last. One default differs from C(runc spec) 1.4+ - C(ociVersion) is C(1.0.2), not C(1.3.0), because
     crun 1.8 (Debian 12) refuses every version without C(1.0) in it; the defaults use no newer field. Set
-    O(config) C({"ociVersion": "1.3.0"}) to change it.
+    C(ociVersion) through O(config) to change it.
   - Every C(config.json) written or checked is validated against the collection's JSON Schema for
     runtime-spec 1.3.0 and with the checks C(oci-runtime-tool validate) makes (root inside the bundle,
     absolute cwd, an executable C(args[0]), C(KEY=value) environment, known and unique rlimits, known
