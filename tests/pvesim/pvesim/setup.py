@@ -130,8 +130,18 @@ class NodeExists(Exception):
 
 
 def cache_dir():
+    """~/.cache/pvesim ($XDG_CACHE_HOME honoured); a per-user /tmp directory if that is not writable."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "pvesim")
+    path = os.path.join(base, "pvesim")
+    try:
+        os.makedirs(path, exist_ok=True)
+        if os.access(path, os.W_OK):
+            return path
+    except OSError:
+        pass
+    path = os.path.join(tempfile.gettempdir(), "pvesim-cache-%d" % os.getuid())
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def _busybox_key():
