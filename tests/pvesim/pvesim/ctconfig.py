@@ -598,8 +598,12 @@ def classify_mountpoint(volume):
 
 
 def random_mac(prefix="BC:24:11"):
-    tail = os.urandom(3)
-    return prefix + "".join(":%02X" % b for b in tail)
+    """PVE::Tools::random_ether_addr: the prefix, then random bytes up to six."""
+    parts = prefix.split(":") if prefix else []
+    tail = os.urandom(6 - len(parts))
+    if not parts:
+        tail = bytes([(tail[0] & 0xFE) | 0x02]) + tail[1:]  # unicast, locally administered
+    return ":".join(parts + ["%02X" % b for b in tail])
 
 
 def unique_tags(value):

@@ -212,12 +212,25 @@ def _volume_owner(volid, vmid):
         return False
 
 
-def normalise_net(value, old=None):
+def mac_prefix():
+    """datacenter.cfg `mac_prefix` (default BC:24:11, Proxmox's OUI)."""
+    try:
+        with open(os.path.join(node.ETC_PVE, "datacenter.cfg"), encoding="utf-8") as f:
+            for line in f:
+                m = re.fullmatch(r"mac_prefix:\s*([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){0,4})\s*", line.strip())
+                if m:
+                    return m.group(1).upper()
+    except FileNotFoundError:
+        pass
+    return "BC:24:11"
+
+
+def normalise_net(value):
     """parse_lxc_network + print_lxc_network: type=veth, hwaddr generated if absent."""
     net = ctconfig.parse_net(value)
     net["type"] = "veth"
     if not net.get("hwaddr"):
-        net["hwaddr"] = ctconfig.random_mac()
+        net["hwaddr"] = ctconfig.random_mac(mac_prefix())
     return ctconfig.print_net(net)
 
 
@@ -383,9 +396,9 @@ def update_config(vmid, conf, running, params, delete, revert):
                 raise cli.PveError("can't update CT %s drive '%s' - protection mode enabled" % (vmid, key))
             mp = ctconfig.parse_volume(key, value)
             if mp["type"] == "volume":
-                m = re.fullmatch(r"([A-Za-z0-9\-_.]+):(\d+(?:\.\d+)?)", mp["volume"])
-                if m:
-                    _storage().check_rootdir(m.group(1), usage=USAGES["set"])
+                sid = _storage().parse_volume_id(mp["volume"])[0]
+                if "rootdir" not in _storage().get_storage(sid)["content"]:
+                    raise cli.PveError("storage '%s' does not allow content type 'rootdir' (Container)" % sid)
         elif key == "unprivileged":
             raise cli.PveError("unable to modify read-only option: '%s'" % key)
         conf.setdefault("pending", {})[key] = normalise_value(key, value)
