@@ -23,6 +23,7 @@ import glob
 import os
 import re
 
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors
 from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import parse_config, parse_storage_cfg
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
 
@@ -86,12 +87,19 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*(/[A-Za-z0-9_.:\-]+)*$")
 
 
 class ZfsError(Exception):
-    """A failure the module reports with its message (and optional details)."""
+    """A failure the module reports: message, error category (see _errors), hint, details."""
 
-    def __init__(self, msg, **details):
+    def __init__(self, msg, category=_errors.INVALID_ARGUMENT, hint=None, **details):
         super().__init__(msg)
         self.msg = msg
+        self.category = category
+        self.hint = hint
         self.details = details
+
+    def error(self):
+        """The `error` return value, as every nexcage module gives it."""
+        cmd = {k: self.details.get(k) for k in ("cmd", "rc", "stdout", "stderr")}
+        return _errors.NexcageError(self.category, self.msg, hint=self.hint, **cmd).to_dict()
 
 
 # ---------------------------------------------------------------- values
@@ -297,7 +305,10 @@ def plan_present(name, desired, current, create_parents=True):
                 "it" if len(blocked) == 1 else "them",
                 ", ".join("%s=%s" % (p, current[p][0]) for p in blocked),
                 ", ".join("%s=%s" % (p, changes[p]) for p in blocked),
-            )
+            ),
+            _errors.UNSUPPORTED,
+            "Create a new dataset with the wanted value and move the data (zfs send | zfs receive), "
+            "or drop the property from properties.",
         )
     return [set_argv(name, prop, changes[prop]) for prop in order_updates(changes, current)]
 
@@ -442,8 +453,11 @@ class DatasetManager:
             return self.runner.run(argv, mutating=mutating)
         except CommandFailed as exc:
             res = exc.result
+            category, hint = command_category(res)
             raise ZfsError(
                 "%s failed (rc %s): %s" % (what or res.cmd, res.rc, (res.stderr or res.stdout).strip() or "no output"),
+                category,
+                hint,
                 cmd=res.cmd,
                 rc=res.rc,
                 stdout=res.stdout,
@@ -462,8 +476,11 @@ class DatasetManager:
         if res.rc != 0:
             if "does not exist" in res.stderr:
                 return None
+            category, hint = command_category(res)
             raise ZfsError(
                 "reading the properties of %s failed (rc %s): %s" % (name, res.rc, res.stderr.strip()),
+                category,
+                hint,
                 cmd=res.cmd,
                 rc=res.rc,
                 stdout=res.stdout,
@@ -512,6 +529,8 @@ class DatasetManager:
             raise ZfsError(
                 "pool '%s' does not exist on this node, so %s cannot be created; existing pools: %s"
                 % (pool, name, ", ".join(pools) if pools else "none"),
+                _errors.NOT_FOUND,
+                "Use one of the existing pools in name, or create the pool first (zpool create).",
                 pools=pools,
             )
         current = self.get_with(name, desired)
@@ -519,7 +538,10 @@ class DatasetManager:
         if created:
             parent = parent_of(name)
             if parent and not create_parents and not self.exists(parent):
-                raise ZfsError("parent dataset %s does not exist; create it first or set create_parents: true" % parent)
+                raise ZfsError(
+                    "parent dataset %s does not exist; create it first or set create_parents: true" % parent,
+                    _errors.NOT_FOUND,
+                )
         plan = plan_present(name, desired, current, create_parents)
         before = {} if created else {p: normalize_value(p, current[p][0]) for p in desired if p in current}
         for argv in plan:
@@ -574,7 +596,8 @@ class DatasetManager:
         if "/" not in name:
             raise ZfsError(
                 "%s is the root dataset of pool %s; zfs cannot destroy it (that is `zpool destroy`, "
-                "which this module never runs)" % (name, pool)
+                "which this module never runs)" % (name, pool),
+                _errors.UNSUPPORTED,
             )
         below = self.descendants(name)
         if below and not recursive:
@@ -585,6 +608,7 @@ class DatasetManager:
                 "refusing to destroy %s: it has %d child dataset(s) and %d snapshot(s)/bookmark(s) (%s%s); "
                 "set recursive: true to destroy them with it (zfs destroy -r)"
                 % (name, len(children), len(snaps), ", ".join(listed), ", ..." if len(below) > 10 else ""),
+                _errors.PERMISSION_DENIED,
                 children=children,
                 snapshots=snaps,
             )
@@ -593,6 +617,7 @@ class DatasetManager:
             raise ZfsError(
                 "refusing to destroy %s: snapshots below it have clones outside it (%s); nexcage never uses "
                 "`zfs destroy -R`. Destroy those clones, or `zfs promote` them, first" % (name, ", ".join(clones)),
+                _errors.PERMISSION_DENIED,
                 clones=clones,
             )
         if not force:
@@ -603,6 +628,7 @@ class DatasetManager:
                     "refusing to destroy %s: it is in use by %s. Remove it from those configs (pct set "
                     "<vmid> --delete <key>, or destroy the guest), or set force: true to destroy it anyway"
                     % (name, "; ".join(holders)),
+                    _errors.PERMISSION_DENIED,
                     holders=holders,
                 )
         argv = [ZFS, "destroy"]
@@ -634,6 +660,31 @@ class DatasetManager:
         return sorted(set(clones))
 
 
+_ZFS_PATTERNS = (
+    (r"dataset is busy|pool or dataset is busy", _errors.LOCKED, "A process, a mount or a running container uses it."),
+    (
+        r"out of space|less than current used or reserved space|exceeds quota",
+        _errors.RESOURCE_EXHAUSTED,
+        "Free space in the pool or dataset, or choose a larger quota / smaller reservation.",
+    ),
+    (r"permission denied", _errors.PERMISSION_DENIED, None),
+    (r"dataset does not exist|no such pool", _errors.NOT_FOUND, None),
+    (r"invalid property|bad property|invalid option|is not a valid|must be", _errors.INVALID_ARGUMENT, None),
+    (r"dataset already exists", _errors.ALREADY_EXISTS, None),
+)
+
+
+def command_category(result):
+    """(category, hint) of a failed zfs/zpool command."""
+    if result.timed_out:
+        return _errors.TIMEOUT, None
+    text = (result.stderr or "") + (result.stdout or "")
+    for regex, category, hint in _ZFS_PATTERNS:
+        if re.search(regex, text, re.IGNORECASE):
+            return category, hint
+    return _errors.classify(result.stderr, result.rc), None
+
+
 def run_module(module, runner):
     """The whole of nexcage_zfs_dataset: module is an AnsibleModule, runner its Runner."""
     params = module.params
@@ -645,7 +696,8 @@ def run_module(module, runner):
         else:
             result = manager.absent(name, recursive=params["recursive"], force=params["force"])
     except ZfsError as exc:
-        module.fail_json(msg=exc.msg, name=name, commands=runner.commands, **exc.details)
+        extra = {k: v for k, v in exc.details.items() if k not in ("cmd", "rc", "stdout", "stderr")}
+        module.fail_json(msg=exc.msg, error=exc.error(), name=name, commands=runner.commands, **extra)
     diff = result.pop("diff")
     result.pop("before_properties", None)
     out = dict(result, name=name, commands=runner.commands)

@@ -121,6 +121,36 @@ commands:
   type: list
   elements: str
   sample: ["zpool list -H -o name", "zfs set quota=21474836480 rpool/data/ct-web"]
+error:
+  description:
+    - On failure, what went wrong. A refusal of a destroy guard has category V(permission_denied), a pool
+      or parent that does not exist V(not_found), a property that cannot change after creation V(unsupported).
+  returned: failure
+  type: dict
+  contains:
+    category:
+      description:
+        - One of V(already_exists), V(not_found), V(invalid_argument), V(locked), V(not_running),
+          V(already_running), V(resource_exhausted), V(permission_denied), V(timeout), V(unsupported), V(unknown).
+      type: str
+    message:
+      description: What failed (the same text as C(msg)).
+      type: str
+    hint:
+      description: What to do about it.
+      type: str
+    cmd:
+      description: The command that failed, if a command failed.
+      type: str
+    rc:
+      description: Its exit code.
+      type: int
+    stdout:
+      description: Its standard output.
+      type: str
+    stderr:
+      description: Its standard error.
+      type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402

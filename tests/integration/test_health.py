@@ -1,9 +1,7 @@
 """nexcage_health against a simulated node (pvesim run): every check ok on a fresh node,
 warn/fail with the right remedy when broken, and repairs that fix what they name and nothing else."""
 
-import itertools
-import json
-import os
+import pathlib
 import subprocess
 import sys
 
@@ -11,10 +9,7 @@ import pytest
 
 from pvesim import zfsdb
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PVESIM = os.path.join(TOP, "tests", "pvesim", "bin", "pvesim")
-COLLECTIONS = os.path.join(TOP, "build", "collections")
-MODULE = os.path.join(TOP, "plugins", "modules", "nexcage_health.py")
+MODULE = "nexcage_health"
 TEMPLATE = "local:vztmpl/busybox-1.35_amd64.tar.zst"
 ALL_CHECKS = [
     "tools",
@@ -31,45 +26,32 @@ ALL_CHECKS = [
     "stale_locks",
     "duplicate_vmid",
 ]
-# The stale checks look at every process of the machine (a pct naming the VMID is a live
-# task) and at LXC sockets, so the VMIDs here must not collide with other tests' VMIDs.
-_COUNTER = itertools.count()
 
 
 @pytest.fixture
-def vmids():
-    base = 100000 + (os.getpid() * 97) % 800000
-    return [base + next(_COUNTER) for _ in range(4)]
+def node(fresh_node):
+    """Tests here break the node on purpose: a fresh node per test (tests/integration/conftest.py)."""
+    return fresh_node
 
 
 @pytest.fixture
-def node(tmp_path):
-    root = tmp_path / "node"
-    subprocess.run([PVESIM, "init", str(root)], check=True, capture_output=True)
-    return root
+def vmids(unique_vmid):
+    # The stale checks look at every process of the machine (a pct naming the VMID is a live
+    # task) and at LXC sockets, so the VMIDs must not collide with other tests' VMIDs.
+    return [unique_vmid() for _ in range(4)]
 
 
 def run_task(node, args=None, check=False):
-    argsfile = node.parent / "args.json"
-    argsfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args or {}, _ansible_check_mode=check)}))
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-    proc = subprocess.run(
-        [PVESIM, "run", "--root", str(node), "--", sys.executable, MODULE, str(argsfile)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError(
-            "module printed no JSON (rc %s): %s %s" % (proc.returncode, proc.stdout, proc.stderr)
-        ) from None
+    return node.run_task(MODULE, args or {}, check=check)
 
 
 def sh(node, *argv):
-    return subprocess.run([PVESIM, "run", "--root", str(node), "--"] + list(argv), capture_output=True, text=True)
+    return node.sh(*argv)
+
+
+def host(node, path):
+    """The host path of the node's path."""
+    return pathlib.Path(node.path(path))
 
 
 def checks(result):
@@ -77,7 +59,7 @@ def checks(result):
 
 
 def conf_path(node, vmid):
-    return node / "etc" / "pve" / "nodes" / "pve" / "lxc" / ("%s.conf" % vmid)
+    return host(node, "/etc/pve/nodes/pve/lxc/%s.conf" % vmid)
 
 
 def pct_create(node, vmid, *extra):
@@ -114,7 +96,7 @@ def test_checks_selects_a_subset(node):
 
 
 def test_degraded_pool_warns_and_gates_with_fail_on_warn(node):
-    zfsdb.set_pool_health("rpool", "DEGRADED", root=str(node))
+    zfsdb.set_pool_health("rpool", "DEGRADED", root=node.root)
     res = run_task(node, {"checks": ["zfs_pools"]})
     assert not res.get("failed")
     pools = checks(res)["zfs_pools"]
@@ -128,7 +110,7 @@ def test_degraded_pool_warns_and_gates_with_fail_on_warn(node):
 
 
 def test_faulted_pool_fails(node):
-    zfsdb.set_pool_health("rpool", "FAULTED", root=str(node))
+    zfsdb.set_pool_health("rpool", "FAULTED", root=node.root)
     res = run_task(node, {"checks": ["zfs_pools", "tools"]})
     assert res["failed"] is True
     assert checks(res)["zfs_pools"]["status"] == "fail"
@@ -136,7 +118,7 @@ def test_faulted_pool_fails(node):
 
 
 def test_inactive_storage_fails(node):
-    cfg = node / "etc" / "pve" / "storage.cfg"
+    cfg = host(node, "/etc/pve/storage.cfg")
     cfg.write_text(cfg.read_text() + "\ndir: backups\n\tpath /mnt/nexcage-test-gone\n\tcontent backup\n")
     res = run_task(node, {"checks": ["storage", "template_storage"]})
     assert res["failed"] is True
@@ -148,7 +130,7 @@ def test_inactive_storage_fails(node):
 
 
 def test_low_and_full_storage(node):
-    (node / "rpool" / "data" / "fill.bin").write_bytes(b"\1" * 900000)
+    host(node, "/rpool/data/fill.bin").write_bytes(b"\1" * 900000)
     assert sh(node, "zfs", "set", "quota=1M", "rpool/data").returncode == 0
     res = run_task(node, {"checks": ["storage"], "min_free_percent": 10})
     storage = checks(res)["storage"]
@@ -163,8 +145,7 @@ def test_low_and_full_storage(node):
 
 
 def test_pvesm_failure_is_reported(node):
-    fault = ["fault", "add", "--match", "pvesm status", "--stderr", "ipcc_send_rec[1] failed: Connection refused"]
-    subprocess.run([PVESIM, fault[0], "--root", str(node)] + fault[1:] + ["--rc", "255"], check=True)
+    node.fault("pvesm status", stderr="ipcc_send_rec[1] failed: Connection refused", rc=255)
     res = run_task(node, {"checks": ["storage"]})
     storage = checks(res)["storage"]
     assert storage["status"] == "fail"
@@ -172,7 +153,7 @@ def test_pvesm_failure_is_reported(node):
 
 
 def test_no_template_storage(node):
-    cfg = node / "etc" / "pve" / "storage.cfg"
+    cfg = host(node, "/etc/pve/storage.cfg")
     cfg.write_text(cfg.read_text().replace("iso,vztmpl,backup", "iso,backup"))
     res = run_task(node, {"checks": ["template_storage"]})
     result = checks(res)["template_storage"]
@@ -192,7 +173,7 @@ def test_missing_bridge_fails(node, vmids):
 def test_subid_mappings_for_unprivileged(node, vmids):
     pct_create(node, vmids[0])  # unprivileged by default
     assert checks(run_task(node, {"checks": ["subids"]}))["subids"]["status"] == "ok"
-    (node / "etc" / "subgid").write_text("")
+    host(node, "/etc/subgid").write_text("")
     res = run_task(node, {"checks": ["subids"]})
     subids = checks(res)["subids"]
     assert subids["status"] == "fail"
@@ -202,7 +183,7 @@ def test_subid_mappings_for_unprivileged(node, vmids):
 
 def test_duplicate_vmid_fails(node, vmids):
     pct_create(node, vmids[0])
-    other = node / "etc" / "pve" / "nodes" / "pve2" / "qemu-server"
+    other = host(node, "/etc/pve/nodes/pve2/qemu-server")
     other.mkdir(parents=True)
     (other / ("%s.conf" % vmids[0])).write_text("memory: 512\n")
     res = run_task(node, {"checks": ["duplicate_vmid"]})
@@ -227,10 +208,10 @@ def stale_setup(node, vmids):
     conf_path(node, vmids[1]).write_text("lock: destroyed\n")
     pct_create(node, vmids[2])
     add_line(node, vmids[2], "lock: backup")
-    state = node / "run" / "nexcage" / str(vmids[3])
+    state = host(node, "/run/nexcage/%d" % vmids[3])
     state.mkdir(parents=True)
     (state / "state.json").write_text("{}")
-    kept = node / "run" / "nexcage" / str(vmids[2])
+    kept = host(node, "/run/nexcage/%d" % vmids[2])
     kept.mkdir(parents=True)
     (kept / "state.json").write_text("{}")
 
@@ -278,7 +259,7 @@ def test_repair_stale_locks_check_mode_then_apply(node, vmids):
     assert not zfs_exists(node, disk1)  # the placeholder config no longer named it: unreferenced disk
     # not named: untouched
     assert conf_path(node, vmids[2]).exists() and "lock: backup" in conf_path(node, vmids[2]).read_text()
-    assert (node / "run" / "nexcage" / str(vmids[3]) / "state.json").exists()
+    assert host(node, "/run/nexcage/%d/state.json" % vmids[3]).exists()
     assert checks(apply)["stale_locks"]["status"] == "ok"
     assert checks(apply)["stale_state"]["status"] == "warn"
 
@@ -291,13 +272,13 @@ def test_repair_stale_state_only(node, vmids):
     args = {"checks": [], "repair": ["stale_state"]}
     check = run_task(node, args, check=True)
     assert check["changed"] is True
-    assert (node / "run" / "nexcage" / str(vmids[3])).exists()
+    assert host(node, "/run/nexcage/%d" % vmids[3]).exists()
     res = run_task(node, args)
     assert res["changed"] is True
     assert [c["name"] for c in res["checks"]] == ["stale_state"]
     assert checks(res)["stale_state"]["status"] == "ok"
-    assert not (node / "run" / "nexcage" / str(vmids[3])).exists()
-    assert (node / "run" / "nexcage" / str(vmids[2]) / "state.json").exists()
+    assert not host(node, "/run/nexcage/%d" % vmids[3]).exists()
+    assert host(node, "/run/nexcage/%d/state.json" % vmids[2]).exists()
     assert "lock: create" in conf_path(node, vmids[0]).read_text()
     assert res["commands"] == []
     assert run_task(node, args)["changed"] is False

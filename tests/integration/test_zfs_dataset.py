@@ -1,52 +1,26 @@
 """nexcage_zfs_dataset against a simulated node (pvesim run): check, apply, idempotent and
 idempotent-check for creation and for each property change; destroy guards; missing pool."""
 
-import json
-import os
-import subprocess
-import sys
+import pathlib
 
 import pytest
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PVESIM = os.path.join(TOP, "tests", "pvesim", "bin", "pvesim")
-COLLECTIONS = os.path.join(TOP, "build", "collections")
-MODULE = os.path.join(TOP, "plugins", "modules", "nexcage_zfs_dataset.py")
+MODULE = "nexcage_zfs_dataset"
 TEMPLATE = "local:vztmpl/busybox-1.35_amd64.tar.zst"
 
 
 @pytest.fixture
-def node(tmp_path):
-    root = tmp_path / "node"
-    subprocess.run([PVESIM, "init", str(root)], check=True, capture_output=True)
-    return root
+def node(fresh_node):
+    """Every test here changes datasets: a fresh node per test (tests/integration/conftest.py)."""
+    return fresh_node
 
 
 def run_task(node, args, check=False, diff=False):
-    """Run the module once inside the node's namespace, as Ansible would; return its result."""
-    argsfile = node.parent / "args.json"
-    argsfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}))
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-    proc = subprocess.run(
-        [PVESIM, "run", "--root", str(node), "--", sys.executable, MODULE, str(argsfile)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError(
-            "module printed no JSON (rc %s): %s %s" % (proc.returncode, proc.stdout, proc.stderr)
-        ) from None
+    return node.run_task(MODULE, args, check=check, diff=diff)
 
 
 def sh(node, *argv):
-    """A command inside the node's namespace (the simulated zfs, pct...)."""
-    return subprocess.run(
-        [PVESIM, "run", "--root", str(node), "--"] + list(argv), capture_output=True, text=True, timeout=60
-    )
+    return node.sh(*argv)
 
 
 def zget(node, name, prop):
@@ -157,8 +131,8 @@ def test_missing_pool_lists_real_pools_and_touches_nothing(node):
         res["msg"] == "pool 'tank' does not exist on this node, so tank/ct-1 cannot be created; existing pools: rpool"
     )
     assert res["commands"] == ["zpool list -H -o name"]
-    calls = json.loads(subprocess.run([PVESIM, "calls", "--root", str(node), "--json"], capture_output=True).stdout)
-    assert not [c for c in calls if any("tank" in a for a in c["argv"])]
+    assert res["error"]["category"] == "not_found"
+    assert not [c for c in node.calls() if any("tank" in a for a in c["argv"])]
 
 
 def test_without_create_parents_missing_parent_fails(node):
@@ -200,6 +174,7 @@ def test_destroy_with_children_and_snapshots_needs_recursive(node):
         "refusing to destroy rpool/data/tree: it has 1 child dataset(s) and 1 snapshot(s)/bookmark(s) "
         "(rpool/data/tree/child, rpool/data/tree@before); set recursive: true to destroy them with it (zfs destroy -r)"
     )
+    assert res["error"]["category"] == "permission_denied"
     assert exists(node, "rpool/data/tree/child")
     res = run_task(node, {"name": "rpool/data/tree", "state": "absent", "recursive": True})
     assert res["changed"] is True, res
@@ -238,7 +213,7 @@ def test_destroy_refuses_dataset_of_a_container_rootfs(node):
 
 def test_destroy_refuses_dataset_under_a_bind_mount(node):
     run_task(node, {"name": "rpool/shared", "properties": {"mountpoint": "/rpool/shared"}})
-    os.makedirs(node / "rpool" / "shared" / "www", exist_ok=True)
+    pathlib.Path(node.path("/rpool/shared/www")).mkdir(parents=True, exist_ok=True)
     pct_create(node, 101, "--mp0", "/rpool/shared/www,mp=/var/www")
     res = run_task(node, {"name": "rpool/shared", "state": "absent"})
     assert res["failed"] is True

@@ -402,3 +402,17 @@ def test_destroy_absent_and_pool_root():
     mgr = _zfs.DatasetManager(ScriptedRunner(answers), list, dict)
     res = mgr.absent("gone/x")
     assert res["changed"] is False and "existing pools: tank" in mgr.warnings[0]
+
+
+def test_error_categories():
+    res = CommandResult(["zfs", "destroy", "p/x"], 1, "", "cannot destroy 'p/x': dataset is busy\n", 0.0)
+    assert _zfs.command_category(res)[0] == "locked"
+    res = CommandResult(
+        ["zfs", "set", "quota=1", "p/x"], 1, "", "size is less than current used or reserved space\n", 0
+    )
+    assert _zfs.command_category(res)[0] == "resource_exhausted"
+    res = CommandResult(["zfs", "list"], 124, "", "timed out after 5 seconds", 5.0)
+    assert _zfs.command_category(res)[0] == "timeout"
+    err = _zfs.ZfsError("pool 'tank' does not exist", "not_found", pools=["rpool"])
+    assert err.error()["category"] == "not_found" and err.error()["message"] == "pool 'tank' does not exist"
+    assert err.error()["hint"]  # the category's default hint
