@@ -700,6 +700,21 @@ def ct_running(node, vmid):
     return "@/var/lib/lxc/%s/command" % vmid in text
 
 
+def state_process(node, path):
+    """The live process an OCI state file names (status created/running with a pid that exists)."""
+    try:
+        state = json.loads(node.read(path) or "{}")
+    except ValueError:
+        return []
+    if not isinstance(state, dict):
+        return []
+    pid = state.get("pid")
+    live = state.get("status") in ("created", "running") and isinstance(pid, int) and pid > 0
+    if live and node.exists("/proc/%d" % pid):
+        return ["its state.json names live pid %d" % pid]
+    return []
+
+
 def check_stale_state(node, params):
     cts = node.local_cts()
     findings, busy = [], []
@@ -709,7 +724,7 @@ def check_stale_state(node, params):
         path = os.path.join(RUN_NEXCAGE, entry)
         if not node.exists(os.path.join(path, "state.json")) or entry in cts:
             continue
-        tasks = live_tasks(node, entry)
+        tasks = live_tasks(node, entry) + state_process(node, os.path.join(path, "state.json"))
         if tasks or ct_running(node, entry):
             busy.append("%s (%s)" % (entry, ", ".join(tasks) or "running"))
             continue

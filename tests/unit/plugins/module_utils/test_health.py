@@ -458,3 +458,13 @@ def test_real_remove_runtime_dir_stays_on_filesystem(tmp_path):
     assert node.remove_runtime_dir(str(top)) == []
     assert not top.exists() and tmp_path.exists()
     assert posixpath.isdir(str(tmp_path))
+
+
+def test_state_of_a_live_process_is_not_stale():
+    node = stale_node()
+    node.files["/run/nexcage/900/state.json"] = '{"ociVersion": "1.0.2", "id": "900", "status": "running", "pid": 4321}'
+    node.files["/proc/4321/cmdline"] = "runc"
+    res = _health.check_stale_state(node, {})
+    assert res.status == "ok" and "900 (its state.json names live pid 4321)" in res.detail
+    node.files["/run/nexcage/900/state.json"] = '{"ociVersion": "1.0.2", "id": "900", "status": "stopped", "pid": 4321}'
+    assert _health.check_stale_state(node, {}).status == "warn"
