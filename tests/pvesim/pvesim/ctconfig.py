@@ -759,6 +759,10 @@ def parse_conf(raw, vmid, warn=None):
         if m:
             descr += decode_text(m.group(1))
             continue
+        m = re.fullmatch(r"snapstate:\s*(prepare|delete)\s*", line)
+        if m:
+            conf["snapstate"] = m.group(1)
+            continue
         m = re.fullmatch(r"delete:\s*(.*\S)\s*", line)
         if m:
             if section == "pending":

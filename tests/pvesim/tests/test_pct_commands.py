@@ -265,3 +265,36 @@ def test_s2_resize_grows_volume_and_config_refuses_shrink_and_same(node):
         "400 Parameter verification failed.\nsize: value does not match the regex pattern\n"
         "pct resize <vmid> <disk> <size> [OPTIONS]\n"
     )
+
+
+def test_s2_snapshot_listsnapshot_rollback_delsnapshot(node):
+    node.create(100)
+    assert node.pct("snapshot", "100", "s1", "--description", "first\nsecond line").rc == 0
+    assert node.pct("set", "100", "--memory", "1024").rc == 0
+    assert node.pct("snapshot", "100", "s2").rc == 0
+    conf = node.conf(100)
+    assert "parent: s2\n" in conf and "\n[s1]\n#first\n#second line\narch: amd64\n" in conf
+    assert "\n[s2]\narch: amd64\n" in conf and "parent: s1\n" in conf.split("[s2]")[1]
+    r = node.pct("snapshot", "100", "s2")
+    assert (r.rc, r.err) == (255, "snapshot name 's2' already used\n")
+    r = node.pct("snapshot", "100", "current")
+    assert (r.rc, r.out, r.err) == (255, "", "unable to use snapshot name 'current' (reserved name)\n")
+    lines = node.pct("listsnapshot", "100").out.splitlines()
+    assert [line[:33] for line in lines] == [
+        "`-> s1                          2",
+        " `-> s2                         2",
+        "  `-> current                    ",
+    ]
+    assert lines[0].endswith("     second line") and lines[1].endswith("     no-description")
+    assert lines[2] == "  `-> current" + " " * 43 + "You are here!"
+    r = node.pct("rollback", "100", "s1")
+    assert (r.rc, r.err) == (255, "can't rollback, 's1' is not most recent snapshot on 'subvol-100-disk-0'\n")
+    assert node.pct("delsnapshot", "100", "s2").rc == 0
+    assert node.pct("rollback", "100", "s1").rc == 0
+    conf = node.conf(100)
+    assert "memory: 512\n" in conf and "parent: s1\n" in conf and "[s2]" not in conf
+    r = node.pct("delsnapshot", "100", "s9")
+    assert (r.rc, r.err) == (255, "snapshot 's9' does not exist\n")
+    assert node.pct("delsnapshot", "100", "s1").rc == 0
+    assert "parent" not in node.conf(100) and "[s1]" not in node.conf(100)
+    assert node.run("zfs", "list", "-H", "-t", "snapshot").out == ""

@@ -10,6 +10,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 
 from pvesim import cli, ctconfig, ctstatus, node
 from pvesim.ctconfig import CONFDESC, FormatError, Prop
@@ -236,6 +237,8 @@ def normalise_net(value):
 
 def normalise_value(key, value):
     """What update_pct_config stores for a set/create option."""
+    if key == "cpuunits":
+        return str(max(1, min(10000, int(value))))  # clamp_cpu_shares on cgroup v2
     if key == "tags":
         return ctconfig.unique_tags(value)
     if key in ("nameserver", "searchdomain"):
@@ -1145,6 +1148,226 @@ def cmd_resize(argv):
     return run_task(worker, exit_hook=False)
 
 
+# ---------------------------------------------------------------- snapshots
+
+
+def _zfs_volume(volid):
+    """(dataset) of a zfspool volume, or raise `snapshot feature is not available`."""
+    st = _storage()
+    sid, volname = st.parse_volume_id(volid)
+    scfg = st.get_storage(sid)
+    if scfg["type"] != "zfspool":
+        raise cli.PveError("snapshot feature is not available")
+    return "%s/%s" % (scfg["pool"], volname)
+
+
+def _snap_volumes(conf):
+    """[(key, volid)] of the volume mount points of a config section."""
+    out = []
+    for key in _mp_keys(conf):
+        try:
+            mp = ctconfig.parse_volume(key, conf[key])
+        except FormatError:
+            continue
+        if mp["type"] == "volume":
+            out.append((key, mp["volume"]))
+    return out
+
+
+SNAP_SKIP = {"snapshots", "snapstate", "snaptime", "vmstate", "lock", "digest", "description", "pending"}
+
+
+def _copy_config(source, dest):
+    for key, value in source.items():
+        if key in SNAP_SKIP or re.fullmatch(r"unused\d+", key):
+            continue
+        dest[key] = value
+
+
+def _check_snapname(snapname, usage):
+    errs = ctconfig.check_value(Prop(fmt="pve-configid", maxlen=40), snapname, "snapname")[1]
+    if errs:
+        raise cli.ParamError(errs, usage)
+    if snapname in ("current", "vzdump"):
+        raise cli.PveError("unable to use snapshot name '%s' (reserved name)" % snapname)
+
+
+def cmd_snapshot(argv):
+    vmid, pos, opts = parse(argv, "snapshot", {"description": Prop(maxlen=8192)}, npos=2)
+    snapname = pos[0]
+    _check_snapname(snapname, USAGES["snapshot"])
+    from pvesim import zfsdb
+
+    def worker(task):
+        with ctconfig.conf_lock(vmid):
+            conf = ctconfig.read_conf(vmid)
+            if str(conf.get("template", "0")) == "1":
+                raise cli.PveError("you can't take a snapshot if it's a template")
+            ctconfig.check_lock(conf)
+            if snapname in conf["snapshots"]:
+                raise cli.PveError("snapshot name '%s' already used" % snapname)
+            datasets = [_zfs_volume(volid) for _key, volid in _snap_volumes(conf)]
+            snap = {}
+            _copy_config(conf, snap)
+            snap["snapstate"] = "prepare"
+            snap["snaptime"] = str(int(time.time()))
+            if opts.get("description"):
+                snap["description"] = opts["description"]
+            conf["snapshots"][snapname] = snap
+            conf["lock"] = "snapshot"
+            ctconfig.write_conf(vmid, conf)
+            done = []
+            try:
+                for ds in datasets:
+                    zfsdb.snapshot(["%s@%s" % (ds, snapname)])
+                    done.append(ds)
+            except zfsdb.ZfsError as e:
+                print("snapshot create failed: starting cleanup")
+                for ds in done:
+                    zfsdb.destroy("%s@%s" % (ds, snapname))
+                conf = ctconfig.read_conf(vmid)
+                conf["snapshots"].pop(snapname, None)
+                conf.pop("lock", None)
+                ctconfig.write_conf(vmid, conf)
+                raise cli.PveError("zfs error: %s" % e.message) from None
+            conf = ctconfig.read_conf(vmid)
+            conf["snapshots"][snapname].pop("snapstate", None)
+            conf.pop("lock", None)
+            conf["parent"] = snapname
+            ctconfig.write_conf(vmid, conf)
+
+    return run_task(worker)
+
+
+def cmd_delsnapshot(argv):
+    vmid, pos, opts = parse(argv, "delsnapshot", {"force": Prop("boolean")}, npos=2)
+    snapname = pos[0]
+    from pvesim import zfsdb
+
+    def worker(task):
+        with ctconfig.conf_lock(vmid):
+            conf = ctconfig.read_conf(vmid)
+            snap = conf["snapshots"].get(snapname)
+            if snap is None:
+                raise cli.PveError("snapshot '%s' does not exist" % snapname)
+            ctconfig.check_lock(conf)
+            conf["lock"] = "snapshot-delete"
+            snap["snapstate"] = "delete"
+            ctconfig.write_conf(vmid, conf)
+            for _key, volid in _snap_volumes(snap):
+                try:
+                    zfsdb.destroy("%s@%s" % (_zfs_volume(volid), snapname))
+                except (zfsdb.ZfsError, cli.PveError) as e:
+                    if not opts.get("force"):
+                        raise cli.PveError(getattr(e, "message", str(e))) from None
+                    print(getattr(e, "message", str(e)))
+            conf = ctconfig.read_conf(vmid)
+            parent = conf["snapshots"][snapname].get("parent")
+            for section in [conf] + [v for k, v in conf["snapshots"].items() if k != snapname]:
+                if section.get("parent") == snapname:
+                    if parent:
+                        section["parent"] = parent
+                    else:
+                        section.pop("parent")
+            del conf["snapshots"][snapname]
+            conf.pop("lock", None)
+            ctconfig.write_conf(vmid, conf)
+
+    return run_task(worker)
+
+
+def cmd_rollback(argv):
+    vmid, pos, opts = parse(argv, "rollback", {"start": Prop("boolean")}, npos=2)
+    snapname = pos[0]
+    from pvesim import zfsdb
+
+    def snapshot_of(conf):
+        if str(conf.get("template", "0")) == "1":
+            raise cli.PveError("you can't rollback if vm is a template")
+        snap = conf["snapshots"].get(snapname)
+        if snap is None:
+            raise cli.PveError("snapshot '%s' does not exist" % snapname)
+        return snap
+
+    def worker(task):
+        conf = ctconfig.read_conf(vmid)
+        snap = snapshot_of(conf)
+        datasets = [_zfs_volume(volid) for _key, volid in _snap_volumes(snap)]
+        for ds in datasets:
+            snaps = [n for n in zfsdb.list_names() if n.startswith(ds + "@")]
+            latest = max(snaps, key=lambda n: int(zfsdb.get_value(n, "createtxg") or 0), default=None)
+            if latest is None:
+                raise cli.PveError("can't rollback, no snapshots exist at all")
+            if latest != "%s@%s" % (ds, snapname):
+                raise cli.PveError(
+                    "can't rollback, '%s' is not most recent snapshot on '%s'" % (snapname, ds.rsplit("/", 1)[-1])
+                )
+        with ctconfig.conf_lock(vmid):
+            conf = ctconfig.read_conf(vmid)
+            snap = snapshot_of(conf)
+            if snap.get("snapstate"):
+                raise cli.PveError("unable to rollback to incomplete snapshot (snapstate = %s)" % snap["snapstate"])
+            ctconfig.check_lock(conf)
+            if is_running(vmid):
+                _runtime().stop(vmid)
+            conf["lock"] = "rollback"
+            ctconfig.write_conf(vmid, conf)
+            for ds in datasets:
+                zfsdb.rollback("%s@%s" % (ds, snapname))
+            conf = ctconfig.read_conf(vmid)
+            snap = conf["snapshots"][snapname]
+            new = {"snapshots": conf["snapshots"]}
+            for key, value in conf.items():
+                if re.fullmatch(r"unused\d+", key) or key == "description":
+                    new[key] = value
+            _copy_config(snap, new)
+            new["parent"] = snapname
+            ctconfig.write_conf(vmid, new)
+            if opts.get("start"):
+                _start_locked(vmid)
+
+    return run_task(worker)
+
+
+def cmd_listsnapshot(argv):
+    vmid, _pos, _opts = parse(argv, "listsnapshot")
+    conf = ctconfig.read_conf(vmid)
+    entries = {}
+    for name, snap in conf["snapshots"].items():
+        entries[name] = {
+            "snaptime": int(snap.get("snaptime") or 0),
+            "description": snap.get("description") or "",
+            "parent": snap.get("parent"),
+        }
+    entries["current"] = {"snaptime": None, "description": "You are here!", "parent": conf.get("parent")}
+    roots, children = [], {}
+    for name, e in entries.items():
+        if e["parent"] and e["parent"] in entries:
+            children.setdefault(e["parent"], []).append(name)
+        else:
+            roots.append(name)
+
+    def order(name):
+        t = entries[name]["snaptime"]
+        return (1, 0) if t is None else (0, t)
+
+    out = []
+
+    def walk(prefix, name):
+        e = entries[name]
+        description = (e["description"] or "no-description").rstrip("\n").split("\n")[-1]
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["snaptime"])) if e["snaptime"] is not None else ""
+        width = max(0, 30 - len(prefix))
+        out.append("%s %-*s %-23s %s\n" % (prefix, width, name, stamp, description))
+        for child in sorted(children.get(name, []), key=order):
+            walk(" " + prefix, child)
+
+    for root in sorted(roots, key=order):
+        walk("`->", root)
+    sys.stdout.write("".join(out))
+    return 0
+
+
 # ---------------------------------------------------------------- exec / push / pull
 
 
@@ -1233,6 +1456,10 @@ HANDLERS = {
     "push": cmd_push,
     "pull": cmd_pull,
     "resize": cmd_resize,
+    "snapshot": cmd_snapshot,
+    "delsnapshot": cmd_delsnapshot,
+    "rollback": cmd_rollback,
+    "listsnapshot": cmd_listsnapshot,
 }
 
 
