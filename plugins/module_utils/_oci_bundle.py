@@ -663,7 +663,7 @@ class BundleManager:
         result = {"changed": False, "path": path}
         stored = self._stored(path)
         exists = os.path.isdir(path)
-        old_config, _ = load_config(path) if exists else (None, [])
+        old_config = load_config(path)[0] if exists else None
         old_text = ""
         if exists and os.path.isfile(os.path.join(path, "config.json")):
             with open(os.path.join(path, "config.json"), encoding="utf-8", errors="replace") as fh:
@@ -793,7 +793,7 @@ class BundleManager:
                 "%s does not look like a bundle (no config.json); refusing to remove it" % path,
                 hint="Remove it by hand if it really is meant to go.",
             )
-        old_config, _ = load_config(path)
+        old_config = load_config(path)[0]
         result["config"] = old_config
         result["changed"] = True
         result["diff"] = {"before": {"path": path, "state": "present"}, "after": {"path": path, "state": "absent"}}

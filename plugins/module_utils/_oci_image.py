@@ -481,7 +481,7 @@ def resolve_user(spec, rootfs):
     spec = (spec or "").strip()
     if not spec:
         spec = "0"
-    user, _, group = spec.partition(":")
+    user, _sep, group = spec.partition(":")
     passwd = _read_db(rootfs, "passwd") or []
     groups = _read_db(rootfs, "group") or []
     entry = None

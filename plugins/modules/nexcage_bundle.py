@@ -36,7 +36,7 @@ description:
     nodes (unless O(allow_devices=true)). Absolute symlink targets themselves are kept, because the
     container resolves them inside its own root.
 author:
-  - nexcage contributors
+  - nexcage contributors (@cageforge)
 extends_documentation_fragment:
   - cageforge.nexcage.common
   - cageforge.nexcage.common.ATTRIBUTES
