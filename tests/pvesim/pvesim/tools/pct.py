@@ -924,7 +924,11 @@ def destroy_volumes(vmid, conf, purge_unreferenced=False):
             if volid in seen or ctconfig.classify_mountpoint(volid) != "volume" or not _volume_owner(volid, vmid):
                 continue
             seen.add(volid)
-            st.free_volume(volid)
+            try:
+                st.free_volume(volid)
+            except cli.PveError as e:
+                if "dataset does not exist" not in e.message:  # ZFSPoolPlugin ignores this one
+                    raise
     if purge_unreferenced:
         for sid, scfg in st.storages().items():
             if scfg.get("disable") or not {"rootdir", "images"} & set(scfg.get("content", ())):
