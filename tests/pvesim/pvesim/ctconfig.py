@@ -441,6 +441,7 @@ def parse_boolean(value):
 def check_value(prop, value, path):
     """JSONSchema check_prop for one value. Returns (normalised, errors dict)."""
     errors = {}
+    raw = value
     if prop.type == "integer":
         if not re.fullmatch(r"[+-]?\d+", str(value)):
             return value, {path: "type check ('integer') failed - got '%s'" % value}
@@ -461,7 +462,7 @@ def check_value(prop, value, path):
             return value, {path: "invalid format - " + e.message}
     elif fmt:
         try:
-            NAMED_FORMATS[fmt](value)
+            NAMED_FORMATS[fmt](str(raw))
         except FormatError as e:
             return value, {path: "invalid format - " + e.message}
     if prop.type == "string":
