@@ -775,6 +775,9 @@ class BundleManager:
         _write_file(os.path.join(path, DIGEST_FILE), digest_text)
         if parked:
             shutil.rmtree(parked, ignore_errors=True)
+        for name in os.listdir(path):  # parked rootfs of an earlier run that was killed mid-swap
+            if name.startswith(".rootfs" + OLD_MARK):
+                shutil.rmtree(os.path.join(path, name), ignore_errors=True)
 
     def absent(self, path):
         result = {"changed": False, "path": path}

@@ -217,6 +217,11 @@ options:
     type: dict
 notes:
   - The bundle directory is mode 0700 and C(config.json) mode 0600, since the environment may hold secrets.
+  - The digest of a tarball or template is the SHA-256 of the file (reused while its size and mtime are
+    unchanged); of an image layout, the manifest digest; of a directory, the names, types, modes, owners,
+    sizes, modification times and link targets of every entry (file contents are not read).
+  - This module only builds and checks bundles; it starts nothing. Run a bundle with C(runc run --bundle PATH ID)
+    or C(crun run --bundle PATH ID).
   - O(state=validated) supports check mode trivially (it changes nothing in any mode).
 seealso:
   - name: OCI runtime specification

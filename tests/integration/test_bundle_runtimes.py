@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "tests" / "fixtures" / "oci"))
 import ocifix  # noqa: E402
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(not ocifix.have_busybox(), reason="busybox-static not installed (/bin/busybox)"),
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (chroot, runc)"),
     pytest.mark.skipif(not ANSIBLE_PLAYBOOK.exists(), reason="ansible-playbook not installed next to this Python"),
