@@ -682,7 +682,7 @@ class BundleManager:
             kind = host = None
             rootfs_digest = (stored or {}).get("rootfs", {}).get("digest") or "sha256:unmanaged"
             record = (stored or {}).get("rootfs", {}).get("source") or {"kind": "existing"}
-        rootfs_changed = (
+        rootfs_changed = kind is not None and (
             not exists
             or not os.path.isdir(rootfs_path)
             or stored is None

@@ -276,6 +276,19 @@ def test_without_source_manages_config_of_existing_bundle(env):
         run("present", str(env["roots"] / "new"), args=["/bin/sh"])
 
 
+def test_hand_made_bundle_without_source_gets_config_and_digest(env):
+    bundle = pathlib.Path(env["path"])
+    mini_rootfs(bundle / "rootfs")
+    (bundle / "config.json").write_text("{not json")
+    result, runner, _ = run("present", env["path"], args=["/bin/sh"], terminal=False)
+    assert result["changed"] and result["config_changed"] and not result["rootfs_changed"]
+    assert runner.commands == []
+    assert json.loads((bundle / "config.json").read_text()) == result["config"]
+    assert (bundle / _oci_bundle.DIGEST_FILE).exists() and (bundle / "rootfs" / "bin" / "sh").exists()
+    again, _, _ = run("present", env["path"], args=["/bin/sh"], terminal=False)
+    assert again["changed"] is False
+
+
 def test_invalid_options_write_nothing(env):
     with pytest.raises(NexcageError) as exc:
         run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], cwd="relative", terminal=False)
