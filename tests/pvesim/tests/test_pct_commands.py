@@ -16,7 +16,8 @@ BASE = (
     "swap: 512\n"
     "unprivileged: 1\n"
 )
-MISSING = "Configuration file 'nodes/pve/lxc/100.conf' does not exist\n"
+# A fake LXC command socket is host-wide (abstract namespace): use a VMID no other test uses.
+FAKE = 500000 + os.getpid() % 400000
 
 
 @pytest.fixture
@@ -30,25 +31,26 @@ def test_s2_list_prints_nothing_without_cts(node):
 
 
 def test_s2_list_exact_padded_layout_sorted_numerically(node):
-    node.write_conf(1000, BASE.replace("hostname: web\n", ""))
+    node.write_conf(FAKE + 1000, BASE.replace("hostname: web\n", ""))
     node.write_conf(101, BASE.replace("hostname: web\n", "lock: mounted\n"))
-    node.write_conf(100, BASE.replace("hostname: web", "hostname: web01"))
-    with fake_running(100):
+    node.write_conf(FAKE, BASE.replace("hostname: web", "hostname: web 01"))
+    with fake_running(FAKE):
         r = node.pct("list")
-    assert (r.rc, r.err) == (0, "")
+    assert r.rc == 0
+    assert r.err == "vm %d - unable to parse value of 'hostname' - value does not look like a valid DNS name\n" % FAKE
     assert r.out == (
         "VMID       Status     Lock         Name                \n"
-        "100        running                 web01               \n"
         "101        stopped    mounted      CT101               \n"
-        "1000       stopped                 CT1000              \n"
+        "%-10d running                 web01               \n"
+        "%-10d stopped                 CT%-18d\n" % (FAKE, FAKE + 1000, FAKE + 1000)
     )
 
 
 def test_s2_status_plain_and_missing_config(node):
-    node.write_conf(100, BASE)
-    assert node.pct("status", "100").out == "status: stopped\n"
-    with fake_running(100):
-        assert node.pct("status", "100").out == "status: running\n"
+    node.write_conf(FAKE, BASE)
+    assert node.pct("status", str(FAKE)).out == "status: stopped\n"
+    with fake_running(FAKE):
+        assert node.pct("status", str(FAKE)).out == "status: running\n"
     r = node.pct("status", "101")
     assert (r.rc, r.out, r.err) == (2, "", "Configuration file 'nodes/pve/lxc/101.conf' does not exist\n")
 
@@ -183,10 +185,10 @@ def test_s2_lifecycle_prechecks_on_stopped_ct(node):
 
 
 def test_s2_start_already_running_and_missing_config_in_task(node):
-    node.write_conf(100, BASE)
-    with fake_running(100):
-        r = node.pct("start", "100")
-    assert (r.rc, r.out, r.err) == (255, "", "CT 100 already running\n")
+    node.write_conf(FAKE, BASE)
+    with fake_running(FAKE):
+        r = node.pct("start", str(FAKE))
+    assert (r.rc, r.out, r.err) == (255, "", "CT %d already running\n" % FAKE)
     r = node.pct("start", "101")
     assert (r.rc, r.out, r.err) == (255, "", "Configuration file 'nodes/pve/lxc/101.conf' does not exist\n")
 
