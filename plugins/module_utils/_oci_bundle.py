@@ -1052,8 +1052,17 @@ def pve_settings(config, bundle_dir):
             warn("$.process." + key, "not mapped")
 
     # root
-    if (config.get("root") or {}).get("readonly"):
+    root = config.get("root") or {}
+    if isinstance(root.get("path"), str):
+        path = root["path"]
+        settings["rootfs_dir"] = os.path.normpath(path if path.startswith("/") else os.path.join(bundle_dir, path))
+    else:
+        err("$.root.path", "the bundle has no root filesystem")
+    if root.get("readonly"):
         settings["rootfs_readonly"] = True
+    for key in ("solaris", "windows", "vm", "zos", "freebsd"):
+        if config.get(key):
+            err("$." + key, "settings for another platform cannot be mapped to a Linux container")
 
     # mounts
     for i, m in enumerate(config.get("mounts") or []):
@@ -1123,6 +1132,8 @@ def pve_settings(config, bundle_dir):
             warn("$.linux.resources.memory.swap", "unlimited swap has no PVE equivalent; PVE's default applies")
     elif limit == -1:
         warn("$.linux.resources.memory.limit", "unlimited memory has no PVE equivalent; PVE's default applies")
+    if "swap" in memory and not (isinstance(limit, int) and limit > 0):
+        warn("$.linux.resources.memory.swap", "not mapped without a memory limit (OCI swap is memory plus swap)")
     for key in ("reservation", "kernel", "kernelTCP", "swappiness", "disableOOMKiller"):
         if key in memory:
             warn("$.linux.resources.memory." + key, "not mapped")
@@ -1137,6 +1148,9 @@ def pve_settings(config, bundle_dir):
         lxc.append(["lxc.cgroup2.cpuset.cpus", cpu["cpus"]])
     if cpu.get("mems"):
         lxc.append(["lxc.cgroup2.cpuset.mems", cpu["mems"]])
+    for key in ("burst", "realtimePeriod", "realtimeRuntime", "idle"):
+        if cpu.get(key):
+            warn("$.linux.resources.cpu." + key, "not mapped")
     pids = resources.get("pids")
     if pids and isinstance(pids.get("limit"), int):
         lxc.append(["lxc.cgroup2.pids.max", "max" if pids["limit"] < 0 else str(pids["limit"])])

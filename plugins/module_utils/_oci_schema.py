@@ -1062,7 +1062,7 @@ def _check_executable(arg0, rootfs, env, out):
     )
 
 
-def _check_mounts(config, out):
+def _check_mounts(config, out, bundle_dir=None):
     mounts = config.get("mounts")
     if not isinstance(mounts, list):
         return
@@ -1120,6 +1120,19 @@ def _check_mounts(config, out):
                     check="mounts",
                 )
             )
+        elif is_bind and isinstance(source, str) and bundle_dir is not None:
+            host = source if source.startswith("/") else os.path.join(bundle_dir, source)
+            if not os.path.exists(host):
+                out.append(
+                    problem(
+                        ["mounts", i, "source"],
+                        source,
+                        "bind mount source %s does not exist on this host (yet)" % host,
+                        "create it before the container starts, or fix the path",
+                        level="warning",
+                        check="mounts",
+                    )
+                )
         if ("uidMappings" in m) != ("gidMappings" in m):
             out.append(
                 problem(
@@ -1508,7 +1521,7 @@ def semantic_problems(config, bundle_dir=None, rootfs=None, rootfs_known=True):
     _check_version(config, out)
     _check_root(config, bundle_dir, out, rootfs=rootfs, rootfs_known=rootfs_known)
     _check_process(config, rootfs, out)
-    _check_mounts(config, out)
+    _check_mounts(config, out, bundle_dir=bundle_dir)
     _check_linux(config, out)
     _check_annotations(config, out)
     _check_hooks(config, out)

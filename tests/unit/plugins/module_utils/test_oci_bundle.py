@@ -689,3 +689,24 @@ def test_pve_settings_on_every_generated_config_is_schema_valid_input(tmp_path):
     assert _oci_schema.schema_problems(cfg) == []
     settings, warnings, errors = _oci_bundle.pve_settings(cfg, str(tmp_path))
     assert errors == [] and settings["lxc"][0] == ["lxc.init.cmd", "/bin/sh"]
+
+
+def test_pve_settings_rootfs_and_foreign_platform(tmp_path):
+    cfg = _oci_bundle.build_config(params(args=["/bin/sh"], config={"windows": {"layerFolders": ["C:\\x"]}}))
+    settings, warnings, errors = _oci_bundle.pve_settings(cfg, str(tmp_path))
+    assert settings["rootfs_dir"] == str(tmp_path / "rootfs")
+    assert any(e.startswith("$.windows") for e in errors)
+
+
+def test_missing_bind_source_is_a_warning(env):
+    result, _, _ = run(
+        "present",
+        env["path"],
+        source=str(env["src"]),
+        args=["/bin/sh"],
+        terminal=False,
+        mounts=[dict(destination="/data", source="hostdata", type=None, options=None)],
+    )
+    (problem,) = result["validation"]
+    assert problem["level"] == "warning" and problem["path"] == "$.mounts[7].source"
+    assert os.path.join(env["path"], "hostdata") in problem["message"]
