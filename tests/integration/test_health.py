@@ -311,3 +311,13 @@ def test_protected_container_is_skipped_and_reported(node, vmids):
     assert "skipped: protection is set" in res["msg"]
     assert conf_path(node, vmids[0]).exists()
     assert res["changed"] is False
+
+
+def test_through_ansible_playbook_as_a_gate(node):
+    zfsdb.set_pool_health("rpool", "DEGRADED", root=node.root)
+    ok = node.run_play(MODULE, {"checks": ["zfs_pools", "tools"]}, check=True)
+    assert not ok.get("failed") and ok["changed"] is False, ok
+    gate = node.run_play(MODULE, {"checks": ["zfs_pools", "tools"], "fail_on": "warn"})
+    # the tree callback's copy of a failed result has no `failed` key: the recap says it
+    assert "failed=1" in gate["_stdout"]
+    assert gate["msg"].startswith("node health: 1 check(s) at or above 'warn': zfs_pools (warn): rpool is DEGRADED")

@@ -224,3 +224,13 @@ def test_destroy_refuses_dataset_under_a_bind_mount(node):
 def test_destroy_pool_root_is_refused(node):
     res = run_task(node, {"name": "rpool", "state": "absent", "recursive": True, "force": True})
     assert res["failed"] is True and "root dataset of pool rpool" in res["msg"]
+
+
+def test_through_ansible_playbook_check_and_diff(node):
+    """The module as a real play runs it (--check --diff): the planned command, the diff, nothing changed."""
+    res = node.run_play(MODULE, {"name": "rpool/data/play", "properties": {"quota": "2G"}}, check=True, diff=True)
+    assert res["changed"] is True and not res.get("failed"), res
+    assert res["commands"][-1] == "zfs create -p -o quota=2147483648 rpool/data/play"
+    # the callback shows the diff (the tree callback's copy of the result drops it)
+    assert "+++ after" in res["_stdout"] and "+        quota: '2147483648'" in res["_stdout"], res["_stdout"]
+    assert not exists(node, "rpool/data/play")
