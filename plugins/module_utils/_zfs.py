@@ -78,6 +78,39 @@ ALIASES = {
 }
 # Properties that cannot be changed after creation (only given with `zfs create -o`).
 CREATE_ONLY = frozenset(("casesensitivity", "normalization", "utf8only", "volblocksize", "encryption", "keyformat"))
+# Statistics and identities zfs computes; `zfs set` refuses them.
+READ_ONLY = frozenset(
+    (
+        "available",
+        "avail",
+        "clones",
+        "compressratio",
+        "createtxg",
+        "creation",
+        "encryptionroot",
+        "filesystem_count",
+        "guid",
+        "keystatus",
+        "logicalreferenced",
+        "logicalused",
+        "mounted",
+        "objsetid",
+        "origin",
+        "receive_resume_token",
+        "redact_snaps",
+        "refcompressratio",
+        "referenced",
+        "snapshot_count",
+        "type",
+        "used",
+        "usedbychildren",
+        "usedbydataset",
+        "usedbyrefreservation",
+        "usedbysnapshots",
+        "version",
+        "written",
+    )
+)
 TRUE_WORDS = ("on", "yes", "true", "1")
 FALSE_WORDS = ("off", "no", "false", "0")
 
@@ -229,6 +262,8 @@ def desired_properties(properties):
             raise ZfsError("'%s' is not a property name" % prop)
         if not is_user_property(prop):
             prop = prop.lower()
+        if prop in READ_ONLY:
+            raise ZfsError("property '%s' is read-only (zfs computes it); remove it from properties" % prop)
         canonical = normalize_value(prop, value)
         if (
             is_size_property(prop)
@@ -495,7 +530,17 @@ class DatasetManager:
             return None
         missing = [p for p in wanted if p not in current]
         if missing:
-            extra = self.get(name, ",".join(sorted(missing)))
+            try:
+                extra = self.get(name, ",".join(sorted(missing)))
+            except ZfsError as exc:
+                first = (exc.details.get("stderr") or "").strip().splitlines()
+                raise ZfsError(
+                    "zfs does not know the property %s: %s"
+                    % (" or ".join("'%s'" % p for p in sorted(missing)), first[0] if first else exc.msg),
+                    _errors.INVALID_ARGUMENT,
+                    "Check the spelling; user properties need a colon (module:property).",
+                    **exc.details,
+                ) from None
             current.update(extra or {})
         return current
 
@@ -669,7 +714,11 @@ _ZFS_PATTERNS = (
     ),
     (r"permission denied", _errors.PERMISSION_DENIED, None),
     (r"dataset does not exist|no such pool", _errors.NOT_FOUND, None),
-    (r"invalid property|bad property|invalid option|is not a valid|must be", _errors.INVALID_ARGUMENT, None),
+    (
+        r"invalid property|bad property|invalid option|is not a valid|must be|is readonly",
+        _errors.INVALID_ARGUMENT,
+        None,
+    ),
     (r"dataset already exists", _errors.ALREADY_EXISTS, None),
 )
 

@@ -416,3 +416,22 @@ def test_error_categories():
     err = _zfs.ZfsError("pool 'tank' does not exist", "not_found", pools=["rpool"])
     assert err.error()["category"] == "not_found" and err.error()["message"] == "pool 'tank' does not exist"
     assert err.error()["hint"]  # the category's default hint
+
+
+def test_read_only_property_is_refused_before_any_command():
+    with pytest.raises(_zfs.ZfsError, match="property 'used' is read-only"):
+        _zfs.desired_properties({"used": "1G"})
+
+
+def test_unknown_property_is_named():
+    answers = {
+        "zpool list -H -o name": (0, "tank\n", ""),
+        GET + " all tank/x": (0, "tank/x\tquota\t0\tdefault\n", ""),
+        GET + " compresion tank/x": (2, "", "bad property list: invalid property 'compresion'\nusage:\n\tget ...\n"),
+    }
+    with pytest.raises(_zfs.ZfsError) as err:
+        _zfs.DatasetManager(ScriptedRunner(answers), list, dict).present("tank/x", {"compresion": "lz4"})
+    assert (
+        err.value.msg == "zfs does not know the property 'compresion': bad property list: invalid property 'compresion'"
+    )
+    assert err.value.category == "invalid_argument"
