@@ -250,7 +250,10 @@ options:
         and is not compared afterwards.
     type: str
   password:
-    description: Root password inside the container, set at create only (never compared, never shown).
+    description:
+      - Root password inside the container, set at create only (never compared, masked in RV(commands)).
+      - C(pct) takes it on its command line, so it is visible in the node's process list while C(pct create) runs.
+        Prefer O(ssh_public_keys).
     type: str
   ssh_public_keys:
     description:

@@ -1,0 +1,272 @@
+"""Shared fixtures for integration tests against a simulated Proxmox VE node.
+
+Fixtures
+- ``node``: a fresh simulated node per test MODULE (``pvesim init``), as a ``Node``.
+- ``fresh_node``: a fresh node per TEST, for tests that need a clean guest list.
+- ``unique_vmid``: a factory of VMIDs in 100000..999999 derived from the pid and a
+  counter, for tests that start real LXC containers (the LXC socket namespace is
+  host-wide).
+
+``Node`` helpers (all commands run inside ``pvesim run --root <node> --``)
+- ``run_task(module, args, check=False, diff=False, env=None)``: run one module
+  the way Ansible runs it (``python <module>.py <args.json>``) and return its
+  parsed JSON result. Fast (no ansible-playbook start-up); the module name may
+  be short (``nexcage_container``) or the FQCN.
+- ``run_play(module, args, check=False, diff=False, env=None)``: the same task
+  through a real ``ansible-playbook`` single-task play; returns the task result
+  (read with the ``ansible.builtin.tree`` callback).
+- ``run_playbook(path, extra_args=(), env=None, timeout=...)``: run a playbook
+  file; returns the ``CompletedProcess``.
+- ``sh(*argv)``: any command (the simulated ``pct``, ``pvesm``...), a CompletedProcess.
+- ``path(p)``: the host path of the node's ``p``; ``read(p)`` / ``write(p, text)`` / ``exists(p)``.
+- ``calls()``: the simulated-tool call log (``pvesim calls --json``); ``clear_calls()``.
+- ``fault(match, stderr=None, rc=None, hang=None, times=None)`` / ``clear_faults()``.
+- ``seed_vm(vmid)``: register a QEMU VM (``pvesim seed-vm``).
+"""
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PVESIM = os.path.join(TOP, "tests", "pvesim", "bin", "pvesim")
+COLLECTIONS = os.path.join(TOP, "build", "collections")
+MODULES = os.path.join(TOP, "plugins", "modules")
+VENV_BIN = os.path.dirname(sys.executable)
+ANSIBLE_PLAYBOOK = os.path.join(VENV_BIN, "ansible-playbook")
+TEMPLATE = "local:vztmpl/busybox-1.35_amd64.tar.zst"
+
+_counter = itertools.count()
+
+# Runs inside the node's namespace: executes the module file once per spec, in-process,
+# capturing its JSON output and the simulated-tool calls it made.
+_DRIVER = r"""
+import contextlib, io, json, runpy, sys
+from ansible.module_utils import basic
+
+CALLS = "/var/lib/pvesim/calls.jsonl"
+
+
+def calls():
+    try:
+        with open(CALLS, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+spec = json.load(open(sys.argv[1], encoding="utf-8"))
+results = []
+for args in spec["runs"]:
+    basic._ANSIBLE_ARGS = json.dumps(args).encode()
+    basic._ANSIBLE_PROFILE = "legacy"
+    before = len(calls())
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            runpy.run_path(spec["module"], run_name="__main__")
+        except SystemExit:
+            pass
+    text = out.getvalue().strip()
+    try:
+        result = json.loads(text[text.index("{"):])
+    except ValueError:
+        result = {"failed": True, "msg": "no JSON from module", "_raw": text}
+    result["_calls"] = calls()[before:]
+    results.append(result)
+print(json.dumps(results))
+"""
+
+
+def _short(module):
+    return module.rsplit(".", 1)[-1]
+
+
+class Node:
+    def __init__(self, root):
+        self.root = str(root)
+        self.work = tempfile.mkdtemp(prefix="nexcage-it-", dir=os.path.dirname(self.root))
+
+    # -- commands inside the node
+    def sh(self, *argv, env=None, timeout=120, input=None):
+        return subprocess.run(
+            [PVESIM, "run", "--root", self.root, "--"] + [str(a) for a in argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            input=input,
+        )
+
+    def _env(self, env):
+        base = dict(os.environ)
+        base["PYTHONPATH"] = COLLECTIONS
+        base["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS
+        base.pop("PVESIM_LATENCY_MS", None)
+        if env:
+            base.update(env)
+        return base
+
+    def run_task(self, module, args, check=False, diff=False, env=None, timeout=300):
+        """Run one module inside the node as Ansible would; return its parsed JSON result.
+
+        The result also carries ``_calls`` (the simulated-tool calls made during the
+        task) and ``_stderr``.
+        """
+        return self.run_tasks(module, [(args, check, diff)], env=env, timeout=timeout)[0]
+
+    def run_tasks(self, module, runs, env=None, timeout=600):
+        """Run the module several times in ONE ``pvesim run`` (one Python process, the module
+        executed as ``__main__`` per run with fresh arguments), in order.
+
+        runs: list of (args, check, diff). Returns one result per run, each with ``_calls``.
+        Much faster than one process per run; each run still goes through AnsibleModule.
+        """
+        path = os.path.join(MODULES, _short(module) + ".py")
+        specs = [
+            {"ANSIBLE_MODULE_ARGS": dict(a, _ansible_check_mode=c, _ansible_diff=d, _ansible_tmpdir=self.work)}
+            for a, c, d in runs
+        ]
+        specfile = os.path.join(self.work, "runs-%d-%d.json" % (os.getpid(), next(_counter)))
+        with open(specfile, "w", encoding="utf-8") as f:
+            json.dump({"module": path, "runs": specs}, f)
+        driver = os.path.join(self.work, "driver.py")
+        if not os.path.exists(driver):
+            with open(driver, "w", encoding="utf-8") as f:
+                f.write(_DRIVER)
+        proc = self.sh(sys.executable, driver, specfile, env=self._env(env), timeout=timeout)
+        os.unlink(specfile)
+        try:
+            results = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise AssertionError(
+                "module printed no JSON (rc %s):\nstdout: %s\nstderr: %s" % (proc.returncode, proc.stdout, proc.stderr)
+            ) from None
+        for result in results:
+            result["_stderr"] = proc.stderr
+        return results
+
+    def run_play(self, module, args, check=False, diff=False, env=None, timeout=300):
+        """The same task through ansible-playbook (single-task play); returns the task result."""
+        fqcn = module if "." in module else "cageforge.nexcage." + module
+        tree = tempfile.mkdtemp(prefix="tree-", dir=self.work)
+        play = os.path.join(tree, "play.yml")
+        with open(play, "w", encoding="utf-8") as f:
+            json.dump([{"hosts": "localhost", "gather_facts": False, "tasks": [{fqcn: args}]}], f)
+        extra = ["--check"] if check else []
+        extra += ["--diff"] if diff else []
+        environ = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.builtin.tree", "ANSIBLE_CALLBACK_TREE_DIR": tree}
+        environ.update(env or {})
+        proc = self.run_playbook(play, extra, env=environ, timeout=timeout)
+        try:
+            with open(os.path.join(tree, "localhost"), encoding="utf-8") as f:
+                result = json.load(f)
+        except (OSError, ValueError):
+            raise AssertionError(
+                "no task result (rc %s): %s %s" % (proc.returncode, proc.stdout, proc.stderr)
+            ) from None
+        finally:
+            shutil.rmtree(tree, ignore_errors=True)
+        result["_stdout"] = proc.stdout
+        return result
+
+    def run_playbook(self, path, extra_args=(), env=None, timeout=600):
+        environ = self._env(env)
+        environ.setdefault("ANSIBLE_CONFIG", os.path.join(TOP, "ansible.cfg"))
+        argv = [
+            ANSIBLE_PLAYBOOK,
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            "ansible_python_interpreter=%s" % sys.executable,
+            str(path),
+        ] + list(extra_args)
+        return self.sh(*argv, env=environ, timeout=timeout)
+
+    # -- files of the node
+    def path(self, p):
+        return os.path.join(self.root, p.lstrip("/"))
+
+    def read(self, p):
+        with open(self.path(p), encoding="utf-8") as f:
+            return f.read()
+
+    def write(self, p, text):
+        full = self.path(p)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    def exists(self, p):
+        return os.path.lexists(self.path(p))
+
+    def conf(self, vmid):
+        """The container's config text, or None."""
+        return self.read("/etc/pve/lxc/%s.conf" % vmid) if self.exists("/etc/pve/lxc/%s.conf" % vmid) else None
+
+    # -- simulator controls
+    def calls(self):
+        proc = subprocess.run([PVESIM, "calls", "--root", self.root, "--json"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout or "[]")
+
+    def clear_calls(self):
+        log = self.path("/var/lib/pvesim/calls.jsonl")
+        if os.path.exists(log):
+            open(log, "w").close()
+
+    def fault(self, match, stderr=None, rc=None, hang=None, times=None):
+        argv = [PVESIM, "fault", "--root", self.root, "add", "--match", match]
+        for flag, value in (("--stderr", stderr), ("--rc", rc), ("--hang", hang), ("--times", times)):
+            if value is not None:
+                argv += [flag, str(value)]
+        subprocess.run(argv, check=True, capture_output=True)
+
+    def clear_faults(self):
+        subprocess.run([PVESIM, "fault", "--root", self.root, "clear"], check=True, capture_output=True)
+
+    def seed_vm(self, vmid):
+        proc = subprocess.run([PVESIM, "seed-vm", "--root", self.root, str(vmid)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+
+def make_node(base):
+    root = os.path.join(str(base), "node")
+    proc = subprocess.run([PVESIM, "init", root], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return Node(root)
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    """A fresh simulated node shared by the tests of one module."""
+    return make_node(tmp_path_factory.mktemp("pvenode"))
+
+
+@pytest.fixture
+def fresh_node(tmp_path):
+    """A fresh simulated node for one test."""
+    return make_node(tmp_path)
+
+
+@pytest.fixture
+def unique_vmid():
+    """Factory of VMIDs unlikely to collide with other test processes (100000..999999)."""
+    counter = itertools.count()
+
+    def make():
+        return 100000 + (os.getpid() * 37 + next(counter) * 7919 + next(_counter)) % 900000
+
+    return make
+
+
+def lxc_available():
+    return shutil.which("lxc-start") is not None and os.geteuid() == 0
