@@ -322,3 +322,33 @@ def test_resolve_user(tmp_path, user, expected):
 def test_resolve_user_unknown_is_an_error(tmp_path, user):
     with pytest.raises(_oci_image.ImageError, match="not found"):
         _oci_image.resolve_user(user, _passwd_root(tmp_path))
+
+
+def test_zstd_layers(tmp_path):
+    if not shutil.which("zstd"):
+        pytest.skip("zstd command not installed")
+    layout = _layout(
+        tmp_path, [[{"name": "a", "data": "1"}], [{"name": ".wh.a"}, {"name": "b", "data": "2"}]], gzip_layers="zstd"
+    )
+    image = _oci_image.read_image_layout(layout)
+    root = tmp_path / "root"
+    root.mkdir()
+    runner = Runner()
+    _oci_image.extract_layers(image["layers"], str(root), runner, str(tmp_path))
+    assert os.listdir(root) == ["b"]
+
+
+def test_index_picks_this_architecture(tmp_path, monkeypatch):
+    layout = _layout(tmp_path, [[{"name": "x", "data": "1"}]])
+    with open(os.path.join(layout, "index.json")) as fh:
+        index = json.load(fh)
+    good = dict(index["manifests"][0], platform={"os": "linux", "architecture": "amd64"})
+    other = dict(index["manifests"][0], platform={"os": "linux", "architecture": "arm64"})
+    other["digest"] = "sha256:" + "0" * 64  # would fail if chosen: the blob does not exist
+    index["manifests"] = [other, good]
+    with open(os.path.join(layout, "index.json"), "w") as fh:
+        json.dump(index, fh)
+    monkeypatch.setattr(_oci_image.platform, "machine", lambda: "x86_64")
+    assert _oci_image.read_image_layout(layout)["manifest_digest"] == good["digest"]
+    with pytest.raises(_oci_image.ImageError, match="missing"):
+        _oci_image.read_image_layout(layout, arch="arm64")
