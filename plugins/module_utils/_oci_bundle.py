@@ -732,6 +732,13 @@ class BundleManager:
                 "before_header": os.path.join(path, "config.json"),
                 "after_header": os.path.join(path, "config.json"),
             }
+            if rootfs_changed:
+                result["diff"]["prepared"] = "%s/rootfs: %s from %s (%s)" % (
+                    path,
+                    "rebuilt" if os.path.isdir(rootfs_path) else "created",
+                    params["source"],
+                    kind,
+                )
             if not (rootfs_changed or config_changed):
                 return result
             result["changed"] = True

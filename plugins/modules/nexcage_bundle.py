@@ -12,7 +12,7 @@ short_description: Generate, validate or remove an OCI runtime bundle (config.js
 version_added: 0.1.0
 description:
   - Builds an OCI runtime bundle, a directory with C(config.json) and C(rootfs/), that C(runc run) and
-    C(crun run) accept as it is, and that C(cageforge.nexcage.nexcage_container) can deploy.
+    C(crun run) accept as it is.
   - The root filesystem comes from a directory, a tarball (C(.tar), C(.tar.gz), C(.tar.xz), C(.tar.zst)),
     a Proxmox VE template volume (C(local:vztmpl/...), resolved through C(/etc/pve/storage.cfg)) or an OCI
     image layout (C(oci-layout), C(index.json), C(blobs/)). Image layers are applied in order and whiteouts

@@ -266,6 +266,7 @@ def test_check_mode_writes_nothing(env):
     assert not os.path.exists(env["path"]) and os.listdir(env["roots"]) == []
     assert result["config"]["process"]["args"] == ["/bin/sh"]
     assert result["diff"]["before"] == "" and '"/bin/sh"' in result["diff"]["after"]
+    assert result["diff"]["prepared"] == "%s/rootfs: created from %s (directory)" % (env["path"], env["src"])
 
 
 def test_without_source_manages_config_of_existing_bundle(env):
