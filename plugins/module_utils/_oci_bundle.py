@@ -14,6 +14,8 @@ PRIVATE to the collection.
   ``.nexcage-digest.json`` beside config.json: an unchanged re-run copies
   nothing, a config-only change rewrites config.json only, and a new rootfs
   is built in a temporary directory beside the target and renamed into place.
+* ``inspect_bundle(path)``: config, problems and stored digests of an existing
+  bundle, for modules that deploy bundles.
 * ``pve_settings(config, bundle_dir)``: maps a validated config.json to
   Proxmox VE container settings (oci-facts §10); returns
   ``(settings, warnings, errors)``.
@@ -836,6 +838,32 @@ class BundleManager:
             valid=not _oci_schema.errors_of(problems),
         )
         return result
+
+
+def inspect_bundle(path):
+    """Read and validate an existing bundle, for modules that consume bundles.
+
+    Returns dict(config (None if unreadable), validation (problems), valid,
+    digest and rootfs_digest (from .nexcage-digest.json, None for bundles made
+    elsewhere), rootfs (absolute rootfs dir or None)).
+    """
+    config, problems = load_config(path)
+    if config is not None:
+        problems = _oci_schema.schema_problems(config) + _oci_schema.semantic_problems(config, bundle_dir=path)
+    try:
+        stored = _read_json(os.path.join(path, DIGEST_FILE))
+    except (OSError, ValueError):
+        stored = None
+    stored = stored if isinstance(stored, dict) else {}
+    rootfs = _oci_schema._root_dir(config, path) if isinstance(config, dict) else None
+    return {
+        "config": config,
+        "validation": problems,
+        "valid": not _oci_schema.errors_of(problems),
+        "digest": stored.get("digest"),
+        "rootfs_digest": (stored.get("rootfs") or {}).get("digest"),
+        "rootfs": rootfs,
+    }
 
 
 def run_module(module, runner):

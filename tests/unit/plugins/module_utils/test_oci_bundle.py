@@ -711,3 +711,13 @@ def test_missing_bind_source_is_a_warning(env):
     (problem,) = result["validation"]
     assert problem["level"] == "warning" and problem["path"] == "$.mounts[7].source"
     assert os.path.join(env["path"], "hostdata") in problem["message"]
+
+
+def test_inspect_bundle(env):
+    result, _, _ = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
+    info = _oci_bundle.inspect_bundle(env["path"])
+    assert info["valid"] and info["config"] == result["config"] and info["digest"] == result["digest"]
+    assert info["rootfs"] == os.path.join(env["path"], "rootfs") and info["rootfs_digest"].startswith("sha256:")
+    pathlib.Path(env["path"], "config.json").write_text("[")
+    info = _oci_bundle.inspect_bundle(env["path"])
+    assert not info["valid"] and info["config"] is None and info["validation"][0]["check"] == "load"
