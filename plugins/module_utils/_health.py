@@ -975,6 +975,8 @@ def _predicted(result, done):
 
 
 def run_module(module, runner):
+    if not 0 <= module.params["min_free_percent"] <= 100:
+        module.fail_json(msg="min_free_percent must be between 0 and 100, got %s" % module.params["min_free_percent"])
     node = NodeView(runner, which=lambda name: module.get_bin_path(name, required=False))
     out, failed = run_health(node, module.params, module.check_mode)
     out["commands"] = runner.commands

@@ -743,6 +743,8 @@ def run_module(module, runner):
         if params["state"] == "present":
             result = manager.present(name, params["properties"], params["create_parents"])
         else:
+            if params["properties"]:
+                manager.warnings.append("properties are ignored with state: absent")
             result = manager.absent(name, recursive=params["recursive"], force=params["force"])
     except ZfsError as exc:
         extra = {k: v for k, v in exc.details.items() if k not in ("cmd", "rc", "stdout", "stderr")}
@@ -750,8 +752,8 @@ def run_module(module, runner):
     diff = result.pop("diff")
     result.pop("before_properties", None)
     out = dict(result, name=name, commands=runner.commands)
-    if manager.warnings:
-        out["warnings"] = manager.warnings
+    for warning in manager.warnings:
+        module.warn(warning)
     if module._diff:
         out["diff"] = diff
     module.exit_json(**out)

@@ -321,3 +321,8 @@ def test_through_ansible_playbook_as_a_gate(node):
     # the tree callback's copy of a failed result has no `failed` key: the recap says it
     assert "failed=1" in gate["_stdout"]
     assert gate["msg"].startswith("node health: 1 check(s) at or above 'warn': zfs_pools (warn): rpool is DEGRADED")
+
+
+def test_min_free_percent_out_of_range(node):
+    res = run_task(node, {"min_free_percent": 150})
+    assert res["failed"] is True and res["msg"] == "min_free_percent must be between 0 and 100, got 150"

@@ -1,6 +1,7 @@
 """nexcage_zfs_dataset against a simulated node (pvesim run): check, apply, idempotent and
 idempotent-check for creation and for each property change; destroy guards; missing pool."""
 
+import json
 import pathlib
 
 import pytest
@@ -160,7 +161,9 @@ def test_destroy_four_phases(node):
     assert exists(node, "rpool/data/gone")
     apply = run_task(node, args)
     assert apply["changed"] is True and not exists(node, "rpool/data/gone")
-    assert run_task(node, args)["changed"] is False
+    again = run_task(node, dict(args, properties={"quota": "1G"}))
+    assert again["changed"] is False
+    assert "properties are ignored with state: absent" in json.dumps(again["warnings"])
     assert run_task(node, args, check=True)["changed"] is False
 
 
