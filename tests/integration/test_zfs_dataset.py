@@ -237,3 +237,16 @@ def test_through_ansible_playbook_check_and_diff(node):
     # the callback shows the diff (the tree callback's copy of the result drops it)
     assert "+++ after" in res["_stdout"] and "+        quota: '2147483648'" in res["_stdout"], res["_stdout"]
     assert not exists(node, "rpool/data/play")
+
+
+def test_shrinking_quota_and_reservation_together(node):
+    """zfs refuses a quota below the current reservation: the smaller reservation must be set first."""
+    name = "rpool/data/ct-shrink"
+    run_task(node, {"name": name, "properties": {"quota": "20G", "reservation": "15G"}})
+    res = run_task(node, {"name": name, "properties": {"quota": "10G", "reservation": "5G"}})
+    assert res["changed"] is True and not res.get("failed"), res
+    assert [c for c in res["commands"] if c.startswith("zfs set")] == [
+        "zfs set reservation=5368709120 %s" % name,
+        "zfs set quota=10737418240 %s" % name,
+    ]
+    assert zget(node, name, "quota") == "10737418240" and zget(node, name, "reservation") == "5368709120"
