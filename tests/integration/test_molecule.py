@@ -58,3 +58,24 @@ def test_molecule_default_scenario(tmp_path, unique_vmid):
     assert "/build/collections/ansible_collections/cageforge/nexcage/roles/" in out or "cageforge.nexcage.node" in out
     if not had_copy:
         assert not os.path.exists(stale), "molecule installed a copy of the collection into ~/.ansible/collections"
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(VENV_BIN, "molecule")), reason="molecule is not installed")
+def test_proxmox_scenario_is_skipped_with_a_message_without_a_node(tmp_path):
+    cfg = tmp_path / "ansible.cfg"
+    cfg.write_text("[defaults]\ncollections_path = %s\n" % COLLECTIONS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXCAGE_PVE_")}
+    env.update(PATH=VENV_BIN + os.pathsep + env.get("PATH", ""), ANSIBLE_CONFIG=str(cfg), NO_COLOR="1")
+    env.update(ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(
+        [os.path.join(VENV_BIN, "molecule"), "test", "-s", "proxmox"],
+        cwd=TOP,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "SKIPPED: the proxmox scenario needs a real Proxmox VE VM. Set NEXCAGE_PVE_HOST" in " ".join(out.split())
+    assert "UNREACHABLE" not in out
