@@ -94,8 +94,8 @@ def markup(text):
         if kind == "U":
             return "<%s>" % arg
         if kind == "L":
-            label, _, url = arg.rpartition(",")
-            return "[%s](%s)" % (label.strip(), url.strip())
+            label, url = arg.rsplit(",", 1) if "," in arg else ("", arg)
+            return "[%s](%s)" % (label.strip() or url.strip(), url.strip())
         if kind == "M":
             return _link_module(arg)
         return "---"  # HORIZONTALLINE

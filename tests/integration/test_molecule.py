@@ -47,6 +47,7 @@ def test_molecule_default_scenario(tmp_path, unique_vmid):
         env=env,
         capture_output=True,
         text=True,
+        check=False,
         timeout=900,
     )
     out = proc.stdout + proc.stderr
@@ -73,6 +74,7 @@ def test_proxmox_scenario_is_skipped_with_a_message_without_a_node(tmp_path):
         env=env,
         capture_output=True,
         text=True,
+        check=False,
         timeout=300,
     )
     out = proc.stdout + proc.stderr

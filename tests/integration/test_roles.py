@@ -58,7 +58,7 @@ def test_routing_picks_the_first_matching_rule(node, tmp_path):
         ("other", "bundle", {"name": "other", "bundle": {"path": "/b"}}, "crun"),
     ]
     tasks = []
-    for name, source, spec, _ in specs:
+    for name, source, spec, _want in specs:
         tasks.append(
             {
                 "name": "Route " + name,
@@ -71,7 +71,7 @@ def test_routing_picks_the_first_matching_rule(node, tmp_path):
     tasks.append(_dump("seen", tmp_path / "out.json"))
     _run(node, _playbook(node, tmp_path, "route.yml", _play(tasks)))
     seen = json.loads((tmp_path / "out.json").read_text())
-    assert seen == {name: want for name, _, _, want in specs}
+    assert seen == {spec[0]: spec[3] for spec in specs}
 
 
 def test_routing_without_rules_uses_the_default(node, tmp_path):
