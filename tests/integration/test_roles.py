@@ -258,6 +258,7 @@ def test_deploy_redeploy_and_teardown(fresh_node, tmp_path, unique_vmid):
 
         out = _run(fresh_node, deploy)
         assert "changed=0" in out, out
+        assert "changed=0" in _run(fresh_node, deploy, "--check"), "idempotent in check mode too"
         assert not any(s["changed"] for s in json.loads((tmp_path / "summary.json").read_text()))
 
         _run(fresh_node, teardown)
