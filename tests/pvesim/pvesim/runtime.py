@@ -616,7 +616,7 @@ def start(vmid, conf):
     with os.fdopen(rfd, "rb") as f:
         child_error = f.read().decode("utf-8", "replace")
     rc = os.waitstatus_to_exitcode(status) if status is not None else -1
-    if rc == 0 and _wait_running(vmid, 10):
+    if rc == 0 and _wait_running(vmid, 2):
         return None
     if child_error:
         print(child_error)
@@ -629,19 +629,13 @@ def start(vmid, conf):
 
 
 def _wait_running(vmid, timeout):
+    """After `lxc-start -d` returned 0 (it waits for RUNNING itself): the monitor socket is there."""
     deadline = time.monotonic() + timeout
-    while True:
-        if _socket_listed(vmid):
-            state = subprocess.run(
-                ["lxc-info", "-n", str(vmid), "-s", "-H"], capture_output=True, text=True, timeout=10, check=False
-            ).stdout.strip()
-            if state == "RUNNING":
-                return True
-            if state in ("STOPPED", "ABORTING"):
-                return False
+    while not _socket_listed(vmid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.01)
+    return True
 
 
 def _wait_stopped(vmid, timeout):
