@@ -161,3 +161,13 @@ def test_from_result_timeout():
 
 def test_unknown_category_is_coerced():
     assert E.NexcageError("bogus", "m").category == E.UNKNOWN
+
+
+def test_docs_catalogue_lists_every_category():
+    import os
+
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    with open(os.path.join(top, "docs", "errors.md"), encoding="utf-8") as f:
+        text = f.read()
+    for category in E.CATEGORIES:
+        assert "\n## %s\n" % category in text, category
