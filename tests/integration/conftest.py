@@ -47,7 +47,7 @@ _counter = itertools.count()
 # Runs inside the node's namespace: executes the module file once per spec, in-process,
 # capturing its JSON output and the simulated-tool calls it made.
 _DRIVER = r"""
-import contextlib, io, json, runpy, sys
+import contextlib, io, json, runpy, sys, time
 from ansible.module_utils import basic
 
 CALLS = "/var/lib/pvesim/calls.jsonl"
@@ -68,6 +68,7 @@ for args in spec["runs"]:
     basic._ANSIBLE_PROFILE = "legacy"
     before = len(calls())
     out = io.StringIO()
+    started = time.monotonic()
     with contextlib.redirect_stdout(out):
         try:
             runpy.run_path(spec["module"], run_name="__main__")
@@ -78,6 +79,7 @@ for args in spec["runs"]:
         result = json.loads(text[text.index("{"):])
     except ValueError:
         result = {"failed": True, "msg": "no JSON from module", "_raw": text}
+    result["_elapsed"] = time.monotonic() - started
     result["_calls"] = calls()[before:]
     results.append(result)
 print(json.dumps(results))
@@ -125,7 +127,8 @@ class Node:
         """Run the module several times in ONE ``pvesim run`` (one Python process, the module
         executed as ``__main__`` per run with fresh arguments), in order.
 
-        runs: list of (args, check, diff). Returns one result per run, each with ``_calls``.
+        runs: list of (args, check, diff). Returns one result per run, each with ``_calls`` and
+        ``_elapsed`` (seconds the module itself took, without process start-up).
         Much faster than one process per run; each run still goes through AnsibleModule.
         """
         path = os.path.join(MODULES, _short(module) + ".py")
