@@ -41,7 +41,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils import _plan as 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig as C
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _validation as V
 from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec, runner_for
-from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
+from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, Runner
 
 ETC_PVE = "/etc/pve"
 LXC_CONF_DIR = "/etc/pve/lxc"
@@ -133,13 +133,18 @@ def _init_pid_from_cgroup(vmid):
     return None
 
 
-def container_pid(vmid, runner):
-    """The container's init pid: from its cgroup, else `lxc-info -p -H` (not a pct call)."""
+def container_pid(vmid, runner=None):
+    """The container's init pid: from its cgroup, else `lxc-info -p -H` (not a pct call).
+
+    The lxc-info fallback is a read-only lookup: it runs through its own Runner so that it does
+    not appear in the task's `commands` (which lists what changes, or would change, the node).
+    """
     pid = _init_pid_from_cgroup(vmid)
     if pid is not None:
         return pid
+    reader = runner if runner is not None else Runner(timeout=10)
     try:
-        result = runner.run(["lxc-info", "-n", str(vmid), "-p", "-H"], check=False, timeout=10)
+        result = reader.run(["lxc-info", "-n", str(vmid), "-p", "-H"], check=False, timeout=10)
     except OSError:
         return None
     text = (result.stdout or "").strip()
@@ -345,6 +350,7 @@ class ContainerTask:
         self._keyfile = None
         self._pid = None
         self._was_running = False
+        self.pid_reader = None  # a Runner for the read-only lxc-info fallback (None: a fresh one)
 
     # ---------------------------------------------------------------- helpers
 
@@ -372,7 +378,7 @@ class ContainerTask:
 
     def pid(self):
         if self._pid is None:
-            self._pid = container_pid(self.vmid, self.runner)
+            self._pid = container_pid(self.vmid, self.pid_reader)
         return self._pid
 
     def what(self):

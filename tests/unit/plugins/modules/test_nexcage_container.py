@@ -1,0 +1,310 @@
+"""nexcage_container unit tests: pure (no subprocess). The node's files live in tmp_path (the
+module_utils path constants are pointed there) and a fake Runner records the exact argv of each
+command and returns canned results; each scenario asserts the ordered command list."""
+
+import json
+
+import pytest
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _container as K
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors as E
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate
+from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, CommandResult, Runner
+
+TEMPLATE = "local:vztmpl/busybox-1.35_amd64.tar.zst"
+CONF = """arch: amd64
+hostname: web01
+memory: 512
+ostype: unmanaged
+rootfs: local-zfs:subvol-100-disk-0,size=1G
+swap: 512
+unprivileged: 1
+"""
+
+
+class FakeNode:
+    def __init__(self, tmp_path, monkeypatch):
+        self.tmp = tmp_path
+        self.conf_dir = tmp_path / "etc/pve/lxc"
+        self.conf_dir.mkdir(parents=True)
+        (tmp_path / "etc/pve/local").symlink_to("nodes/pve")
+        (tmp_path / "vz/template/cache").mkdir(parents=True)
+        (tmp_path / "vz/template/cache/busybox-1.35_amd64.tar.zst").write_bytes(b"x")
+        (tmp_path / "etc/pve/storage.cfg").write_text(
+            "dir: local\n\tpath %s\n\tcontent iso,vztmpl,backup\n\n"
+            "zfspool: local-zfs\n\tpool rpool/data\n\tcontent images,rootdir\n" % (tmp_path / "vz")
+        )
+        self.vmlist = {}
+        self.write_vmlist()
+        self.unix = tmp_path / "proc_net_unix"
+        self.unix.write_text("Num       RefCount Protocol Flags    Type St Inode Path\n")
+        for name, value in {
+            "ETC_PVE": tmp_path / "etc/pve",
+            "LXC_CONF_DIR": self.conf_dir,
+            "VMLIST": tmp_path / "etc/pve/.vmlist",
+            "STORAGE_CFG": tmp_path / "etc/pve/storage.cfg",
+            "DATACENTER_CFG": tmp_path / "etc/pve/datacenter.cfg",
+            "PROC_NET_UNIX": self.unix,
+            "VMID_LOCK": tmp_path / "lock/nexcage-vmid.lock",
+            "RECORD_DIR": tmp_path / "nexcage",
+            "CGROUP_ROOT": tmp_path / "cgroup",
+        }.items():
+            monkeypatch.setattr(K, name, str(value))
+        monkeypatch.setattr(_ocistate, "RUN_DIR", str(tmp_path / "run"))
+
+    def write_vmlist(self):
+        ids = {str(k): {"node": "pve", "type": t, "version": 1} for k, t in self.vmlist.items()}
+        (self.tmp / "etc/pve/.vmlist").write_text(json.dumps({"version": 1, "ids": ids}))
+
+    def add_ct(self, vmid, text=CONF, running=False):
+        (self.conf_dir / ("%d.conf" % vmid)).write_text(text)
+        self.vmlist[vmid] = "lxc"
+        self.write_vmlist()
+        if running:
+            self.set_running(vmid, True)
+
+    def set_running(self, vmid, running):
+        lines = [ln for ln in self.unix.read_text().splitlines() if not ln.endswith("/%d/command" % vmid)]
+        if running:
+            lines.append("0000: 00000002 00000000 00010000 0001 01 1234 @/var/lib/lxc/%d/command" % vmid)
+        self.unix.write_text("\n".join(lines) + "\n")
+
+
+class FakeRunner(Runner):
+    """Records argv; simulates the effect of pct on the fake node; canned failures by argv prefix."""
+
+    def __init__(self, node, check_mode=False, failures=None):
+        super().__init__(check_mode=check_mode, timeout=10, environ={})
+        self.node = node
+        self.failures = failures or {}
+
+    def run(self, argv, mutating=False, timeout=None, data=None, check=True):
+        argv = [str(a) for a in argv]
+        if mutating and self.check_mode:
+            res = CommandResult(argv, 0, "", "", 0.0, planned=True)
+            self.history.append(res)
+            return res
+        for prefix, (rc, err) in self.failures.items():
+            if " ".join(argv).startswith(prefix):
+                res = CommandResult(argv, rc, "", err, 0.0)
+                self.history.append(res)
+                if check:
+                    raise CommandFailed(res)
+                return res
+        res = CommandResult(argv, 0, "4242\n" if argv[0] == "lxc-info" else "", "", 0.0)
+        self.history.append(res)
+        self.effect(argv)
+        return res
+
+    def effect(self, argv):
+        if argv[:2] == ["pct", "create"]:
+            self.node.add_ct(int(argv[2]), "hostname: %s\nmemory: 512\n" % _opt(argv, "--hostname", "CT" + argv[2]))
+        elif argv[:2] == ["pct", "start"] or argv[:2] == ["pct", "reboot"]:
+            self.node.set_running(int(argv[2]), True)
+        elif argv[:2] in (["pct", "stop"], ["pct", "shutdown"]):
+            self.node.set_running(int(argv[2]), False)
+        elif argv[:2] == ["pct", "destroy"]:
+            (self.node.conf_dir / ("%s.conf" % argv[2])).unlink()
+            self.node.set_running(int(argv[2]), False)
+
+
+def _opt(argv, flag, default):
+    return argv[argv.index(flag) + 1] if flag in argv else default
+
+
+class FakeModule:
+    def __init__(self, params, check_mode=False, diff=False, tmpdir=None):
+        spec = K.argument_spec()
+        self.params = {k: v.get("default") for k, v in spec.items()}
+        self.params.update(params)
+        self.check_mode = check_mode
+        self._diff = diff
+        self.tmpdir = tmpdir
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    return FakeNode(tmp_path, monkeypatch)
+
+
+def run(fake, params, check=False, diff=False, failures=None):
+    module = FakeModule(params, check, diff, str(fake.tmp))
+    runner = FakeRunner(fake, check, failures)
+    task = K.ContainerTask(module, runner)
+    task.pid_reader = FakeRunner(fake)  # lxc-info fallback (the fake cgroup tree is empty)
+    return task.execute(), runner
+
+
+BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
+
+# (id, existing CTs {vmid: running}, params, check, expected commands, changed)
+SCENARIOS = [
+    (
+        "create-check",
+        {},
+        dict(BASE, vmid=100, hostname="web01", memory=256),
+        True,
+        ["pct create 100 %s --hostname web01 --memory 256 --ostype unmanaged --rootfs local-zfs:1" % TEMPLATE],
+        True,
+    ),
+    (
+        "create-start",
+        {},
+        dict(BASE, vmid=100, state="started"),
+        False,
+        ["pct create 100 %s --ostype unmanaged --rootfs local-zfs:1" % TEMPLATE, "pct start 100"],
+        True,
+    ),
+    ("converged", {100: False}, dict(BASE, vmid=100, hostname="web01", memory=512), False, [], False),
+    ("converged-started", {100: True}, {"vmid": 100, "state": "started"}, False, [], False),
+    ("converged-stopped", {100: False}, {"vmid": 100, "state": "stopped"}, False, [], False),
+    (
+        "update",
+        {100: False},
+        {"vmid": 100, "memory": 1024, "swap": 0},
+        False,
+        ["pct set 100 --memory 1024 --swap 0"],
+        True,
+    ),
+    ("start", {100: False}, {"vmid": 100, "state": "started"}, False, ["pct start 100"], True),
+    (
+        "shutdown",
+        {100: True},
+        {"vmid": 100, "state": "stopped"},
+        False,
+        ["pct shutdown 100 --timeout 60 --forceStop 1"],
+        True,
+    ),
+    ("stop", {100: True}, {"vmid": 100, "state": "stopped", "stop_mode": "stop"}, False, ["pct stop 100"], True),
+    (
+        "restart-running",
+        {100: True},
+        {"vmid": 100, "state": "restarted"},
+        False,
+        ["pct reboot 100 --timeout 60"],
+        True,
+    ),
+    (
+        "absent",
+        {100: False},
+        {"vmid": 100, "state": "absent", "purge": True},
+        False,
+        ["pct destroy 100 --purge 1"],
+        True,
+    ),
+    (
+        "absent-force",
+        {100: True},
+        {"vmid": 100, "state": "absent", "force": True},
+        False,
+        ["pct destroy 100 --force 1"],
+        True,
+    ),
+    ("absent-missing", {}, {"vmid": 100, "state": "absent"}, False, [], False),
+    (
+        "pending-restart",
+        {100: True},
+        {"vmid": 100, "timezone": "UTC", "restart_on_change": True},
+        False,
+        ["pct set 100 --timezone UTC", "pct reboot 100 --timeout 60"],
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize("name,cts,params,check,commands,changed", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_scenarios(fake, name, cts, params, check, commands, changed):
+    for vmid, running in cts.items():
+        fake.add_ct(vmid, running=running)
+    result, runner = run(fake, params, check=check, diff=True)
+    assert result["commands"] == commands
+    assert result["changed"] is changed
+    assert set(result["diff"]) == {"before", "after"}
+    if check:
+        assert all(r.planned for r in runner.history)
+        assert not list(fake.conf_dir.iterdir())
+
+
+def test_pending_without_restart_is_reported(fake):
+    fake.add_ct(100, running=True)
+    result, _runner = run(fake, {"vmid": 100, "timezone": "UTC", "memory": 600})
+    assert result["commands"][0] == "pct set 100 --memory 600 --timezone UTC"
+    assert result["pending"] == ["timezone"]
+    assert {c["key"]: c["kind"] for c in result["changes"]} == {"memory": "live", "timezone": "restart"}
+
+
+def test_vmid_allocation_skips_vmlist(fake):
+    fake.vmlist = {100: "qemu", 101: "lxc"}
+    fake.write_vmlist()
+    (fake.tmp / "etc/pve/datacenter.cfg").write_text("next-id: lower=100,upper=200\n")
+    result, _runner = run(fake, dict(BASE, hostname="new"))
+    assert result["vmid"] == 102
+    assert result["commands"][0].startswith("pct create 102 ")
+
+
+def test_allocation_retries_when_taken(fake):
+    failures = {"pct create 100 ": (2, "CT 100 already exists on node 'pve'\n")}
+    result, _runner = run(fake, dict(BASE, hostname="new"), failures=failures)
+    assert result["vmid"] == 101
+    assert [c.split()[2] for c in result["commands"]] == ["100", "101"]
+
+
+def test_pct_failure_is_categorised(fake):
+    fake.add_ct(100)
+    with pytest.raises(E.NexcageError) as info:
+        run(fake, {"vmid": 100, "memory": 900}, failures={"pct set": (255, "CT is locked (backup)\n")})
+    err = info.value.to_dict()
+    assert err["category"] == "locked" and err["cmd"] == "pct set 100 --memory 900" and err["rc"] == 255
+
+
+def test_lock_line_refuses_before_pct(fake):
+    fake.add_ct(100, CONF + "lock: snapshot\n")
+    with pytest.raises(E.NexcageError) as info:
+        run(fake, {"vmid": 100, "memory": 900})
+    assert info.value.category == "locked" and info.value.cmd is None
+
+
+def test_absent_running_without_force(fake):
+    fake.add_ct(100, running=True)
+    with pytest.raises(E.NexcageError) as info:
+        run(fake, {"vmid": 100, "state": "absent"})
+    assert info.value.category == "already_running"
+
+
+def test_vm_holds_vmid(fake):
+    fake.vmlist = {100: "qemu"}
+    fake.write_vmlist()
+    with pytest.raises(E.NexcageError) as info:
+        run(fake, dict(BASE, vmid=100))
+    assert info.value.category == "already_exists" and "QEMU" in info.value.message
+
+
+def test_missing_template_lists_available(fake):
+    with pytest.raises(E.NexcageError) as info:
+        run(fake, dict(BASE, vmid=100, image="local:vztmpl/other.tar.xz"))
+    assert info.value.category == "not_found" and TEMPLATE in info.value.message
+
+
+def test_ambiguous_hostname(fake):
+    fake.add_ct(100)
+    fake.add_ct(101)
+    with pytest.raises(E.NexcageError) as info:
+        run(fake, {"hostname": "web01"})
+    assert "100, 101" in info.value.message
+
+
+def test_password_masked_and_keyfile_removed(fake):
+    result, runner = run(fake, dict(BASE, vmid=100, password="topsecret1", ssh_public_keys="ssh-ed25519 AAAA x"))
+    assert "topsecret1" not in json.dumps(result)
+    assert "--password ********" in result["commands"][0]
+    assert "topsecret1" in runner.history[0].argv  # pct itself got it
+    keyfile = runner.history[0].argv[runner.history[0].argv.index("--ssh-public-keys") + 1]
+    assert not (fake.tmp / keyfile).exists()
+
+
+def test_oci_state_written_and_removed(fake):
+    run(fake, dict(BASE, vmid=100, state="started"))
+    state = _ocistate.read_state(100)
+    assert state["status"] == "running" and state["pid"] == 4242 and state["id"] == "100"
+    run(fake, {"vmid": 100, "state": "absent", "force": True})
+    assert _ocistate.read_state(100) is None
