@@ -38,7 +38,7 @@ description:
   - The OCI runtime state of the container is kept in C(/run/nexcage/<vmid>/state.json) (written on create,
     start and stop, removed with the container).
 author:
-  - nexcage contributors
+  - nexcage contributors (@cageforge)
 extends_documentation_fragment:
   - cageforge.nexcage.common
   - cageforge.nexcage.common.ATTRIBUTES
