@@ -185,6 +185,21 @@ def test_container_role_in_check_mode_changes_nothing(fresh_node, tmp_path):
     assert not fresh_node.exists("/rpool/data/chk")
 
 
+def test_teardown_routes_specs_like_the_deploy_and_tolerates_missing_containers(node, tmp_path):
+    specs = [{"name": "tx-gone", "vmid": 4646, "image": TEMPLATE}, {"name": "ty-gone", "backend": "proxmox_lxc"}]
+    td_vars = {
+        "teardown_specs": specs,
+        "teardown_routing": [{"match": {"name": "^tx-"}, "backend": "proxmox_lxc"}],
+        "teardown_default_backend": "crun",
+    }
+    tasks = [_dump("container_backends", tmp_path / "backends.json"), _dump("teardown_summary", tmp_path / "td.json")]
+    roles = [{"role": "cageforge.nexcage.teardown", "vars": td_vars}]
+    out = _run(node, _playbook(node, tmp_path, "td.yml", _play(tasks, roles=roles)))
+    assert "changed=0" in out
+    assert json.loads((tmp_path / "backends.json").read_text()) == {"tx-gone": "proxmox_lxc", "ty-gone": "proxmox_lxc"}
+    assert json.loads((tmp_path / "td.json").read_text())["containers_removed"] == []
+
+
 @pytest.mark.real_lxc
 @pytest.mark.slow
 @pytest.mark.skipif(not lxc_available(), reason="needs LXC (lxc-start) and root")
