@@ -188,3 +188,17 @@ def test_command_timeout(node):
 def test_absent_needs_identity(node):
     result = node.run_task(MOD, {"state": "absent"})
     assert result["failed"] is True and "vmid" in result["msg"]
+
+
+def test_missing_pool(node):
+    result = node.run_task(MOD, dict(BASE, vmid=198, pool="nopool"))
+    err = failed(result, "not_found")
+    assert "nopool" in err["message"]
+    nothing_made(node, 198)
+
+
+def test_bad_ssh_key(node):
+    result = node.run_task(MOD, dict(BASE, vmid=199, ssh_public_keys="this is not a key"))
+    err = failed(result, "invalid_argument")
+    assert "SSH public key validation error" in err["message"]
+    nothing_made(node, 199)

@@ -308,3 +308,35 @@ def test_oci_state_written_and_removed(fake):
     assert state["status"] == "running" and state["pid"] == 4242 and state["id"] == "100"
     run(fake, {"vmid": 100, "state": "absent", "force": True})
     assert _ocistate.read_state(100) is None
+
+
+def test_wait_timeout_names_last_state(fake):
+    class NoStart(FakeRunner):
+        def effect(self, argv):
+            if argv[:2] != ["pct", "start"]:
+                super().effect(argv)
+
+    fake.add_ct(100)
+    module = FakeModule({"vmid": 100, "state": "started", "wait_timeout": 0}, tmpdir=str(fake.tmp))
+    task = K.ContainerTask(module, NoStart(fake))
+    with pytest.raises(E.NexcageError) as info:
+        task.execute()
+    assert info.value.category == "timeout"
+    assert "last state seen: stopped" in info.value.message
+
+
+def test_recreate_running_restarts_it(fake):
+    fake.add_ct(100, running=True)
+    result, _runner = run(fake, dict(BASE, vmid=100, arch="arm64", recreate=True))
+    assert result["commands"] == [
+        "pct destroy 100 --force 1",
+        "pct create 100 %s --ostype unmanaged --arch arm64 --rootfs local-zfs:1" % TEMPLATE,
+        "pct start 100",
+    ]
+    assert result["steps"] == ["destroy", "create", "start"]
+
+
+def test_restarted_with_stop_mode_stop(fake):
+    fake.add_ct(100, running=True)
+    result, _runner = run(fake, {"vmid": 100, "state": "restarted", "stop_mode": "stop"})
+    assert result["commands"] == ["pct stop 100", "pct start 100"]
