@@ -1,0 +1,64 @@
+"""OCI state files: atomic write, read, remove; valid against the runtime-spec state schema."""
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate as O
+
+SCHEMA_DIR = "/work/shared/oci-runtime-spec"
+
+
+@pytest.fixture(autouse=True)
+def run_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(O, "RUN_DIR", str(tmp_path / "run"))
+    return tmp_path / "run"
+
+
+def _validate(state):
+    """Required keys and types of state-schema.json; the upstream schema too when it is available."""
+    assert {"ociVersion", "id", "status", "bundle"} <= set(state)
+    assert state["status"] in O.STATUSES and isinstance(state["id"], str) and isinstance(state["bundle"], str)
+    if "pid" in state:
+        assert isinstance(state["pid"], int) and state["pid"] >= 0
+    schema_path = os.path.join(SCHEMA_DIR, "state-schema.json")
+    if os.path.exists(schema_path):
+        import jsonschema
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT4
+
+        def load(name):
+            with open(os.path.join(SCHEMA_DIR, name), encoding="utf-8") as f:
+                return Resource.from_contents(json.load(f), default_specification=DRAFT4)
+
+        registry = Registry().with_resources([(n, load(n)) for n in ("defs.json", "state-schema.json")])
+        jsonschema.Draft4Validator(registry["state-schema.json"].contents, registry=registry).validate(state)
+
+
+@pytest.mark.parametrize(
+    "status,pid,annotations",
+    [("created", None, None), ("running", 4242, {"org.cageforge.nexcage.vmid": "100"}), ("stopped", None, {})],
+)
+def test_write_read_remove(run_dir, status, pid, annotations):
+    state = O.write_state(100, status, pid, "/var/lib/lxc/100", annotations)
+    _validate(state)
+    assert O.read_state(100) == state
+    assert (run_dir / "100" / "state.json").exists()
+    assert [p.name for p in (run_dir / "100").iterdir()] == ["state.json"], "no temporary file left"
+    assert O.remove_state(100) is True
+    assert O.read_state(100) is None
+    assert O.remove_state(100) is False
+
+
+def test_invalid_values():
+    with pytest.raises(ValueError):
+        O.build_state(100, "paused")
+    with pytest.raises(ValueError):
+        O.build_state(100, "running", pid=-1)
+
+
+def test_unreadable_state_is_none(run_dir):
+    (run_dir / "101").mkdir(parents=True)
+    (run_dir / "101" / "state.json").write_text("{not json")
+    assert O.read_state(101) is None
