@@ -200,6 +200,45 @@ def test_teardown_routes_specs_like_the_deploy_and_tolerates_missing_containers(
     assert json.loads((tmp_path / "td.json").read_text())["containers_removed"] == []
 
 
+def test_bundle_step_adds_the_dataset_mount_and_is_idempotent(node, tmp_path):
+    path = "/var/lib/nexcage/bundles/rb-app"
+    spec = {
+        "name": "rb-app",
+        "bundle": {
+            "path": path,
+            "source": TEMPLATE,
+            "args": ["/bin/sh", "-c", "exec /sbin/init"],
+            "env": {"MODE": "test"},
+            "mounts": [
+                {"destination": "/shared", "source": "/var/lib/nexcage", "type": "bind", "options": ["rbind", "ro"]}
+            ],
+        },
+        "dataset": {"name": "rpool/data/rb-app"},
+    }
+    step = {
+        "name": "Bundle step",
+        "ansible.builtin.include_role": {"name": "cageforge.nexcage.container", "tasks_from": "bundle"},
+        "vars": {
+            "container_spec": spec,
+            "container_source": "bundle",
+            "container_state": "started",
+            "container_has_dataset": True,
+            "container_dataset_path": "/rpool/data/rb-app",
+            "container_dataset_target": "/data",
+        },
+    }
+    play = _playbook(node, tmp_path, "bundle.yml", _play([step]))
+    assert "changed=1" in _run(node, play)
+    config = json.loads(node.read(path + "/config.json"))
+    assert config["hostname"] == "rb-app"
+    assert config["process"]["args"] == ["/bin/sh", "-c", "exec /sbin/init"]
+    assert "MODE=test" in config["process"]["env"]
+    binds = [(m["destination"], m.get("source"), m.get("options")) for m in config["mounts"] if m.get("type") == "bind"]
+    assert binds == [("/shared", "/var/lib/nexcage", ["rbind", "ro"]), ("/data", "/rpool/data/rb-app", ["rbind", "rw"])]
+    assert node.exists(path + "/rootfs/bin/busybox")
+    assert "changed=0" in _run(node, play)
+
+
 @pytest.mark.real_lxc
 @pytest.mark.slow
 @pytest.mark.skipif(not lxc_available(), reason="needs LXC (lxc-start) and root")
