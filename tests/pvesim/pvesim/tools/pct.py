@@ -740,20 +740,22 @@ def cmd_create(argv):
                     if given and given != detected:
                         print("got unexpected ostype (%s != %s)" % (detected, given))
                     conf["ostype"] = given or detected
+                post_create(rootdir, conf, ssh_keys)  # before the default: Setup writes `localhost`
                 conf.setdefault("hostname", "CT%s" % vmid)
-                post_create(rootdir, conf, ssh_keys)
                 if not conf.get("memory"):
                     conf["memory"] = "512"
                 conf.setdefault("swap", "512")
                 ctconfig.write_conf(vmid, conf)
-        except (cli.PveError, cli.TaskFailed, FormatError) as e:
+        except BaseException as e:
             for volid in vollist:
                 try:
                     st.free_volume(volid)
                 except cli.PveError as fe:
                     print(fe.message)
             ctconfig.destroy_conf(vmid)
-            raise cli.PveError(emsg + e.message) from None
+            if isinstance(e, (cli.PveError, cli.TaskFailed, FormatError)):
+                raise cli.PveError(emsg + e.message) from None
+            raise
         if start:
             try:
                 _runtime().start(vmid, conf)
