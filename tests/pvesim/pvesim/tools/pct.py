@@ -900,11 +900,11 @@ def cmd_list(argv):
 
 def cmd_status(argv):
     vmid, _pos, opts = parse(argv, "status", {"verbose": Prop("boolean")})
-    status = ctstatus.vmstatus(vmid)
     if opts.get("verbose"):
-        sys.stdout.write(ctstatus.status_lines(status))
+        sys.stdout.write(ctstatus.status_lines(ctstatus.vmstatus(vmid)))
     else:
-        sys.stdout.write("status: %s\n" % status["status"])
+        ctconfig.read_conf(vmid)
+        sys.stdout.write("status: %s\n" % ("running" if is_running(vmid) else "stopped"))
     return 0
 
 
