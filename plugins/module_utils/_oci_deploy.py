@@ -35,6 +35,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shlex
 import time
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_bundle
@@ -226,9 +227,49 @@ def prepare(runner, bundle, storage="local"):
     digest = info.get("rootfs_digest") or _oci_bundle.tree_digest(rootfs, allow_devices=True)[0]
     options, more = options_from_settings(settings)
     template, path, packed = pack_rootfs(runner, rootfs, digest, storage)
-    lxc, cap_warnings = capability_lines([(str(k), str(v)) for k, v in settings.get("lxc") or []])
+    try:
+        init_lines = init_cmd_lines(info["config"]["process"]["args"], rootfs)
+    except ValueError as exc:
+        raise NexcageError(
+            INVALID_ARGUMENT,
+            "The bundle %s cannot be deployed as a Proxmox VE container: $.process.args: %s" % (bundle, exc),
+            hint="Use arguments without whitespace or quotes, or add /bin/sh to the rootfs.",
+        ) from None
+    settings["lxc"] = [kv for kv in settings.get("lxc") or [] if kv[0] != "lxc.init.cmd"]
+    lxc, cap_warnings = capability_lines(init_lines + [(str(k), str(v)) for k, v in settings.get("lxc") or []])
     more += cap_warnings
     return Deployment(bundle, template, path, packed, options, lxc, warnings + more, digest)
+
+
+ENTRYPOINT_VAR = "NEXCAGE_ENTRYPOINT"
+# One word (no whitespace) that makes sh run the command in $NEXCAGE_ENTRYPOINT: ${IFS%??} is a
+# single space, which field splitting turns into a word break, so sh runs: eval "$NEXCAGE_ENTRYPOINT".
+_EVAL_WORD = 'eval${IFS%%??}"$%s"' % ENTRYPOINT_VAR
+
+
+def init_cmd_lines(args, rootfs):
+    """process.args -> raw lines that make LXC run exactly these args as init.
+
+    LXC 5.0 splits ``lxc.init.cmd`` on spaces and does not honour quotes (tested:
+    ``touch '/data/a b'`` creates nothing, ``sh -c 'x; y'`` gets ``'x;`` as its script).
+    Args without whitespace or quotes are written as they are. Otherwise the command is
+    shell-quoted into the variable NEXCAGE_ENTRYPOINT (``lxc.environment``), and init is
+    ``/bin/sh -c eval${IFS%??}"$NEXCAGE_ENTRYPOINT"``, which unsets the variable and execs the
+    args: the process gets exactly its argv. That needs /bin/sh in the rootfs.
+    """
+    if not args:
+        raise ValueError("no program to run")
+    for arg in args:
+        if arg == "" or re.search(r"[\x00-\x08\x0a-\x1f\x7f]", arg):
+            raise ValueError("argument %r is empty or contains a control character" % arg)
+    if not any(re.search(r"[\s'\"]", arg) for arg in args):
+        return [("lxc.init.cmd", " ".join(args))]
+    if not os.path.lexists(os.path.join(rootfs, "bin", "sh")):
+        raise ValueError(
+            "arguments with whitespace or quotes need /bin/sh in the rootfs (LXC splits lxc.init.cmd on spaces)"
+        )
+    command = "unset %s; exec %s" % (ENTRYPOINT_VAR, shlex.join(args))
+    return [("lxc.init.cmd", "/bin/sh -c %s" % _EVAL_WORD), ("lxc.environment", "%s=%s" % (ENTRYPOINT_VAR, command))]
 
 
 # LXC itself needs these in the bounding set to set up and start the container (tested with
@@ -508,8 +549,11 @@ def deploy(runner, vmid, bundle, state="started", storage="local", rootfs=None, 
     changed_config = any(s in result["steps"] for s in ("update", "lxc")) and exists
     if state == "started":
         if running and changed_config:
-            _run(runner, ["pct", "reboot", str(vmid)], "reboot", vmid)
-            result["steps"].append("reboot")
+            # The bundle's process is PID 1 and usually has no SIGPWR handler, so a clean
+            # reboot would only wait for its timeout: restart it with stop + start.
+            _run(runner, ["pct", "stop", str(vmid)], "stop", vmid)
+            _run(runner, ["pct", "start", str(vmid)], "start", vmid)
+            result["steps"].append("restart")
         elif not running:
             _run(runner, ["pct", "start", str(vmid)], "start", vmid)
             result["changed"] = True

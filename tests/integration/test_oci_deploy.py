@@ -158,7 +158,7 @@ def test_bundle_deploys_and_runs_with_mounts_env_and_entrypoint(ct, tmp_path):
     changed = deploy(node, **args)
     assert not changed.get("failed"), changed
     assert changed["changed"] is True and "pack" not in changed["steps"]
-    assert "update" in changed["steps"] and "lxc" in changed["steps"] and "reboot" in changed["steps"]
+    assert "update" in changed["steps"] and "lxc" in changed["steps"] and "restart" in changed["steps"]
     conf = node.conf(vmid)
     assert "memory: 128" in conf and "lxc.environment: MODE=changed" in conf
     assert "GREETING" not in conf and "scratch" not in conf
