@@ -1,0 +1,274 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Running an OCI bundle directly through runc or crun. PRIVATE to the collection.
+
+``converge(runner, container_id, bundle, state, runtime="runc", wrapper=None, ...)``
+brings one container to ``present`` (created), ``started``, ``stopped``,
+``restarted`` or ``absent`` with the runtime's own operations (``create``,
+``start``, ``kill``, ``delete``, ``state``), and keeps the OCI state file
+``/run/nexcage/<id>/state.json`` (``_ocistate``) in line with ``<runtime> state``.
+
+``wrapper`` is an argv prefix for ``create`` only, a documented opt-in for hosts
+where the runtime cannot create containers as installed. Example (crun 1.8 on a
+hybrid cgroup host, env-notes §3):
+``["unshare", "-m", "sh", "-c", "umount /sys/fs/cgroup/unified && exec \\"$@\\"", "wrap"]``.
+``state``, ``start``, ``kill`` and ``delete`` never need it.
+
+The container's stdio: ``<runtime> create`` hands its own stdin/stdout/stderr to
+the container process, which keeps them open for its whole life, so ``create``
+runs with stdin from /dev/null and stdout+stderr appended to
+``/run/nexcage/<id>/console.log`` (``run_detached``); the runtime's own error
+messages are read back from that log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate
+from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
+    INVALID_ARGUMENT,
+    NOT_FOUND,
+    TIMEOUT,
+    UNKNOWN,
+    NexcageError,
+)
+from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandResult
+
+RUNTIMES = ("runc", "crun")
+STATES = ("present", "started", "stopped", "restarted", "absent")
+CONFIG_ANNOTATION = "org.cageforge.nexcage.config-digest"
+BACKEND_ANNOTATION = "org.cageforge.nexcage.backend"
+NOT_EXIST = ("does not exist", "not exist", "No such file or directory")
+
+
+def console_log(container_id):
+    return os.path.join(_ocistate.state_dir(container_id), "console.log")
+
+
+def config_digest(bundle):
+    with open(os.path.join(bundle, "config.json"), "rb") as handle:
+        return "sha256:" + hashlib.sha256(handle.read()).hexdigest()
+
+
+def run_detached(runner, argv, log_path, timeout=None):
+    """Run argv like Runner.run(mutating=True), but with stdin /dev/null and stdout+stderr appended to log_path.
+
+    For ``<runtime> create``, whose child keeps the stdio it inherits. The result's
+    stderr is what the command added to the log. Recorded in runner.history.
+    """
+    argv = [str(a) for a in argv]
+    if runner.check_mode:
+        result = CommandResult(argv, 0, "", "", 0.0, planned=True)
+        runner.history.append(result)
+        return result
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    limit = runner.timeout if timeout is None else timeout
+    started = time.monotonic()
+    with open(log_path, "ab") as log:
+        offset = log.tell()
+        try:
+            proc = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=runner._env,
+                timeout=limit,
+                check=False,
+            )
+            rc = proc.returncode
+            err = ""
+        except subprocess.TimeoutExpired:
+            rc, err = 124, "timed out after %s seconds" % limit
+        except OSError as exc:
+            rc, err = 127, "%s: %s" % (argv[0], exc.strerror)
+    if not err:
+        with open(log_path, "rb") as log:
+            log.seek(offset)
+            err = log.read().decode("utf-8", "replace") if rc != 0 else ""
+    result = CommandResult(argv, rc, "", err, time.monotonic() - started)
+    runner.history.append(result)
+    return result
+
+
+class OciRuntime:
+    """The runtime's operations for one container id."""
+
+    def __init__(self, runner, runtime="runc", wrapper=None, root=None):
+        if runtime not in RUNTIMES:
+            raise NexcageError(
+                INVALID_ARGUMENT, "backend %r is not an OCI runtime (%s)" % (runtime, ", ".join(RUNTIMES))
+            )
+        self.runner = runner
+        self.runtime = runtime
+        self.wrapper = list(wrapper or [])
+        self.root = root
+
+    def base(self):
+        return [self.runtime] + (["--root", self.root] if self.root else [])
+
+    def _fail(self, result, action, cid):
+        detail = (result.stderr or result.stdout or "").strip().splitlines()
+        category = TIMEOUT if result.rc == 124 else UNKNOWN
+        raise NexcageError(
+            category,
+            "Cannot %s OCI container '%s' with %s: %s"
+            % (action, cid, self.runtime, detail[-1] if detail else result.rc),
+            hint="Read %s; run '%s state %s' on the host." % (console_log(cid), self.runtime, cid),
+            cmd=result.cmd,
+            rc=result.rc,
+            stdout=result.stdout,
+            stderr=result.stderr,
+        )
+
+    def state(self, cid):
+        """The runtime's state dict, or None if the container does not exist."""
+        result = self.runner.run(self.base() + ["state", cid], check=False)
+        if result.rc != 0:
+            if any(s in result.stderr for s in NOT_EXIST):
+                return None
+            self._fail(result, "read the state of", cid)
+        return json.loads(result.stdout)
+
+    def create(self, cid, bundle):
+        argv = self.wrapper + self.base() + ["create", "--bundle", bundle, cid]
+        result = run_detached(self.runner, argv, console_log(cid))
+        if result.rc != 0:
+            self._fail(result, "create", cid)
+
+    def start(self, cid):
+        result = self.runner.run(self.base() + ["start", cid], mutating=True, check=False)
+        if result.rc != 0:
+            self._fail(result, "start", cid)
+
+    def kill(self, cid, signal):
+        result = self.runner.run(self.base() + ["kill", cid, signal], mutating=True, check=False)
+        if result.rc != 0 and "not running" not in result.stderr and "process already finished" not in result.stderr:
+            self._fail(result, "send %s to" % signal, cid)
+
+    def delete(self, cid, force=True):
+        argv = self.base() + ["delete"] + (["-f"] if force else []) + [cid]
+        result = self.runner.run(argv, mutating=True, check=False)
+        if result.rc != 0 and not any(s in result.stderr for s in NOT_EXIST):
+            self._fail(result, "delete", cid)
+
+    def wait_status(self, cid, want, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.state(cid)
+            status = st.get("status") if st else None
+            if status in want:
+                return st
+            if time.monotonic() >= deadline:
+                return st
+            time.sleep(0.05)
+
+
+def _oci_status(status):
+    return status if status in _ocistate.STATUSES else "running"  # paused: the process exists
+
+
+def sync_state(runtime, cid, bundle, st):
+    """Write /run/nexcage/<id>/state.json from the runtime's state (or remove it when st is None)."""
+    if runtime.runner.check_mode:
+        return
+    if st is None:
+        _ocistate.remove_state(cid)
+        return
+    annotations = dict(st.get("annotations") or {})
+    annotations[BACKEND_ANNOTATION] = runtime.runtime
+    annotations[CONFIG_ANNOTATION] = config_digest(bundle)
+    status = _oci_status(st.get("status"))
+    pid = st.get("pid") if status in ("created", "running") and st.get("pid") else None
+    want = _ocistate.build_state(cid, status, pid, os.path.abspath(bundle), annotations)
+    if _ocistate.read_state(cid) != want:
+        _ocistate.write_state(cid, status, pid, want["bundle"], annotations)
+
+
+def converge(runner, container_id, bundle, state="started", runtime="runc", wrapper=None, root=None, stop_timeout=10):
+    """Bring container_id to state; return dict(changed, steps, status, state (the OCI state), commands)."""
+    if state not in STATES:
+        raise NexcageError(INVALID_ARGUMENT, "state must be one of %s" % ", ".join(STATES))
+    rt = OciRuntime(runner, runtime, wrapper, root)
+    cid = str(container_id)
+    bundle = os.path.abspath(bundle) if bundle else bundle
+    if state != "absent" and not (bundle and os.path.isfile(os.path.join(bundle, "config.json"))):
+        raise NexcageError(NOT_FOUND, "The bundle %s has no config.json" % bundle)
+    steps = []
+    st = rt.state(cid)
+    status = st.get("status") if st else None
+
+    def recreate_needed():
+        recorded = (_ocistate.read_state(cid) or {}).get("annotations", {}).get(CONFIG_ANNOTATION)
+        return st is not None and recorded is not None and recorded != config_digest(bundle)
+
+    def stop():
+        rt.kill(cid, "TERM")
+        steps.append("kill")
+        if not runner.check_mode:
+            after = rt.wait_status(cid, ("stopped",), stop_timeout)
+            if after and after.get("status") != "stopped":
+                rt.kill(cid, "KILL")
+                rt.wait_status(cid, ("stopped",), 5)
+
+    def remove():
+        rt.delete(cid, force=True)
+        steps.append("delete")
+
+    def create_start(start):
+        rt.create(cid, bundle)
+        steps.append("create")
+        if start:
+            rt.start(cid)
+            steps.append("start")
+
+    if state == "absent":
+        if st is not None:
+            remove()
+    elif state == "present":
+        if st is None:
+            create_start(False)
+        elif recreate_needed():
+            remove()
+            create_start(status == "running")
+    elif state == "started":
+        if st is None:
+            create_start(True)
+        elif status == "created" and not recreate_needed():
+            rt.start(cid)
+            steps.append("start")
+        elif status in ("stopped", "created") or recreate_needed():
+            remove()
+            create_start(True)
+    elif state == "stopped":
+        if st is None:
+            create_start(False)
+            status = "created"
+        if status in ("running", "paused", "created"):
+            stop()
+    elif state == "restarted":
+        if status in ("running", "paused"):
+            stop()
+        if st is not None:
+            remove()
+        create_start(True)
+
+    final = None if runner.check_mode else rt.state(cid)
+    if state == "absent" and not runner.check_mode:
+        _ocistate.remove_state(cid)
+    else:
+        sync_state(rt, cid, bundle, final)
+    return {
+        "changed": bool(steps),
+        "steps": steps,
+        "status": (final or {}).get("status") if not runner.check_mode else None,
+        "state": _ocistate.read_state(cid) if not runner.check_mode and state != "absent" else None,
+        "commands": runner.commands,
+    }
