@@ -1,0 +1,169 @@
+"""Unit tests of _oci_runtime with a scripted runner: the exact runtime commands per state and
+starting status, the wrapper only on create, error messages, and the OCI state file."""
+
+import json
+
+import pytest
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_runtime as R
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate
+from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import NexcageError
+from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandResult, Runner
+
+CID = "app1"
+WRAP = ["unshare", "-m", "sh", "-c", 'umount /sys/fs/cgroup/unified && exec "$@"', "w"]
+
+
+class FakeRuntime(Runner):
+    """A runner that plays runc: keeps one container's status and answers state/create/start/kill/delete."""
+
+    def __init__(self, status=None, check_mode=False, stubborn=False):
+        super().__init__(check_mode=check_mode)
+        self.status = status
+        self.stubborn = stubborn  # ignores TERM
+
+    def _result(self, argv, rc=0, out="", err=""):
+        result = CommandResult(argv, rc, out, err, 0.0)
+        self.history.append(result)
+        return result
+
+    def run(self, argv, mutating=False, timeout=None, data=None, check=True):
+        argv = [str(a) for a in argv]
+        if mutating and self.check_mode:
+            result = CommandResult(argv, 0, "", "", 0.0, planned=True)
+            self.history.append(result)
+            return result
+        op = argv[1]
+        if op == "state":
+            if self.status is None:
+                return self._result(argv, 1, "", 'time="x" level=error msg="container does not exist"\n')
+            state = {"ociVersion": "1.0.2", "id": CID, "status": self.status, "bundle": "/b", "pid": 0}
+            if self.status in ("created", "running"):
+                state["pid"] = 4242
+            return self._result(argv, 0, json.dumps(state))
+        if op == "start":
+            self.status = "running"
+        elif op == "kill":
+            if argv[-1] == "KILL" or not self.stubborn:
+                self.status = "stopped"
+        elif op == "delete":
+            self.status = None
+        return self._result(argv)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setattr(_ocistate, "RUN_DIR", str(tmp_path / "run"))
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "config.json").write_text('{"ociVersion": "1.0.2"}')
+
+    def fake_detached(runner, argv, log_path, timeout=None):
+        runner.history.append(CommandResult(argv, 0, "", "", 0.0, planned=runner.check_mode))
+        if not runner.check_mode:
+            runner.status = "created"
+        return runner.history[-1]
+
+    monkeypatch.setattr(R, "run_detached", fake_detached)
+    return bundle
+
+
+@pytest.mark.parametrize(
+    "state, status, steps, final",
+    [
+        ("started", None, ["create", "start"], "running"),
+        ("started", "created", ["start"], "running"),
+        ("started", "running", [], "running"),
+        ("started", "stopped", ["delete", "create", "start"], "running"),
+        ("present", None, ["create"], "created"),
+        ("present", "running", [], "running"),
+        ("stopped", "running", ["kill"], "stopped"),
+        ("stopped", "stopped", [], "stopped"),
+        ("stopped", None, ["create", "kill"], "stopped"),
+        ("restarted", "running", ["kill", "delete", "create", "start"], "running"),
+        ("restarted", None, ["create", "start"], "running"),
+        ("absent", "running", ["delete"], None),
+        ("absent", None, [], None),
+    ],
+)
+def test_states(env, state, status, steps, final):
+    runner = FakeRuntime(status)
+    result = R.converge(runner, CID, str(env), state, stop_timeout=1)
+    assert result["steps"] == steps and result["changed"] is bool(steps)
+    assert runner.status == final
+    saved = _ocistate.read_state(CID)
+    if final is None:
+        assert saved is None
+    else:
+        assert saved["status"] == final and saved["bundle"] == str(env)
+        assert ("pid" in saved) is (final in ("created", "running"))
+        assert saved["annotations"][R.BACKEND_ANNOTATION] == "runc"
+
+
+def test_check_mode_runs_only_state(env):
+    runner = FakeRuntime(None, check_mode=True)
+    result = R.converge(runner, CID, str(env), "started")
+    assert result["steps"] == ["create", "start"] and result["changed"] is True
+    assert [r.planned for r in runner.history] == [False, True, True]
+    assert _ocistate.read_state(CID) is None
+
+
+def test_stubborn_process_gets_kill_after_the_timeout(env):
+    runner = FakeRuntime("running", stubborn=True)
+    result = R.converge(runner, CID, str(env), "stopped", stop_timeout=0.1)
+    assert result["status"] == "stopped"
+    kills = [r.argv[-1] for r in runner.history if r.argv[1] == "kill"]
+    assert kills == ["TERM", "KILL"]
+
+
+def test_changed_config_recreates(env):
+    runner = FakeRuntime(None)
+    R.converge(runner, CID, str(env), "started")
+    (env / "config.json").write_text('{"ociVersion": "1.0.2", "hostname": "x"}')
+    result = R.converge(FakeRuntime("running"), CID, str(env), "started")
+    assert result["steps"] == ["delete", "create", "start"]
+
+
+def test_wrapper_goes_only_in_front_of_create(env, monkeypatch):
+    seen = []
+    monkeypatch.setattr(R, "run_detached", lambda runner, argv, log, timeout=None: seen.append(argv) or _ok(runner))
+    runner = FakeRuntime(None)
+    R.converge(runner, CID, str(env), "started", runtime="crun", wrapper=WRAP)
+    assert seen == [WRAP + ["crun", "create", "--bundle", str(env), CID]]
+    assert all(r.argv[0] == "crun" for r in runner.history)
+
+
+def _ok(runner):
+    runner.status = "created"
+    return CommandResult(["x"], 0, "", "", 0.0)
+
+
+def test_unknown_runtime_and_missing_bundle(env, tmp_path):
+    with pytest.raises(NexcageError, match="not an OCI runtime"):
+        R.OciRuntime(Runner(), "docker")
+    with pytest.raises(NexcageError, match="has no config.json"):
+        R.converge(FakeRuntime(), CID, str(tmp_path / "nope"), "started")
+
+
+def test_run_detached_sends_output_to_the_log_and_reports_errors(tmp_path):
+    runner = Runner()
+    log = tmp_path / "d" / "console.log"
+    ok = R.run_detached(runner, ["sh", "-c", "echo out; echo err >&2"], str(log))
+    assert ok.rc == 0 and log.read_text() == "out\nerr\n" and runner.history == [ok]
+    bad = R.run_detached(runner, ["sh", "-c", "echo boom >&2; exit 3"], str(log))
+    assert bad.rc == 3 and bad.stderr == "boom\n"
+    planned = R.run_detached(Runner(check_mode=True), ["false"], str(log))
+    assert planned.planned is True and planned.rc == 0
+
+
+def test_failure_message_names_the_runtime_error(env, monkeypatch):
+    def failing(runner, argv, log, timeout=None):
+        result = CommandResult(argv, 1, "", 'level=error msg="runc create failed: invalid rootfs"\n', 0.0)
+        runner.history.append(result)
+        return result
+
+    monkeypatch.setattr(R, "run_detached", failing)
+    with pytest.raises(NexcageError) as err:
+        R.converge(FakeRuntime(None), CID, str(env), "started")
+    assert err.value.message.startswith("Cannot create OCI container 'app1' with runc: ")
+    assert "invalid rootfs" in err.value.message and err.value.rc == 1
