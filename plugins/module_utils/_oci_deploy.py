@@ -564,3 +564,68 @@ def deploy(runner, vmid, bundle, state="started", storage="local", rootfs=None, 
         result["steps"].append("stop")
     result["commands"] = runner.commands
     return result
+
+
+# --------------------------------------------------------------------------- nexcage_container wiring
+
+# nexcage_container parameters the bundle's settings fill in (when the task does not set them).
+PARAM_KEYS = ("hostname", "memory", "swap", "cpulimit", "cpuunits", "ostype", "unprivileged")
+
+
+def merge_params(params, deployment):
+    """nexcage_container params for a bundle deployment; return (params, warnings).
+
+    image becomes the packed template volume; hostname, memory, swap, cpulimit,
+    cpuunits, ostype and unprivileged come from the bundle unless the task sets
+    them (the task wins, with a warning when it differs); the bundle's bind mounts
+    are appended to ``mounts`` with ids after the task's own. ``cmode`` and the raw
+    ``lxc.*`` lines are not nexcage_container parameters: pass ``extra_options``
+    and ``deployment.lxc`` on (``write_raw_lines`` after create/update).
+    """
+    out = dict(params)
+    warnings = []
+    out["image"] = deployment.template
+    options = dict(deployment.options)
+    for key in PARAM_KEYS:
+        if key not in options:
+            continue
+        value = options[key]
+        typed = (
+            value == "1"
+            if key == "unprivileged"
+            else float(value)
+            if key == "cpulimit"
+            else int(value)
+            if key in ("memory", "swap", "cpuunits")
+            else value
+        )
+        if params.get(key) is None:
+            out[key] = typed
+        elif params[key] != typed:
+            warnings.append("%s: the task's %r is used instead of the bundle's %r" % (key, params[key], typed))
+    mounts = list(params.get("mounts") or [])
+    used = {m.get("id") for m in mounts}
+    next_id = 0
+    for key, value in deployment.options:
+        if not re.fullmatch(r"mp\d+", key):
+            continue
+        while next_id in used:
+            next_id += 1
+        fields = value.split(",")
+        props = dict(f.split("=", 1) for f in fields[1:])
+        mounts.append(
+            {
+                "id": next_id,
+                "host_path": fields[0],
+                "mountpoint": props["mp"],
+                "read_only": props.get("ro") == "1",
+            }
+        )
+        used.add(next_id)
+    out["mounts"] = mounts or params.get("mounts")
+    return out, warnings
+
+
+def extra_options(deployment):
+    """The pct options a bundle needs that nexcage_container has no parameter for (cmode)."""
+    return [(k, v) for k, v in deployment.options if k == "cmode"]

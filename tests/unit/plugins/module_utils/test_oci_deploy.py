@@ -282,3 +282,32 @@ def test_is_bundle(node):
     bundle, _config = make_bundle(node)
     assert D.is_bundle(str(bundle)) is True
     assert D.is_bundle("local:vztmpl/x.tar.zst") is False and D.is_bundle(str(node)) is False
+
+
+def test_merge_params_for_nexcage_container():
+    dep = D.Deployment(
+        "/b",
+        "local:vztmpl/nexcage-bundle-x.tar.zst",
+        "/t",
+        False,
+        [
+            ("hostname", "web"),
+            ("memory", "256"),
+            ("cpulimit", "0.5"),
+            ("cmode", "console"),
+            ("ostype", "unmanaged"),
+            ("unprivileged", "0"),
+            ("mp0", "/srv/a,mp=/a,ro=1"),
+        ],
+        [],
+        [],
+        "d",
+    )
+    params = {"vmid": 1, "image": "/b", "memory": 512, "hostname": None, "mounts": [{"id": 0, "mountpoint": "/v"}]}
+    merged, warnings = D.merge_params(params, dep)
+    assert merged["image"] == "local:vztmpl/nexcage-bundle-x.tar.zst"
+    assert merged["hostname"] == "web" and merged["memory"] == 512 and merged["cpulimit"] == 0.5
+    assert merged["unprivileged"] is False and merged["ostype"] == "unmanaged"
+    assert merged["mounts"][1] == {"id": 1, "host_path": "/srv/a", "mountpoint": "/a", "read_only": True}
+    assert warnings == ["memory: the task's 512 is used instead of the bundle's 256"]
+    assert D.extra_options(dep) == [("cmode", "console")]
