@@ -149,6 +149,8 @@ def test_bundle_deploys_and_runs_with_mounts_env_and_entrypoint(ct, tmp_path):
     assert not again.get("failed"), again
     assert again["changed"] is False and again["steps"] == []
     assert [c for c in again["commands"] if not c.startswith("pct status")] == []
+    again_check = deploy(node, check=True, **args)
+    assert again_check["changed"] is False and again_check["steps"] == []
 
     # A change to config.json converges the container's config (no new template: rootfs unchanged).
     config["process"]["env"] = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MODE=changed"]
