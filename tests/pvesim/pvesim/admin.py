@@ -1,6 +1,7 @@
 """The `pvesim` admin command (contract in tests/pvesim/README.md)."""
 
 import argparse
+import fcntl
 import json
 import os
 import sys
@@ -15,7 +16,11 @@ def _state_file(root, path):
 def cmd_init(args):
     from pvesim import setup
 
-    setup.init_node(os.path.realpath(args.dir), args.node)
+    try:
+        setup.init_node(os.path.realpath(args.dir), args.node)
+    except setup.NodeExists:
+        sys.stderr.write("pvesim: %s is already a simulated node; remove it first for a fresh one\n" % args.dir)
+        return 1
     return 0
 
 
@@ -43,24 +48,25 @@ def cmd_calls(args):
 
 
 def cmd_fault(args):
-    path = _state_file(args.root, node.FAULTS)
-    try:
-        with open(path, encoding="utf-8") as f:
-            faults = json.loads(f.read() or "[]")
-    except FileNotFoundError:
-        faults = []
-    if args.action == "clear":
-        faults = []
-    else:
-        faults.append(
-            {"match": args.match, "stderr": args.stderr, "rc": args.rc, "hang": args.hang, "times": args.times}
-        )
-    with open(path, "w", encoding="utf-8") as f:
+    # Same lock as cli._take_fault, so a fault added while tools run is not lost.
+    with open(_state_file(args.root, node.FAULTS), "a+", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        faults = [] if args.action == "clear" else json.loads(f.read() or "[]")
+        if args.action == "add":
+            faults.append(
+                {"match": args.match, "stderr": args.stderr, "rc": args.rc, "hang": args.hang, "times": args.times}
+            )
+        f.seek(0)
+        f.truncate()
         json.dump(faults, f)
     return 0
 
 
 def cmd_seed_vm(args):
+    if not 100 <= args.vmid <= 999999999:
+        sys.stderr.write("pvesim: VMID %s is outside 100..999999999\n" % args.vmid)
+        return 2
     # Writes happen inside the node's namespace, through the same code pct uses.
     return namespace.run(args.root, [os.path.join(namespace.BIN_DIR, "pvesim"), "_seed-vm-here", str(args.vmid)])
 
@@ -75,8 +81,16 @@ def cmd_seed_vm_here(args):
             sys.stderr.write("pvesim: VMID %s is already taken\n" % args.vmid)
             return 1
         with open(os.path.join(qemu_dir, "%s.conf" % args.vmid), "w", encoding="utf-8") as f:
+            # qm list reads the boot disk size from scsi0; the volume itself is not simulated.
             f.write("memory: 2048\nname: vm%s\nscsi0: local-zfs:vm-%s-disk-0,size=32G\n" % (args.vmid, args.vmid))
     return 0
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def main(argv):
@@ -102,7 +116,7 @@ def main(argv):
     a.add_argument("--stderr")
     a.add_argument("--rc", type=int)
     a.add_argument("--hang", type=float)
-    a.add_argument("--times", type=int)
+    a.add_argument("--times", type=_positive_int, help="apply to the next N matching calls only")
     fsub.add_parser("clear")
     s.set_defaults(func=cmd_fault)
     s = sub.add_parser("seed-vm", help="register a QEMU VM in .vmlist")

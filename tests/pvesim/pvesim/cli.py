@@ -219,6 +219,15 @@ def _take_fault(cmdline):
     return None
 
 
+def _latency_ms():
+    try:
+        return int(os.environ.get("PVESIM_LATENCY_MS", "0") or 0)
+    except ValueError:
+        value = os.environ["PVESIM_LATENCY_MS"]
+        sys.stderr.write("pvesim: ignoring PVESIM_LATENCY_MS=%r (not a whole number)\n" % value)
+        return 0
+
+
 def run_tool(tool, argv, handler):
     """Run one simulated tool invocation; returns its exit code."""
     started = time.time()
@@ -226,7 +235,7 @@ def run_tool(tool, argv, handler):
     rc = 255
     try:
         if tool in PVE_TOOLS:
-            latency = int(os.environ.get("PVESIM_LATENCY_MS", "0") or 0)
+            latency = _latency_ms()
             if latency > 0:
                 time.sleep(latency / 1000.0)
         fault = _take_fault(shlex.join([tool] + list(argv)))

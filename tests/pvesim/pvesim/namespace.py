@@ -86,6 +86,7 @@ def run(root, argv):
         argv = [os.environ.get("SHELL", "/bin/sh")]
     child = [
         sys.executable,
+        "-S",
         "-c",
         "import sys; sys.path.insert(0, %r); from pvesim import namespace; "
         "namespace.enter(sys.argv[1], sys.argv[2:])" % os.path.dirname(BIN_DIR),

@@ -161,3 +161,32 @@ def test_admin_latency_applies_to_each_pve_tool(node):
     calls = _calls(node)
     assert [c["tool"] for c in calls] == ["pvesm", "pveam", "pvesh", "qm"]
     assert all(c["duration"] >= 0.3 for c in calls)
+
+
+# ---------------------------------------------------------------- misuse gives a message, not a traceback
+
+
+def test_admin_init_on_an_existing_node_refuses_without_traceback(node):
+    r = node.pvesim("init", node.root)
+    assert r.rc == 1
+    assert "already a simulated node" in r.err
+    assert "Traceback" not in r.err
+
+
+def test_admin_fault_times_must_be_positive(node):
+    r = node.pvesim("fault", "--root", node.root, "add", "--match", "pvesm status", "--rc", "3", "--times", "0")
+    assert r.rc == 2 and "must be 1 or more" in r.err
+    assert node.run("pvesm", "status").rc == 0  # nothing was added
+
+
+def test_admin_seed_vm_refuses_a_vmid_out_of_range(node):
+    r = node.pvesim("seed-vm", "--root", node.root, "5")
+    assert r.rc == 2 and "outside 100..999999999" in r.err
+    assert '"5"' not in node.read("/etc/pve/.vmlist")
+
+
+def test_admin_bad_latency_value_is_ignored_with_a_warning(node):
+    r = node.run("pvesm", "status", "--storage", "local", env={"PVESIM_LATENCY_MS": "abc"})
+    assert r.rc == 0
+    assert "ignoring PVESIM_LATENCY_MS='abc'" in r.err
+    assert "Traceback" not in r.err
