@@ -36,7 +36,7 @@ import time
 import traceback
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors as E
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_deploy, _oci_runtime, _ocistate
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _plan as P
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig as C
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _validation as V
@@ -324,6 +324,9 @@ def argument_spec():
         stop_mode=dict(type="str", default="shutdown", choices=["shutdown", "stop"]),
         stop_timeout=dict(type="int", default=60),
         wait_timeout=dict(type="int", default=60),
+        backend=dict(type="str", default="proxmox_lxc", choices=["proxmox_lxc", "runc", "crun"]),
+        runtime_wrapper=dict(type="list", elements="str"),
+        template_storage=dict(type="str", default="local"),
     )
     spec.update(common_argument_spec())
     return spec
@@ -351,6 +354,7 @@ class ContainerTask:
         self._pid = None
         self._was_running = False
         self.pid_reader = None  # a Runner for the read-only lxc-info fallback (None: a fresh one)
+        self.bundle = None  # an _oci_deploy.Deployment when image is an OCI bundle directory
 
     # ---------------------------------------------------------------- helpers
 
@@ -463,6 +467,8 @@ class ContainerTask:
     # ---------------------------------------------------------------- pre-checks
 
     def check_template(self, desired):
+        if self.bundle is not None:
+            return  # the template packed from the bundle (planned only, in check mode)
         image = desired.image
         storage_id, filename = V.validate_template_volid(image, "image")
         storages = read_storages()
@@ -578,6 +584,9 @@ class ContainerTask:
         argv = ["pct", "create", str(vmid), desired.image]
         for key, value in P.create_options(desired):
             argv += ["--" + key, value]
+        if self.bundle is not None:
+            for key, value in _oci_deploy.extra_options(self.bundle):
+                argv += ["--" + key, value]
         if self.params.get("password"):
             argv += ["--password", self.params["password"]]
         keyfile = self._keyfile_path()
@@ -708,8 +717,81 @@ class ContainerTask:
 
     # ---------------------------------------------------------------- main flow
 
+    def use_bundle(self):
+        """image is an OCI bundle directory: pack it, and take its settings (oci-facts §10)."""
+        self.bundle = _oci_deploy.prepare(self.runner, self.params["image"], self.params["template_storage"])
+        self.params, warnings = _oci_deploy.merge_params(self.params, self.bundle)
+        for warning in self.bundle.warnings + warnings:
+            self.module.warn("bundle %s: %s" % (self.bundle.bundle, warning))
+        if self.bundle.packed:
+            self.changed = True
+            self.steps.append("pack %s" % self.bundle.template)
+
+    def sync_bundle_lines(self, running):
+        """Raw lxc.* lines of the bundle into the CT config, under the config lock (not settable by pct)."""
+        changed, before, after = _oci_deploy.write_raw_lines(self.vmid, self.bundle.lxc, check_mode=self.check)
+        if not changed:
+            return
+        self.changed = True
+        self.steps.append("lxc")
+        self.changes.append({"key": "lxc", "before": [list(kv) for kv in before], "after": [list(kv) for kv in after]})
+        if running:
+            self.pending = sorted(set(self.pending) | {"lxc"})
+
+    def execute_runtime(self):
+        """backend runc or crun: the bundle runs directly on the host through that OCI runtime."""
+        backend = self.params["backend"]
+        state = self.params["state"]
+        cid = self.params.get("hostname") or (str(self.params["vmid"]) if self.params.get("vmid") is not None else None)
+        if cid is None:
+            self.fail(E.INVALID_ARGUMENT, "backend %s needs hostname (or vmid) as the OCI container ID" % backend)
+        self.name = cid
+        image = self.params.get("image")
+        if state != "absent" and not _oci_deploy.is_bundle(image):
+            self.fail(
+                E.INVALID_ARGUMENT,
+                "backend %s runs OCI bundles: image must be an absolute bundle directory with a config.json (got %r)"
+                % (backend, image),
+                hint="Make the bundle with cageforge.nexcage.nexcage_bundle and pass its path as image.",
+            )
+        before = _oci_runtime.OciRuntime(Runner(), backend, root=None).state(cid)
+        result = _oci_runtime.converge(
+            self.runner,
+            cid,
+            image,
+            state,
+            runtime=backend,
+            wrapper=self.params.get("runtime_wrapper"),
+            stop_timeout=self.params["stop_timeout"],
+        )
+        self.changed = result["changed"]
+        self.steps = result["steps"]
+        container = None
+        if state != "absent":
+            container = {"id": cid, "backend": backend, "bundle": image, "status": result["status"]}
+            container["oci_state"] = result["state"]
+        out = {
+            "changed": self.changed,
+            "vmid": None,
+            "container": container,
+            "commands": self.commands(),
+            "steps": self.steps,
+            "changes": [],
+            "pending": [],
+        }
+        if self.module._diff:
+            after = "absent" if state == "absent" else ("running" if state in ("started", "restarted") else None)
+            if after is None:
+                after = "stopped" if state == "stopped" else (before or {}).get("status") or "created"
+            out["diff"] = {"before": {"status": (before or {}).get("status", "absent")}, "after": {"status": after}}
+        return out
+
     def execute(self):
         state = self.params["state"]
+        if self.params.get("backend", "proxmox_lxc") != "proxmox_lxc":
+            return self.execute_runtime()
+        if state != "absent" and _oci_deploy.is_bundle(self.params.get("image")):
+            self.use_bundle()
         try:
             desired = P.desired_from_params(self.params) if state != "absent" else None
             config = self.resolve()
@@ -733,6 +815,8 @@ class ContainerTask:
             self.converge(desired, config, running)
         if self.created:
             running = False
+        if self.bundle is not None:
+            self.sync_bundle_lines(running)
 
         if state == "started":
             if not running:
@@ -884,6 +968,8 @@ class ContainerTask:
             "changes": self.changes,
             "pending": self.pending,
         }
+        if self.bundle is not None:
+            result["bundle"] = self.bundle.to_dict()
         if self.module._diff:
             result["diff"] = {"before": before, "after": after}
         return result

@@ -70,6 +70,16 @@ options:
   image:
     description:
       - The OS template, as a volume ID C(<storage>:vztmpl/<file>.tar[.gz|.xz|.zst|.bz2]).
+      - Or an OCI runtime bundle, as the absolute path of its directory (with C(config.json) and its rootfs, for
+        example made by M(cageforge.nexcage.nexcage_bundle)). The bundle is validated; its rootfs is packed into
+        the content-addressed template C(<template_storage>:vztmpl/nexcage-bundle-<digest>.tar.zst) (reused while
+        the rootfs is unchanged), and C(config.json) is mapped to the container (hostname, memory, swap,
+        cpulimit, cpuunits, unprivileged, bind mounts of directories as O(mounts) entries, C(cmode=console)).
+        The entrypoint, environment, cwd, uid/gid, file and tmpfs mounts and other C(lxc.*) settings are written
+        as raw C(lxc.*) lines into C(/etc/pve/lxc/<vmid>.conf) under the config lock; a change to C(config.json)
+        converges them. Task options win over the bundle's values (with a warning). Settings with no Proxmox VE
+        equivalent fail the task with the whole list; harmless ones are warnings.
+      - With O(backend=runc) or O(backend=crun), the bundle directory to run.
       - Required to create. Its existence is checked before C(pct create) by looking at the storage's
         C(template/cache) directory; the error lists the templates that storage has.
       - Recorded at create; a different value on an existing container is a C(create_only) difference.
@@ -297,6 +307,32 @@ options:
         reach the state. On timeout the error says the last state seen.
     type: int
     default: 60
+  backend:
+    description:
+      - V(proxmox_lxc) makes a Proxmox VE container with C(pct).
+      - V(runc) or V(crun) runs the OCI bundle O(image) directly on the host through that runtime (C(create),
+        C(start), C(kill), C(delete), C(state)). The OCI container ID is O(hostname), or O(vmid) when no hostname
+        is set. O(state) has the same meaning (V(present) leaves a new container C(created)); O(stop_timeout) is
+        the wait after SIGTERM before SIGKILL; a changed C(config.json) recreates the container. The state file
+        C(/run/nexcage/<id>/state.json) follows the OCI runtime state. The process's output goes to
+        C(/run/nexcage/<id>/console.log). Other container options are ignored.
+    type: str
+    choices: [proxmox_lxc, runc, crun]
+    default: proxmox_lxc
+  runtime_wrapper:
+    description:
+      - With O(backend=runc) or O(backend=crun), an argv prefix for the runtime's C(create) only, for hosts where
+        the runtime cannot create containers as installed. For example crun 1.8 refuses a hybrid cgroup layout
+        ("cgroups in hybrid mode not supported"); running it in a private mount namespace without the cgroup2
+        mount works and does not change the host, see the example.
+    type: list
+    elements: str
+  template_storage:
+    description:
+      - When O(image) is a bundle directory, the file-based storage (content C(vztmpl)) that receives the packed
+        template. Its path is read from C(/etc/pve/storage.cfg).
+    type: str
+    default: local
 notes:
   - Check mode runs only reads and returns in RV(commands) the exact commands it would run (a temporary
     C(--ssh-public-keys) file shows as a placeholder).
@@ -312,6 +348,23 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Deploy an OCI bundle as a container (mounts, entrypoint and environment from config.json)
+  cageforge.nexcage.nexcage_container:
+    vmid: 120
+    image: /var/lib/nexcage/bundles/web
+    rootfs:
+      storage: local-zfs
+      size: 2
+    state: started
+
+- name: Run the same bundle directly with crun on a host with a hybrid cgroup layout
+  cageforge.nexcage.nexcage_container:
+    hostname: web-oci
+    image: /var/lib/nexcage/bundles/web
+    backend: crun
+    runtime_wrapper: [unshare, -m, sh, -c, 'umount /sys/fs/cgroup/unified && exec "$@"', crun-wrap]
+    state: started
+
 - name: A running web container (created when missing, VMID allocated)
   cageforge.nexcage.nexcage_container:
     hostname: web01
@@ -349,6 +402,35 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+bundle:
+  description: When O(image) is a bundle directory, how it was deployed.
+  returned: when image is a bundle directory and state is not absent
+  type: dict
+  contains:
+    bundle:
+      description: The bundle directory.
+      type: str
+    template:
+      description: The template volume packed from its rootfs.
+      type: str
+    packed:
+      description: Whether the template was packed by this run (false when reused).
+      type: bool
+    options:
+      description: The C(pct) options taken from C(config.json), as [key, value] pairs.
+      type: list
+      elements: list
+    lxc:
+      description: The raw C(lxc.*) lines written into the container config, as [key, value] pairs.
+      type: list
+      elements: list
+    warnings:
+      description: Settings of C(config.json) that were not applied, and why.
+      type: list
+      elements: str
+    rootfs_digest:
+      description: Digest of the rootfs that names the template.
+      type: str
 vmid:
   description: The container's VMID (the allocated one for a new container; in check mode the one that would be used).
   returned: always
@@ -358,6 +440,8 @@ container:
   description:
     - The container after the task, null when absent. The keys of its config, typed (sizes in bytes, property strings
       as dicts, booleans), plus the keys below. In check mode, the predicted config.
+    - With O(backend=runc) or O(backend=crun) it holds C(id), C(backend), C(bundle), C(status) (the runtime's) and
+      C(oci_state) (the content of C(/run/nexcage/<id>/state.json)).
   returned: always
   type: dict
   contains:
