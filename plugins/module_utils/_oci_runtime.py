@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import time
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate
@@ -39,7 +38,6 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     UNKNOWN,
     NexcageError,
 )
-from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandResult
 
 RUNTIMES = ("runc", "crun")
 STATES = ("present", "started", "stopped", "restarted", "absent")
@@ -58,44 +56,8 @@ def config_digest(bundle):
 
 
 def run_detached(runner, argv, log_path, timeout=None):
-    """Run argv like Runner.run(mutating=True), but with stdin /dev/null and stdout+stderr appended to log_path.
-
-    For ``<runtime> create``, whose child keeps the stdio it inherits. The result's
-    stderr is what the command added to the log. Recorded in runner.history.
-    """
-    argv = [str(a) for a in argv]
-    if runner.check_mode:
-        result = CommandResult(argv, 0, "", "", 0.0, planned=True)
-        runner.history.append(result)
-        return result
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    limit = runner.timeout if timeout is None else timeout
-    started = time.monotonic()
-    with open(log_path, "ab") as log:
-        offset = log.tell()
-        try:
-            proc = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=runner._env,
-                timeout=limit,
-                check=False,
-            )
-            rc = proc.returncode
-            err = ""
-        except subprocess.TimeoutExpired:
-            rc, err = 124, "timed out after %s seconds" % limit
-        except OSError as exc:
-            rc, err = 127, "%s: %s" % (argv[0], exc.strerror)
-    if not err:
-        with open(log_path, "rb") as log:
-            log.seek(offset)
-            err = log.read().decode("utf-8", "replace") if rc != 0 else ""
-    result = CommandResult(argv, rc, "", err, time.monotonic() - started)
-    runner.history.append(result)
-    return result
+    """Run a mutating argv whose child keeps its stdio: output goes to log_path (see Runner.run)."""
+    return runner.run(argv, mutating=True, timeout=timeout, check=False, log_path=log_path)
 
 
 class OciRuntime:

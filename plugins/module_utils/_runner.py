@@ -65,11 +65,15 @@ class Runner:
         """The commands as shell-quoted strings, in order, for the module result."""
         return [r.cmd for r in self.history]
 
-    def run(self, argv, mutating=False, timeout=None, data=None, check=True):
+    def run(self, argv, mutating=False, timeout=None, data=None, check=True, log_path=None):
         """Run argv; return a CommandResult.
 
         mutating: the command changes the node, so check mode only records it.
         check: raise CommandFailed on a non-zero exit.
+        log_path: for commands whose children keep the stdio they inherit (an OCI
+        runtime's `create`): stdin is /dev/null and stdout and stderr are appended to
+        this file instead of captured; the result's stderr is what a failing command
+        added to it.
         """
         argv = [str(a) for a in argv]
         if mutating and self.check_mode:
@@ -78,6 +82,17 @@ class Runner:
             return result
         limit = self.timeout if timeout is None else timeout
         started = time.monotonic()
+        if log_path is None:
+            rc, out, err = self._captured(argv, data, limit)
+        else:
+            rc, out, err = self._logged(argv, log_path, limit)
+        result = CommandResult(argv, rc, out, err, time.monotonic() - started)
+        self.history.append(result)
+        if check and rc != 0:
+            raise CommandFailed(result)
+        return result
+
+    def _captured(self, argv, data, limit):
         try:
             proc = subprocess.run(
                 argv,
@@ -88,18 +103,29 @@ class Runner:
                 timeout=limit,
                 check=False,
             )
-            rc, out, err = proc.returncode, proc.stdout, proc.stderr
+            return proc.returncode, proc.stdout, proc.stderr
         except subprocess.TimeoutExpired as exc:
-            rc = TIMEOUT_RC
-            out = _text(exc.stdout)
-            err = "timed out after %s seconds" % limit
+            return TIMEOUT_RC, _text(exc.stdout), "timed out after %s seconds" % limit
         except OSError as exc:
-            rc, out, err = 127, "", "%s: %s" % (argv[0], exc.strerror)
-        result = CommandResult(argv, rc, out, err, time.monotonic() - started)
-        self.history.append(result)
-        if check and rc != 0:
-            raise CommandFailed(result)
-        return result
+            return 127, "", "%s: %s" % (argv[0], exc.strerror)
+
+    def _logged(self, argv, log_path, limit):
+        os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+        with open(log_path, "ab") as log:
+            offset = log.tell()
+            try:
+                proc = subprocess.run(
+                    argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self._env, timeout=limit, check=False
+                )
+            except subprocess.TimeoutExpired:
+                return TIMEOUT_RC, "", "timed out after %s seconds" % limit
+            except OSError as exc:
+                return 127, "", "%s: %s" % (argv[0], exc.strerror)
+        if proc.returncode == 0:
+            return 0, "", ""
+        with open(log_path, "rb") as log:
+            log.seek(offset)
+            return proc.returncode, "", log.read().decode("utf-8", "replace")
 
 
 def _text(value):
