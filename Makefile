@@ -6,7 +6,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 COLLECTIONS := $(CURDIR)/build/collections
-COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/cageforge/nexcage
 PVESIM := $(CURDIR)/tests/pvesim/bin/pvesim
 DEMO_NODE := $(CURDIR)/build/demo-node
 
@@ -30,10 +29,9 @@ $(VENV)/.installed: requirements/dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
 
-# Ansible finds the collection through a link to this checkout.
+# Ansible finds the collection through links into this checkout.
 collection:
-	@mkdir -p $(dir $(COLLECTION_LINK))
-	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
+	@$(PYTHON) scripts/link-collection.py $(CURDIR)
 
 sanity-bootstrap:
 	@scripts/ansible-test-offline.sh
