@@ -54,6 +54,13 @@ pytest: setup
 
 test: setup lint sanity pytest
 
+# Module reference pages in docs/modules are generated from each module's DOCUMENTATION.
+docs: setup
+	$(BIN)/python scripts/gen-module-docs.py
+
+docs-check: setup
+	$(BIN)/python scripts/gen-module-docs.py --check
+
 build: setup
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
 
