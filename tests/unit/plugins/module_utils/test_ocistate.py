@@ -7,7 +7,8 @@ import pytest
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate as O
 
-SCHEMA_DIR = "/work/shared/oci-runtime-spec"
+# The upstream schemas in ../shared, beside the checkout (an oracle; never copied in).
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))), "..", "shared", "oci-runtime-spec")
 
 
 @pytest.fixture(autouse=True)
