@@ -11,7 +11,9 @@ from conftest import TEMPLATE, lxc_available
 MOD = "nexcage_container"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
 # The upstream schemas in ../shared, beside the checkout (an oracle; never copied in).
-SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..", "shared", "oci-runtime-spec")
+SCHEMA_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..", "shared", "oci-runtime-spec"
+)
 
 pytestmark = [
     pytest.mark.real_lxc,

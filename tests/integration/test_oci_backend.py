@@ -20,7 +20,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import ocifix  # noqa: E402
 
 # The upstream schemas in ../shared, beside the checkout (an oracle; never copied in).
-SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..", "shared", "oci-runtime-spec")
+SCHEMA_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..", "shared", "oci-runtime-spec"
+)
 CRUN_WRAPPER = ["unshare", "-m", "sh", "-c", 'umount /sys/fs/cgroup/unified && exec "$@"', "crun-wrap"]
 _ids = itertools.count()
 

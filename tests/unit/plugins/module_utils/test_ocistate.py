@@ -8,7 +8,12 @@ import pytest
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate as O
 
 # The upstream schemas in ../shared, beside the checkout (an oracle; never copied in).
-SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))), "..", "shared", "oci-runtime-spec")
+SCHEMA_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))),
+    "..",
+    "shared",
+    "oci-runtime-spec",
+)
 
 
 @pytest.fixture(autouse=True)
