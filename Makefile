@@ -50,7 +50,7 @@ sanity: setup
 	scripts/ansible-test-sanity.sh
 
 pytest: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 test: setup lint sanity pytest
 
