@@ -19,6 +19,7 @@ import re
 import shutil
 
 from pvesim import cli, node, zfsdb
+from pvesim.ctconfig import format_size  # noqa: F401  (storage.format_size is part of the storage API)
 
 CREATE_USAGE = "pct create <vmid> <ostemplate> [OPTIONS]"
 VOLSIZES = "/var/lib/pvesim/volsizes.json"
@@ -411,24 +412,6 @@ def volid_for_dataset(dataset, root=""):
         if scfg["type"] == "zfspool" and pool and dataset.startswith(pool + "/"):
             return "%s:%s" % (sid, dataset[len(pool) + 1 :])
     return None
-
-
-def format_size(size):
-    """pve-common format_size: the largest exact unit (512M, 8G, 1T); bytes if not a KiB multiple."""
-    size = int(size)
-    kb = size // 1024
-    if kb * 1024 != size:
-        return str(size)
-    mb = kb // 1024
-    if mb * 1024 != kb:
-        return "%dK" % kb
-    gb = mb // 1024
-    if gb * 1024 != mb:
-        return "%dM" % mb
-    tb = gb // 1024
-    if tb * 1024 != gb:
-        return "%dG" % gb
-    return "%dT" % tb
 
 
 # ---------------------------------------------------------------- status and content
