@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark of nexcage_container on a simulated node.
 
 For each scenario it runs one task (the module as Ansible runs it, inside `pvesim run`), then
@@ -52,7 +51,7 @@ def scenarios(vmid, lxc):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--latency-ms", type=int, default=400)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Make build/collections/ansible_collections/cageforge/nexcage show this checkout to Ansible.
 
 A directory of links to each top-level entry, not one link to the checkout: the

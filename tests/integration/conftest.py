@@ -104,6 +104,7 @@ class Node:
             timeout=timeout,
             env=env,
             input=input,
+            check=False,
         )
 
     def _env(self, env):
@@ -217,7 +218,9 @@ class Node:
 
     # -- simulator controls
     def calls(self):
-        proc = subprocess.run([PVESIM, "calls", "--root", self.root, "--json"], capture_output=True, text=True)
+        proc = subprocess.run(
+            [PVESIM, "calls", "--root", self.root, "--json"], capture_output=True, text=True, check=False
+        )
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout or "[]")
 
@@ -237,13 +240,15 @@ class Node:
         subprocess.run([PVESIM, "fault", "--root", self.root, "clear"], check=True, capture_output=True)
 
     def seed_vm(self, vmid):
-        proc = subprocess.run([PVESIM, "seed-vm", "--root", self.root, str(vmid)], capture_output=True, text=True)
+        proc = subprocess.run(
+            [PVESIM, "seed-vm", "--root", self.root, str(vmid)], capture_output=True, text=True, check=False
+        )
         assert proc.returncode == 0, proc.stderr
 
 
 def make_node(base):
     root = os.path.join(str(base), "node")
-    proc = subprocess.run([PVESIM, "init", root], capture_output=True, text=True)
+    proc = subprocess.run([PVESIM, "init", root], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     return Node(root)
 

@@ -47,6 +47,7 @@ def test_ansible_doc_renders_installed_module(installed, module):
         env=env,
         capture_output=True,
         text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)["cageforge.nexcage." + module]

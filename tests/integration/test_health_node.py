@@ -38,7 +38,7 @@ def node(fresh_node):
 def vmids(unique_vmid):
     # The stale checks look at every process of the machine (a pct naming the VMID is a live
     # task) and at LXC sockets, so the VMIDs must not collide with other tests' VMIDs.
-    return [unique_vmid() for _ in range(4)]
+    return [unique_vmid() for _ignored in range(4)]
 
 
 def run_task(node, args=None, check=False):

@@ -165,7 +165,7 @@ def busybox_runnable():
     if head != b"\x7fELF":
         return False
     try:
-        out = subprocess.run(["file", "-L", BUSYBOX], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(["file", "-L", BUSYBOX], capture_output=True, text=True, timeout=10, check=False).stdout
         if out:
             return "statically linked" in out or "static-pie" in out
     except (OSError, subprocess.SubprocessError):

@@ -18,8 +18,10 @@ import os
 import re
 import shutil
 
-from pvesim import cli, node, zfsdb
-from pvesim.ctconfig import format_size  # noqa: F401  (storage.format_size is part of the storage API)
+from pvesim import cli, ctconfig, node, zfsdb
+
+# Part of the storage API; one implementation, in ctconfig.
+format_size = ctconfig.format_size
 
 CREATE_USAGE = "pct create <vmid> <ostemplate> [OPTIONS]"
 VOLSIZES = "/var/lib/pvesim/volsizes.json"

@@ -301,7 +301,7 @@ def test_s5_create_registers_in_vmlist_with_pve_layout(node):
 
 def test_s3_s5_concurrent_create_same_vmid_exactly_one_wins(node):
     args = ("pct", "create", "100", DEBIAN, "--rootfs", "local-zfs:1")
-    procs = [node.popen(*args, text=True) for _ in range(2)]
+    procs = [node.popen(*args, text=True) for _ignored in range(2)]
     results = [(p.wait(timeout=60), p.stdout.read(), p.stderr.read()) for p in procs]
     for p in procs:
         p.stdout.close()

@@ -3,7 +3,6 @@
 import os
 
 import pytest
-import test_runtime_support  # noqa: F401 - puts pvesim on sys.path
 
 from pvesim import cli, namespace, runtime
 

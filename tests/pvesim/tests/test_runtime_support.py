@@ -80,6 +80,7 @@ class Node:
             text=True,
             timeout=timeout,
             env=env,
+            check=False,
         )
         return Result(p.returncode, p.stdout, p.stderr)
 

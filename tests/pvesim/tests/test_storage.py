@@ -100,18 +100,19 @@ def test_s6_pvesm_list_templates_layout(node):
     w = len(str(max(sizes.values())))
     volw = len("local:vztmpl/alpine-3.22-default_20250617_amd64.tar.xz")
     assert r.rc == 0
+    alpine = "local:vztmpl/alpine-3.22-default_20250617_amd64.tar.xz"
+
+    def row(*cells):  # volid, format, type, size[, vmid]: rows without an owner have no VMID column
+        volid, fmt, vtype, size = cells[:4]
+        return " ".join([volid.ljust(volw), fmt.ljust(7), vtype.ljust(9), str(size).rjust(w), *cells[4:]])
+
     assert r.out == (
-        "%-*s %-7s %-9s %*s %s\n" % (volw, "Volid", "Format", "Type", w, "Size", "VMID")
-        + "%-*s %-7s %-9s %*d\n"
-        % (
-            volw,
-            "local:vztmpl/alpine-3.22-default_20250617_amd64.tar.xz",
-            "txz",
-            "vztmpl",
-            w,
-            sizes["alpine-3.22-default_20250617_amd64.tar.xz"],
-        )
-        + "%-*s %-7s %-9s %*d\n" % (volw, BUSYBOX, "tzst", "vztmpl", w, sizes["busybox-1.35_amd64.tar.zst"])
+        row("Volid", "Format", "Type", "Size", "VMID")
+        + "\n"
+        + row(alpine, "txz", "vztmpl", sizes["alpine-3.22-default_20250617_amd64.tar.xz"])
+        + "\n"
+        + row(BUSYBOX, "tzst", "vztmpl", sizes["busybox-1.35_amd64.tar.zst"])
+        + "\n"
     )
     # the facts' rendering: formats left-aligned in 7, types in 9
     assert " txz     vztmpl " in r.out and " tzst    vztmpl " in r.out

@@ -25,7 +25,11 @@ def _fast_python_dir():
         return None
     try:
         out = subprocess.run(
-            [system, "-c", "import sys; print(sys.version_info >= (3, 11))"], capture_output=True, text=True, timeout=30
+            [system, "-c", "import sys; print(sys.version_info >= (3, 11))"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -91,6 +95,7 @@ class Node:
             env=full_env,
             input=input,
             timeout=timeout,
+            check=False,
         )
         return Result(proc)
 
@@ -117,7 +122,9 @@ class Node:
 
     def pvesim(self, *args, env=None, timeout=60):
         full_env = tool_env(env)
-        proc = subprocess.run([PVESIM] + list(args), capture_output=True, text=True, env=full_env, timeout=timeout)
+        proc = subprocess.run(
+            [PVESIM] + list(args), capture_output=True, text=True, env=full_env, timeout=timeout, check=False
+        )
         return Result(proc)
 
     def read(self, real_path):

@@ -78,7 +78,7 @@ def _next_id_range():
                 m = re.match(r"^next-id:\s*(.*)$", line.strip())
                 if m:
                     for part in m.group(1).split(","):
-                        k, _, v = part.partition("=")
+                        k, _ignored, v = part.partition("=")
                         if k.strip() == "lower" and v.strip().isdigit():
                             lower = int(v)
                         elif k.strip() == "upper" and v.strip().isdigit():

@@ -136,7 +136,7 @@ def _types(sub, text):
 
 
 def _sort_key(d, name):
-    fs, _, _snap = name.partition("@")
+    fs, _ignored, _snap = name.partition("@")
     return (fs, 1 if "@" in name else 0, d.datasets[name]["createtxg"])
 
 
@@ -414,7 +414,7 @@ def do_set(args):
 
 def do_inherit(args):
     opts, rest = _getopt("inherit", args, "rS")
-    recursive = any(o == "-r" for o, _ in opts)
+    recursive = any(o == "-r" for o, _ignored in opts)
     if not rest:
         raise Usage("inherit", "missing property argument")
     if len(rest) < 2:
@@ -453,7 +453,7 @@ def do_create(args):
 
 def do_destroy(args):
     opts, rest = _getopt("destroy", args, "vpndfrR")
-    flags = {o for o, _ in opts}
+    flags = {o for o, _ignored in opts}
     if not rest:
         raise Usage("destroy", "missing dataset argument")
     if len(rest) > 1:
@@ -497,7 +497,7 @@ def do_rollback(args):
         raise Usage("rollback", "missing dataset argument")
     if len(rest) > 1:
         raise Usage("rollback", "too many arguments")
-    zfsdb.rollback(rest[0], recursive=any(o in ("-r", "-R") for o, _ in opts))
+    zfsdb.rollback(rest[0], recursive=any(o in ("-r", "-R") for o, _ignored in opts))
     return 0
 
 
@@ -509,7 +509,7 @@ def do_mount(args):
                 if d.datasets[n].get("mounted"):
                     _out("%-*s  %s\n" % (0, n, d.mountpoint(n)[0]))
         return 0
-    if any(o == "-a" for o, _ in opts):
+    if any(o == "-a" for o, _ignored in opts):
         return 0
     name = rest[0]
     with zfsdb.db() as d:
@@ -525,8 +525,8 @@ def do_mount(args):
 
 def do_unmount(args):
     opts, rest = _getopt("unmount", args, "afu")
-    if any(o == "-a" for o, _ in opts) or not rest:
-        if not rest and not any(o == "-a" for o, _ in opts):
+    if any(o == "-a" for o, _ignored in opts) or not rest:
+        if not rest and not any(o == "-a" for o, _ignored in opts):
             raise Usage("unmount", "missing filesystem argument")
         return 0
     name = rest[0]
@@ -535,7 +535,7 @@ def do_unmount(args):
         ds = d.datasets[name]
         if not ds.get("mounted"):
             raise zfsdb.ZfsError("cannot unmount '%s': not currently mounted" % name)
-        if d.busy(name) and not any(o == "-f" for o, _ in opts):
+        if d.busy(name) and not any(o == "-f" for o, _ignored in opts):
             raise zfsdb.ZfsError("cannot unmount '%s': pool or dataset is busy" % d.mountpoint(name)[0])
         zfsdb._move_tree(d.real(d.mountpoint(name)[0]), d.stash(name))
         ds["mounted"] = False

@@ -98,7 +98,7 @@ def _pool_values(d, pool, parsable):
     free = max(0, size - alloc)
     cap = (alloc * 100) // size if size else 0
     p = d.pools[pool]
-    nb = (lambda n: str(n)) if parsable else zfsdb.nicebytes
+    nb = str if parsable else zfsdb.nicebytes
     return {
         "name": pool,
         "size": nb(size),
@@ -189,7 +189,7 @@ def do_status(args):
         opts, pools = getopt.gnu_getopt(args, "c:igLpPstvxDT:")
     except getopt.GetoptError as e:
         raise Usage("status", "invalid option '%s'" % e.opt) from None
-    only_bad = any(o == "-x" for o, _ in opts)
+    only_bad = any(o == "-x" for o, _ignored in opts)
     with zfsdb.db() as d:
         for pool in pools:
             if pool not in d.pools:

@@ -198,7 +198,7 @@ def test_bundle_path_symlink_escape_refused(tmp_path):
 
 
 def test_present_from_directory_then_idempotent(env):
-    result, runner, _ = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
+    result, runner, _ignored = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
     assert result["changed"] and result["rootfs_changed"] and result["config_changed"]
     assert any(c.startswith("cp -a") for c in runner.commands)
     bundle = pathlib.Path(env["path"])
@@ -212,11 +212,11 @@ def test_present_from_directory_then_idempotent(env):
     assert oct(os.stat(bundle / "config.json").st_mode & 0o777) == "0o600"
     assert not [n for n in os.listdir(env["roots"]) if n != "b1"]
 
-    again, runner2, _ = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
+    again, runner2, _ignored = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
     assert again["changed"] is False and again["digest"] == result["digest"]
     assert runner2.commands == []
 
-    check, runner3, _ = run(
+    check, runner3, _ignored = run(
         "present", env["path"], check_mode=True, source=str(env["src"]), args=["/bin/sh"], terminal=False
     )
     assert check["changed"] is False and runner3.commands == []
@@ -226,7 +226,9 @@ def test_config_only_change_rewrites_only_config(env):
     run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
     sh = pathlib.Path(env["path"]) / "rootfs" / "bin" / "sh"
     inode = os.stat(sh).st_ino
-    result, runner, _ = run("present", env["path"], source=str(env["src"]), args=["/bin/sh", "-c", "x"], terminal=False)
+    result, runner, _ignored = run(
+        "present", env["path"], source=str(env["src"]), args=["/bin/sh", "-c", "x"], terminal=False
+    )
     assert result["changed"] and result["config_changed"] and not result["rootfs_changed"]
     assert runner.commands == []
     assert os.stat(sh).st_ino == inode
@@ -239,7 +241,7 @@ def test_source_change_rebuilds_rootfs_and_keeps_other_files(env):
     (pathlib.Path(env["path"]) / "hostdata").mkdir()
     (pathlib.Path(env["path"]) / "hostdata" / "keep").write_text("k")
     (env["src"] / "new-file").write_text("n")
-    result, runner, _ = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
+    result, runner, _ignored = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
     assert result["changed"] and result["rootfs_changed"] and not result["config_changed"]
     assert (pathlib.Path(env["path"]) / "rootfs" / "new-file").read_text() == "n"
     assert (pathlib.Path(env["path"]) / "hostdata" / "keep").read_text() == "k"
@@ -253,13 +255,13 @@ def test_hand_edited_config_is_converged(env):
     cfg = json.loads(cfg_path.read_text())
     cfg["hostname"] = "edited"
     cfg_path.write_text(json.dumps(cfg))
-    result, _, _ = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
+    result, _ignored, _ignored = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
     assert result["changed"] and result["config_changed"]
     assert json.loads(cfg_path.read_text())["hostname"] == "runc"
 
 
 def test_check_mode_writes_nothing(env):
-    result, runner, _ = run(
+    result, runner, _ignored = run(
         "present", env["path"], check_mode=True, source=str(env["src"]), args=["/bin/sh"], terminal=False
     )
     assert result["changed"] and result["rootfs_changed"]
@@ -271,7 +273,7 @@ def test_check_mode_writes_nothing(env):
 
 def test_without_source_manages_config_of_existing_bundle(env):
     run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
-    result, runner, _ = run("present", env["path"], args=["/bin/sh", "-x"], terminal=False)
+    result, runner, _ignored = run("present", env["path"], args=["/bin/sh", "-x"], terminal=False)
     assert result["changed"] and not result["rootfs_changed"] and runner.commands == []
     with pytest.raises(NexcageError, match="source is required"):
         run("present", str(env["roots"] / "new"), args=["/bin/sh"])
@@ -281,12 +283,12 @@ def test_hand_made_bundle_without_source_gets_config_and_digest(env):
     bundle = pathlib.Path(env["path"])
     mini_rootfs(bundle / "rootfs")
     (bundle / "config.json").write_text("{not json")
-    result, runner, _ = run("present", env["path"], args=["/bin/sh"], terminal=False)
+    result, runner, _ignored = run("present", env["path"], args=["/bin/sh"], terminal=False)
     assert result["changed"] and result["config_changed"] and not result["rootfs_changed"]
     assert runner.commands == []
     assert json.loads((bundle / "config.json").read_text()) == result["config"]
     assert (bundle / _oci_bundle.DIGEST_FILE).exists() and (bundle / "rootfs" / "bin" / "sh").exists()
-    again, _, _ = run("present", env["path"], args=["/bin/sh"], terminal=False)
+    again, _ignored, _ignored = run("present", env["path"], args=["/bin/sh"], terminal=False)
     assert again["changed"] is False
 
 
@@ -308,7 +310,7 @@ def test_missing_program_is_reported(env):
 @pytest.mark.parametrize("mode", ["hardlink", "reflink"])
 def test_rootfs_modes(env, mode):
     try:
-        result, runner, _ = run(
+        result, runner, _ignored = run(
             "present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False, rootfs_mode=mode
         )
     except NexcageError as exc:
@@ -330,7 +332,7 @@ def test_directory_source_with_device_refused(env):
     with pytest.raises(NexcageError, match="device node"):
         run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
     assert os.listdir(env["roots"]) == []
-    result, _, _ = run(
+    result, _ignored, _ignored = run(
         "present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False, allow_devices=True
     )
     assert result["changed"]
@@ -353,9 +355,9 @@ GOOD_MEMBERS = [
 
 def test_present_from_tarball_idempotent(env):
     tar = _tar_of(env, GOOD_MEMBERS)
-    result, _, _ = run("present", env["path"], source=tar, args=["/bin/sh"], terminal=False)
+    result, _ignored, _ignored = run("present", env["path"], source=tar, args=["/bin/sh"], terminal=False)
     assert result["changed"] and os.readlink(pathlib.Path(env["path"]) / "rootfs" / "bin" / "sh") == "/bin/busybox"
-    again, runner, _ = run("present", env["path"], source=tar, args=["/bin/sh"], terminal=False)
+    again, runner, _ignored = run("present", env["path"], source=tar, args=["/bin/sh"], terminal=False)
     assert again["changed"] is False and runner.commands == []
 
 
@@ -382,13 +384,13 @@ def test_hostile_tarball_leaves_no_partial_bundle(env, members, words):
 
 def test_hostile_tarball_on_existing_bundle_keeps_old_bundle(env):
     good = _tar_of(env, GOOD_MEMBERS)
-    first, _, _ = run("present", env["path"], source=good, args=["/bin/sh"], terminal=False)
+    first, _ignored, _ignored = run("present", env["path"], source=good, args=["/bin/sh"], terminal=False)
     bad = _tar_of(env, GOOD_MEMBERS + [{"name": "../../x", "data": "x"}], name="bad.tar")
     with pytest.raises(NexcageError):
         run("present", env["path"], source=bad, args=["/bin/sh"], terminal=False)
     assert os.listdir(env["roots"]) == ["b1"]
     assert sorted(os.listdir(env["path"])) == [_oci_bundle.DIGEST_FILE, "config.json", "rootfs"]
-    again, _, _ = run("present", env["path"], source=good, args=["/bin/sh"], terminal=False)
+    again, _ignored, _ignored = run("present", env["path"], source=good, args=["/bin/sh"], terminal=False)
     assert again["changed"] is False and again["digest"] == first["digest"]
 
 
@@ -414,7 +416,9 @@ def test_template_volume(env, monkeypatch):
     cfg.write_text(STORAGE_CFG.format(vz=vz))
     monkeypatch.setattr(_oci_bundle, "STORAGE_CFG", str(cfg))
     assert _oci_bundle.template_path("local:vztmpl/mini.tar.gz") == str(vz / "template" / "cache" / "mini.tar.gz")
-    result, _, _ = run("present", env["path"], source="local:vztmpl/mini.tar.gz", args=["/bin/sh"], terminal=False)
+    result, _ignored, _ignored = run(
+        "present", env["path"], source="local:vztmpl/mini.tar.gz", args=["/bin/sh"], terminal=False
+    )
     assert result["changed"] and (pathlib.Path(env["path"]) / "rootfs" / "bin" / "busybox").exists()
     for volid, words in (
         ("nope:vztmpl/mini.tar.gz", "not defined"),
@@ -449,16 +453,18 @@ def test_oci_layout_source_seeds_config(env):
         },
         ref="1.0",
     )
-    result, _, _ = run("present", env["path"], source=layout, image_ref="1.0", terminal=False)
+    result, _ignored, _ignored = run("present", env["path"], source=layout, image_ref="1.0", terminal=False)
     proc = result["config"]["process"]
     assert proc["args"] == ["/app/run", "--x"] and proc["cwd"] == "/app"
     assert proc["user"] == {"uid": 33, "gid": 33}
     assert "MODE=1" in proc["env"] and "HOME=/var/www" in proc["env"]
     assert not (pathlib.Path(env["path"]) / "rootfs" / "old").exists()
-    again, _, _ = run("present", env["path"], source=layout, image_ref="1.0", terminal=False)
+    again, _ignored, _ignored = run("present", env["path"], source=layout, image_ref="1.0", terminal=False)
     assert again["changed"] is False
     # options win over the image
-    third, _, _ = run("present", env["path"], source=layout, image_ref="1.0", terminal=False, args=["/bin/sh"])
+    third, _ignored, _ignored = run(
+        "present", env["path"], source=layout, image_ref="1.0", terminal=False, args=["/bin/sh"]
+    )
     assert third["changed"] and third["config"]["process"]["args"] == ["/bin/sh"] and not third["rootfs_changed"]
 
 
@@ -468,7 +474,7 @@ def test_oci_layout_check_mode_with_user_name(env):
         [GOOD_MEMBERS + [{"name": "./etc/passwd", "data": "web:x:33:33::/:/bin/sh\n"}]],
         {"config": {"Cmd": ["/bin/sh"], "User": "web"}},
     )
-    result, _, manager = run("present", env["path"], check_mode=True, source=layout, terminal=False)
+    result, _ignored, manager = run("present", env["path"], check_mode=True, source=layout, terminal=False)
     assert result["changed"] and not os.path.exists(env["path"])
     assert any("not resolved" in w for w in manager.warnings)
 
@@ -478,11 +484,11 @@ def test_oci_layout_check_mode_with_user_name(env):
 
 def test_absent(env):
     run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
-    result, _, _ = run("absent", env["path"], check_mode=True)
+    result, _ignored, _ignored = run("absent", env["path"], check_mode=True)
     assert result["changed"] and os.path.isdir(env["path"])
-    result, _, _ = run("absent", env["path"])
+    result, _ignored, _ignored = run("absent", env["path"])
     assert result["changed"] and not os.path.exists(env["path"])
-    result, _, _ = run("absent", env["path"])
+    result, _ignored, _ignored = run("absent", env["path"])
     assert result["changed"] is False
 
 
@@ -495,7 +501,7 @@ def test_absent_refuses_non_bundle(env):
 
 def test_validated(env):
     run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
-    result, runner, _ = run("validated", env["path"])
+    result, runner, _ignored = run("validated", env["path"])
     assert result["valid"] and result["validation"] == [] and result["changed"] is False
     cfg_path = pathlib.Path(env["path"]) / "config.json"
     cfg = json.loads(cfg_path.read_text())
@@ -504,7 +510,7 @@ def test_validated(env):
     cfg["process"]["user"]["uid"] = -3
     cfg_path.write_text(json.dumps(cfg))
     before = cfg_path.read_text()
-    result, _, _ = run("validated", env["path"])
+    result, _ignored, _ignored = run("validated", env["path"])
     assert not result["valid"]
     paths = {p["path"] for p in result["validation"]}
     assert {"$.process.cwd", "$.process.rlimits[1].type", "$.process.rlimits[1]", "$.process.user.uid"} <= paths
@@ -514,7 +520,7 @@ def test_validated(env):
 def test_validated_malformed_config(env):
     os.makedirs(os.path.join(env["path"], "rootfs"))
     pathlib.Path(env["path"], "config.json").write_text('{"ociVersion": "1.0.2", ')
-    result, _, _ = run("validated", env["path"])
+    result, _ignored, _ignored = run("validated", env["path"])
     assert not result["valid"] and result["config"] is None
     (problem,) = result["validation"]
     assert problem["check"] == "load" and problem["path"] == "$" and "not valid JSON" in problem["message"]
@@ -700,7 +706,7 @@ def test_pve_settings_rootfs_and_foreign_platform(tmp_path):
 
 
 def test_missing_bind_source_is_a_warning(env):
-    result, _, _ = run(
+    result, _ignored, _ignored = run(
         "present",
         env["path"],
         source=str(env["src"]),
@@ -714,7 +720,7 @@ def test_missing_bind_source_is_a_warning(env):
 
 
 def test_inspect_bundle(env):
-    result, _, _ = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
+    result, _ignored, _ignored = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
     info = _oci_bundle.inspect_bundle(env["path"])
     assert info["valid"] and info["config"] == result["config"] and info["digest"] == result["digest"]
     assert info["rootfs"] == os.path.join(env["path"], "rootfs") and info["rootfs_digest"].startswith("sha256:")
