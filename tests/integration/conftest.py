@@ -276,5 +276,14 @@ def unique_vmid():
     return make
 
 
+@pytest.fixture
+def ct(fresh_node, unique_vmid):
+    """A VMID on a fresh node; the container is stopped and destroyed afterwards, whatever happened."""
+    vmid = unique_vmid()
+    yield fresh_node, vmid
+    fresh_node.sh("pct", "stop", vmid, timeout=60)
+    fresh_node.sh("pct", "destroy", vmid, "--force", "1", timeout=60)
+
+
 def lxc_available():
     return shutil.which("lxc-start") is not None and os.geteuid() == 0

@@ -27,15 +27,6 @@ def ok(result):
     return result
 
 
-@pytest.fixture
-def ct(fresh_node, unique_vmid):
-    """A VMID on a fresh node; the container is stopped and destroyed afterwards, whatever happened."""
-    vmid = unique_vmid()
-    yield fresh_node, vmid
-    fresh_node.sh("pct", "stop", vmid, timeout=60)
-    fresh_node.sh("pct", "destroy", vmid, "--force", "1", timeout=60)
-
-
 def phases(node, args):
     return node.run_tasks(MOD, [(args, True, True), (args, False, True), (args, False, True), (args, True, True)])
 

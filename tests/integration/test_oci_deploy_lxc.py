@@ -92,14 +92,6 @@ def deploy(node, **args):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.fixture
-def ct(fresh_node, unique_vmid):
-    vmid = unique_vmid()
-    yield fresh_node, vmid
-    fresh_node.sh("pct", "stop", vmid, timeout=60)
-    fresh_node.sh("pct", "destroy", vmid, "--force", "1", timeout=60)
-
-
 def test_bundle_deploys_and_runs_with_mounts_env_and_entrypoint(ct, tmp_path):
     node, vmid = ct
     hostdata = tmp_path / "hostdata"

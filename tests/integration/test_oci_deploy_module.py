@@ -29,14 +29,6 @@ def ok(result):
     return result
 
 
-@pytest.fixture
-def ct(fresh_node, unique_vmid):
-    vmid = unique_vmid()
-    yield fresh_node, vmid
-    fresh_node.sh("pct", "stop", vmid, timeout=60)
-    fresh_node.sh("pct", "destroy", vmid, "--force", "1", timeout=60)
-
-
 def test_bundle_image_four_phases_and_converge(ct, tmp_path):
     node, vmid = ct
     hostdata = tmp_path / "hostdata"

@@ -434,9 +434,7 @@ def do_create(args):
         if o == "-p":
             parents = True
         elif o == "-o":
-            if "=" not in v:
-                raise Usage("create", "missing '=' for property=value argument")
-            k, val = v.split("=", 1)
+            [(k, val)] = _assignments("create", [v])
             k = zfsdb.canonical_prop(k)
             if k in props:
                 raise Usage("create", "property '%s' specified multiple times" % k)
@@ -481,9 +479,7 @@ def do_snapshot(args):
         if o == "-r":
             recursive = True
         elif o == "-o":
-            if "=" not in v:
-                raise Usage("snapshot", "missing '=' for property=value argument")
-            k, val = v.split("=", 1)
+            [(k, val)] = _assignments("snapshot", [v])
             props[k] = val
     if not rest:
         raise Usage("snapshot", "missing snapshot argument")
