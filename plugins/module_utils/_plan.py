@@ -41,6 +41,7 @@ import re
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig as C
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _validation as V
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import sizes
 
 LIVE = "live"
 RESTART = "restart"
@@ -199,17 +200,11 @@ def _opt(name, index=None, field=None):
 
 def _size(value, option, default_unit="G"):
     """A size from the user: a number means GiB (as for pct), a string may carry a unit."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-        if number <= 0:
-            raise V.ValidationError(option, value, "must be greater than 0", "Use e.g. 8 (GiB) or '512M'")
-        return int(number * C.UNITS[default_unit])
-    text = str(value).strip()
-    if re.match(r"^\d+(\.\d+)?$", text):
-        return _size(float(text), option, default_unit)
     try:
-        size = C.parse_size(text)
-    except C.ConfigError:
+        size = sizes.parse_size(value, default_unit=default_unit, units=sizes.PVE_UNITS)
+    except sizes.SizeError:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+            raise V.ValidationError(option, value, "must be greater than 0", "Use e.g. 8 (GiB) or '512M'") from None
         raise V.ValidationError(option, value, "is not a size", "Use e.g. 8 (GiB), '8G' or '512M'") from None
     if size <= 0:
         raise V.ValidationError(option, value, "must be greater than 0", "Use e.g. 8 (GiB) or '512M'")

@@ -24,6 +24,7 @@ import os
 import re
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node.sizes import parse_size
 from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import parse_config, parse_storage_cfg
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
 
@@ -114,8 +115,6 @@ READ_ONLY = frozenset(
 TRUE_WORDS = ("on", "yes", "true", "1")
 FALSE_WORDS = ("off", "no", "false", "0")
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgtpez]?)(i?b?)\s*$", re.IGNORECASE)
-_UNITS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6, "z": 7}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*(/[A-Za-z0-9_.:\-]+)*$")
 
 
@@ -144,24 +143,6 @@ def is_user_property(prop):
 
 def is_size_property(prop):
     return prop in SIZE_PROPERTIES or prop.startswith(SIZE_PREFIXES)
-
-
-def parse_size(text):
-    """A ZFS size (`10G`, `1.5T`, `512`, `64KiB`) in bytes; ValueError if it is not one."""
-    if isinstance(text, bool):
-        raise ValueError("not a size: %r" % (text,))
-    if isinstance(text, int):
-        return text
-    match = _SIZE_RE.match(str(text))
-    if not match or (match.group(3) and match.group(3).lower() == "i"):
-        raise ValueError("not a size: %r" % (text,))
-    number, unit, suffix = match.groups()
-    if suffix and not unit and suffix.lower() != "b":
-        raise ValueError("not a size: %r" % (text,))
-    factor = 1024 ** _UNITS[unit.lower()]
-    if "." in number:
-        return int(float(number) * factor)
-    return int(number) * factor
 
 
 def normalize_value(prop, value):
