@@ -22,6 +22,7 @@ import os
 import re
 import stat
 
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module
 from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import (
     parse_config,
     parse_storage_cfg,
@@ -274,8 +275,7 @@ def parse_pvesm_status(text):
 
 
 def _command_error(exc):
-    res = exc.result
-    return "`%s` failed (rc %s): %s" % (res.cmd, res.rc, (res.stderr or res.stdout).strip() or "no output")
+    return _errors.error_from_result(exc.result).message
 
 
 def _vmid_sort(vmid):
@@ -974,9 +974,13 @@ def _predicted(result, done):
     )
 
 
-def run_module(module, runner):
+def run_task(module, runner):
+    """The whole of nexcage_health as a result dict (failed: true when a check or repair fails)."""
     if not 0 <= module.params["min_free_percent"] <= 100:
-        module.fail_json(msg="min_free_percent must be between 0 and 100, got %s" % module.params["min_free_percent"])
+        raise _errors.NexcageError(
+            _errors.INVALID_ARGUMENT,
+            "min_free_percent must be between 0 and 100, got %s" % module.params["min_free_percent"],
+        )
     node = NodeView(runner, which=lambda name: module.get_bin_path(name, required=False))
     out, failed = run_health(node, module.params, module.check_mode)
     out["commands"] = runner.commands
@@ -988,6 +992,15 @@ def run_module(module, runner):
         summary["fail"],
     )
     if failed:
-        out["msg"] = failed
-        module.fail_json(**out)
-    module.exit_json(**out)
+        out.update(msg=failed, failed=True)
+    return out
+
+
+def run_module(module, runner):
+    """End nexcage_health: exit_json with the result, fail_json when it failed."""
+    _module.run(
+        module,
+        lambda: run_task(module, runner),
+        name="nexcage_health",
+        context=lambda _error: {"commands": runner.commands},
+    )

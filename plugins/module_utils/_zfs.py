@@ -23,7 +23,7 @@ import glob
 import os
 import re
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node.sizes import parse_size
 from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import parse_config, parse_storage_cfg
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
@@ -118,20 +118,15 @@ FALSE_WORDS = ("off", "no", "false", "0")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*(/[A-Za-z0-9_.:\-]+)*$")
 
 
-class ZfsError(Exception):
-    """A failure the module reports: message, error category (see _errors), hint, details."""
+class ZfsError(_errors.NexcageError):
+    """A dataset failure: the message first, the category defaults to invalid_argument."""
 
     def __init__(self, msg, category=_errors.INVALID_ARGUMENT, hint=None, **details):
-        super().__init__(msg)
-        self.msg = msg
-        self.category = category
-        self.hint = hint
-        self.details = details
+        super().__init__(category, msg, hint=hint, **details)
 
-    def error(self):
-        """The `error` return value, as every nexcage module gives it."""
-        cmd = {k: self.details.get(k) for k in ("cmd", "rc", "stdout", "stderr")}
-        return _errors.NexcageError(self.category, self.msg, hint=self.hint, **cmd).to_dict()
+    @property
+    def msg(self):
+        return self.message
 
 
 # ---------------------------------------------------------------- values
@@ -464,21 +459,11 @@ class DatasetManager:
         self.read_storage = read_storage
         self.warnings = []
 
-    def _run(self, argv, mutating=False, what=None):
+    def _run(self, argv, mutating=False):
         try:
             return self.runner.run(argv, mutating=mutating)
         except CommandFailed as exc:
-            res = exc.result
-            category, hint = command_category(res)
-            raise ZfsError(
-                "%s failed (rc %s): %s" % (what or res.cmd, res.rc, (res.stderr or res.stdout).strip() or "no output"),
-                category,
-                hint,
-                cmd=res.cmd,
-                rc=res.rc,
-                stdout=res.stdout,
-                stderr=res.stderr,
-            ) from None
+            raise _errors.error_from_result(exc.result, patterns=ZFS_PATTERNS) from None
 
     def pools(self):
         res = self._run([ZPOOL, "list", "-H", "-o", "name"])
@@ -492,15 +477,10 @@ class DatasetManager:
         if res.rc != 0:
             if "does not exist" in res.stderr:
                 return None
-            category, hint = command_category(res)
-            raise ZfsError(
-                "reading the properties of %s failed (rc %s): %s" % (name, res.rc, res.stderr.strip()),
-                category,
-                hint,
-                cmd=res.cmd,
-                rc=res.rc,
-                stdout=res.stdout,
-                stderr=res.stderr,
+            raise _errors.error_from_result(
+                res,
+                message="reading the properties of %s failed (rc %s): %s" % (name, res.rc, res.stderr.strip()),
+                patterns=ZFS_PATTERNS,
             )
         return parse_get(res.stdout).get(name, {})
 
@@ -513,14 +493,17 @@ class DatasetManager:
         if missing:
             try:
                 extra = self.get(name, ",".join(sorted(missing)))
-            except ZfsError as exc:
-                first = (exc.details.get("stderr") or "").strip().splitlines()
+            except _errors.NexcageError as exc:
+                first = (exc.stderr or "").strip().splitlines()
                 raise ZfsError(
                     "zfs does not know the property %s: %s"
-                    % (" or ".join("'%s'" % p for p in sorted(missing)), first[0] if first else exc.msg),
+                    % (" or ".join("'%s'" % p for p in sorted(missing)), first[0] if first else exc.message),
                     _errors.INVALID_ARGUMENT,
                     "Check the spelling; user properties need a colon (module:property).",
-                    **exc.details,
+                    cmd=exc.cmd,
+                    rc=exc.rc,
+                    stdout=exc.stdout,
+                    stderr=exc.stderr,
                 ) from None
             current.update(extra or {})
         return current
@@ -686,7 +669,7 @@ class DatasetManager:
         return sorted(set(clones))
 
 
-_ZFS_PATTERNS = (
+ZFS_PATTERNS = (
     (r"dataset is busy|pool or dataset is busy", _errors.LOCKED, "A process, a mount or a running container uses it."),
     (
         r"out of space|less than current used or reserved space|exceeds quota",
@@ -704,32 +687,17 @@ _ZFS_PATTERNS = (
 )
 
 
-def command_category(result):
-    """(category, hint) of a failed zfs/zpool command."""
-    if result.timed_out:
-        return _errors.TIMEOUT, None
-    text = (result.stderr or "") + (result.stdout or "")
-    for regex, category, hint in _ZFS_PATTERNS:
-        if re.search(regex, text, re.IGNORECASE):
-            return category, hint
-    return _errors.classify(result.stderr, result.rc), None
-
-
-def run_module(module, runner):
-    """The whole of nexcage_zfs_dataset: module is an AnsibleModule, runner its Runner."""
+def run_task(module, runner):
+    """The whole of nexcage_zfs_dataset as a result dict: module is an AnsibleModule, runner its Runner."""
     params = module.params
     name = params["name"]
     manager = DatasetManager(runner)
-    try:
-        if params["state"] == "present":
-            result = manager.present(name, params["properties"], params["create_parents"])
-        else:
-            if params["properties"]:
-                manager.warnings.append("properties are ignored with state: absent")
-            result = manager.absent(name, recursive=params["recursive"], force=params["force"])
-    except ZfsError as exc:
-        extra = {k: v for k, v in exc.details.items() if k not in ("cmd", "rc", "stdout", "stderr")}
-        module.fail_json(msg=exc.msg, error=exc.error(), name=name, commands=runner.commands, **extra)
+    if params["state"] == "present":
+        result = manager.present(name, params["properties"], params["create_parents"])
+    else:
+        if params["properties"]:
+            manager.warnings.append("properties are ignored with state: absent")
+        result = manager.absent(name, recursive=params["recursive"], force=params["force"])
     diff = result.pop("diff")
     result.pop("before_properties", None)
     out = dict(result, name=name, commands=runner.commands)
@@ -737,4 +705,14 @@ def run_module(module, runner):
         module.warn(warning)
     if module._diff:
         out["diff"] = diff
-    module.exit_json(**out)
+    return out
+
+
+def run_module(module, runner):
+    """End nexcage_zfs_dataset: exit_json with the result, fail_json on any failure."""
+
+    def context(error):
+        details = {k: v for k, v in getattr(error, "extra", {}).items() if k != "exception"}
+        return dict(details, name=module.params["name"], commands=runner.commands)
+
+    _module.run(module, lambda: run_task(module, runner), name="nexcage_zfs_dataset", context=context)

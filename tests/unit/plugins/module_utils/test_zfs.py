@@ -3,7 +3,7 @@ manager against a scripted runner (no subprocess)."""
 
 import pytest
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _zfs
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _zfs
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, CommandResult
 
 # ---------------------------------------------------------------- values
@@ -406,16 +406,16 @@ def test_destroy_absent_and_pool_root():
 
 def test_error_categories():
     res = CommandResult(["zfs", "destroy", "p/x"], 1, "", "cannot destroy 'p/x': dataset is busy\n", 0.0)
-    assert _zfs.command_category(res)[0] == "locked"
+    assert _errors.error_from_result(res, patterns=_zfs.ZFS_PATTERNS).category == "locked"
     res = CommandResult(
         ["zfs", "set", "quota=1", "p/x"], 1, "", "size is less than current used or reserved space\n", 0
     )
-    assert _zfs.command_category(res)[0] == "resource_exhausted"
+    assert _errors.error_from_result(res, patterns=_zfs.ZFS_PATTERNS).category == "resource_exhausted"
     res = CommandResult(["zfs", "list"], 124, "", "timed out after 5 seconds", 5.0)
-    assert _zfs.command_category(res)[0] == "timeout"
+    assert _errors.error_from_result(res, patterns=_zfs.ZFS_PATTERNS).category == "timeout"
     err = _zfs.ZfsError("pool 'tank' does not exist", "not_found", pools=["rpool"])
-    assert err.error()["category"] == "not_found" and err.error()["message"] == "pool 'tank' does not exist"
-    assert err.error()["hint"]  # the category's default hint
+    assert err.to_dict()["category"] == "not_found" and err.to_dict()["message"] == "pool 'tank' does not exist"
+    assert err.to_dict()["hint"]  # the category's default hint
 
 
 def test_read_only_property_is_refused_before_any_command():
