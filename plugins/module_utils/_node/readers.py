@@ -93,6 +93,17 @@ def ct_hostnames():
     return found
 
 
+def guest_configs():
+    """[(kind, vmid, text)] of this node's guests ("lxc" or "qemu"), read from /etc/pve directly."""
+    configs = []
+    for kind, pattern in (("lxc", paths.ct_conf_glob()), ("qemu", paths.qemu_conf_glob())):
+        for path in sorted(glob.glob(pattern)):
+            text = read_text(path)
+            if text is not None:
+                configs.append((kind, os.path.basename(path)[: -len(".conf")], text))
+    return configs
+
+
 def running_vmids():
     """VMIDs whose LXC command socket exists (one read of /proc/net/unix)."""
     text = read_text(paths.PROC_NET_UNIX) or ""
