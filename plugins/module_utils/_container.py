@@ -33,14 +33,16 @@ import re
 import socket
 import tempfile
 import time
-import traceback
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors as E
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_deploy, _oci_runtime, _ocistate
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _module
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _plan as P
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig as C
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _validation as V
 from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec, runner_for
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ctconf
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import is_bundle
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import state as oci_state
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, Runner
 
 ETC_PVE = "/etc/pve"
@@ -335,6 +337,71 @@ def argument_spec():
 # --------------------------------------------------------------------------- the task
 
 
+class BundleImage:
+    """nexcage_container with image: <OCI bundle directory> (the call into _oci.deploy).
+
+    load() validates and maps the bundle and writes nothing; merged_params() puts its typed options
+    into the task's parameters (the task's own values win); pack() is the apply step right before
+    a create; sync_lines() writes its raw lxc.* lines through the node layer after create/update.
+    """
+
+    # nexcage_container options a bundle fills in when the task does not set them.
+    PARAM_KEYS = ("hostname", "memory", "swap", "cpulimit", "cpuunits", "ostype", "unprivileged")
+
+    def __init__(self, deployment):
+        self.deployment = deployment
+        self.directory = deployment.bundle
+        self.template = deployment.template
+
+    @classmethod
+    def load(cls, params):
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import deploy
+
+        return cls(deploy.prepare(params["image"], params["template_storage"]))
+
+    def merged_params(self, params):
+        """(params for the task, warnings): image is the bundle's template, its options fill the gaps."""
+        out = dict(params, image=self.template)
+        warnings = list(self.deployment.warnings)
+        for key in self.PARAM_KEYS:
+            if key not in self.deployment.options:
+                continue
+            value = self.deployment.options[key]
+            if params.get(key) is None:
+                out[key] = value
+            elif params[key] != value:
+                warnings.append("%s: the task's %r is used instead of the bundle's %r" % (key, params[key], value))
+        out["mounts"] = self._mounts(params.get("mounts"))
+        return out, warnings
+
+    def _mounts(self, task_mounts):
+        """The task's mounts, then the bundle's bind mounts with the next free ids."""
+        mounts = list(task_mounts or [])
+        used = {mount.get("id") for mount in mounts}
+        next_id = 0
+        for mount in self.deployment.mounts:
+            while next_id in used:
+                next_id += 1
+            mounts.append(dict(mount, id=next_id))
+            used.add(next_id)
+        return mounts or task_mounts
+
+    def create_options(self):
+        """pct create options the bundle needs that the module has no option for (cmode)."""
+        return list(self.deployment.pct)
+
+    def pack(self, runner):
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import deploy
+
+        return deploy.pack(runner, self.deployment)
+
+    def sync_lines(self, vmid, check_mode):
+        return ctconf.set_raw_lxc_lines(vmid, self.deployment.lxc, check_mode=check_mode)
+
+    def to_dict(self):
+        return self.deployment.to_dict()
+
+
 class ContainerTask:
     """One run of nexcage_container: resolve, plan, act, report."""
 
@@ -354,7 +421,7 @@ class ContainerTask:
         self._pid = None
         self._was_running = False
         self.pid_reader = None  # a Runner for the read-only lxc-info fallback (None: a fresh one)
-        self.bundle = None  # an _oci_deploy.Deployment when image is an OCI bundle directory
+        self.bundle = None  # a BundleImage when image is an OCI bundle directory
 
     # ---------------------------------------------------------------- helpers
 
@@ -365,7 +432,7 @@ class ContainerTask:
         try:
             return self.runner.run(argv, mutating=mutating, timeout=timeout)
         except CommandFailed as exc:
-            err = E.from_result(exc.result, action, self.vmid, self.name, hint=hint)
+            err = E.error_from_result(exc.result, action, self.vmid, self.name, hint=hint)
             if self.created and action != "create":
                 err.message += " (the container was created by this task and is kept)"
             err.cmd = self._mask(err.cmd)
@@ -585,7 +652,7 @@ class ContainerTask:
         for key, value in P.create_options(desired):
             argv += ["--" + key, value]
         if self.bundle is not None:
-            for key, value in _oci_deploy.extra_options(self.bundle):
+            for key, value in self.bundle.create_options():
                 argv += ["--" + key, value]
         if self.params.get("password"):
             argv += ["--password", self.params["password"]]
@@ -603,6 +670,7 @@ class ContainerTask:
             )
         self.check_template(desired)
         self.check_storages(desired)
+        self.pack_bundle()
         try:
             if self.vmid is not None:
                 self._create_once(self.vmid, desired)
@@ -656,7 +724,7 @@ class ContainerTask:
         self.changed = True
         self.steps.append("destroy")
         if not self.check:
-            _ocistate.remove_state(self.vmid)
+            oci_state.remove_state(self.vmid)
             remove_record(self.vmid)
 
     # ---------------------------------------------------------------- run state
@@ -711,25 +779,28 @@ class ContainerTask:
             annotations["org.cageforge.nexcage.hostname"] = config["hostname"]
         if record.get("image"):
             annotations["org.cageforge.nexcage.image"] = record["image"]
-        want = _ocistate.build_state(self.vmid, status, pid, os.path.join(LXC_PATH, str(self.vmid)), annotations)
-        if _ocistate.read_state(self.vmid) != want:
-            _ocistate.write_state(self.vmid, status, pid, want["bundle"], annotations)
+        want = oci_state.build_state(self.vmid, status, pid, os.path.join(LXC_PATH, str(self.vmid)), annotations)
+        if oci_state.read_state(self.vmid) != want:
+            oci_state.write_state(self.vmid, status, pid, want["bundle"], annotations)
 
     # ---------------------------------------------------------------- main flow
 
     def use_bundle(self):
-        """image is an OCI bundle directory: pack it, and take its settings (oci-facts §10)."""
-        self.bundle = _oci_deploy.prepare(self.runner, self.params["image"], self.params["template_storage"])
-        self.params, warnings = _oci_deploy.merge_params(self.params, self.bundle)
-        for warning in self.bundle.warnings + warnings:
-            self.module.warn("bundle %s: %s" % (self.bundle.bundle, warning))
-        if self.bundle.packed:
+        """image is an OCI bundle directory: validate and map it (nothing is written yet)."""
+        self.bundle = BundleImage.load(self.params)
+        self.params, warnings = self.bundle.merged_params(self.params)
+        for warning in warnings:
+            self.module.warn("bundle %s: %s" % (self.bundle.directory, warning))
+
+    def pack_bundle(self):
+        """Before a create from a bundle: its content-addressed template (planned only, in check mode)."""
+        if self.bundle is not None and self.bundle.pack(self.runner):
             self.changed = True
             self.steps.append("pack %s" % self.bundle.template)
 
     def sync_bundle_lines(self, running):
         """Raw lxc.* lines of the bundle into the CT config, under the config lock (not settable by pct)."""
-        changed, before, after = _oci_deploy.write_raw_lines(self.vmid, self.bundle.lxc, check_mode=self.check)
+        changed, before, after = self.bundle.sync_lines(self.vmid, self.check)
         if not changed:
             return
         self.changed = True
@@ -738,59 +809,15 @@ class ContainerTask:
         if running:
             self.pending = sorted(set(self.pending) | {"lxc"})
 
-    def execute_runtime(self):
-        """backend runc or crun: the bundle runs directly on the host through that OCI runtime."""
-        backend = self.params["backend"]
-        state = self.params["state"]
-        cid = self.params.get("hostname") or (str(self.params["vmid"]) if self.params.get("vmid") is not None else None)
-        if cid is None:
-            self.fail(E.INVALID_ARGUMENT, "backend %s needs hostname (or vmid) as the OCI container ID" % backend)
-        self.name = cid
-        image = self.params.get("image")
-        if state != "absent" and not _oci_deploy.is_bundle(image):
-            self.fail(
-                E.INVALID_ARGUMENT,
-                "backend %s runs OCI bundles: image must be an absolute bundle directory with a config.json (got %r)"
-                % (backend, image),
-                hint="Make the bundle with cageforge.nexcage.nexcage_bundle and pass its path as image.",
-            )
-        before = _oci_runtime.OciRuntime(Runner(), backend, root=None).state(cid)
-        result = _oci_runtime.converge(
-            self.runner,
-            cid,
-            image,
-            state,
-            runtime=backend,
-            wrapper=self.params.get("runtime_wrapper"),
-            stop_timeout=self.params["stop_timeout"],
-        )
-        self.changed = result["changed"]
-        self.steps = result["steps"]
-        container = None
-        if state != "absent":
-            container = {"id": cid, "backend": backend, "bundle": image, "status": result["status"]}
-            container["oci_state"] = result["state"]
-        out = {
-            "changed": self.changed,
-            "vmid": None,
-            "container": container,
-            "commands": self.commands(),
-            "steps": self.steps,
-            "changes": [],
-            "pending": [],
-        }
-        if self.module._diff:
-            after = "absent" if state == "absent" else ("running" if state in ("started", "restarted") else None)
-            if after is None:
-                after = "stopped" if state == "stopped" else (before or {}).get("status") or "created"
-            out["diff"] = {"before": {"status": (before or {}).get("status", "absent")}, "after": {"status": after}}
-        return out
-
     def execute(self):
         state = self.params["state"]
         if self.params.get("backend", "proxmox_lxc") != "proxmox_lxc":
-            return self.execute_runtime()
-        if state != "absent" and _oci_deploy.is_bundle(self.params.get("image")):
+            from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.runtime import RuntimeBackend
+
+            result = RuntimeBackend(self.params, self.runner, diff=self.module._diff).execute()
+            self.changed, self.steps = result["changed"], result["steps"]
+            return result
+        if state != "absent" and is_bundle(self.params.get("image")):
             self.use_bundle()
         try:
             desired = P.desired_from_params(self.params) if state != "absent" else None
@@ -873,6 +900,7 @@ class ContainerTask:
                 )
             self.check_template(desired)
             self.check_storages(desired)
+            self.pack_bundle()
             self.destroy(running)
             self._was_running = running
             try:
@@ -951,7 +979,7 @@ class ContainerTask:
                     pending_keys=sorted(_pending_keys(config)),
                     snapshots=sorted(config.get("snapshots") or {}),
                 )
-                existing = _ocistate.read_state(self.vmid)
+                existing = oci_state.read_state(self.vmid)
                 if status == "running":
                     oci_status = "running"
                 elif existing is not None and existing.get("status") == "created":
@@ -1028,25 +1056,8 @@ def _jsonable(value):
 def run_module(module):
     """Entry point used by the module: exit_json or fail_json, never a traceback."""
     task = ContainerTask(module)
-    try:
-        result = task.execute()
-    except E.NexcageError as err:
-        module.fail_json(
-            msg=err.message,
-            error=err.to_dict(),
-            vmid=task.vmid,
-            changed=task.changed,
-            commands=task.commands(),
-            steps=task.steps,
-        )
-    except Exception as exc:  # noqa: BLE001 - reported as category unknown, with the trace in the result
-        err = E.NexcageError(
-            E.UNKNOWN,
-            "Internal error in nexcage_container for %s: %s: %s" % (task.what(), type(exc).__name__, exc),
-            hint="This is a bug in nexcage; please report it with the error.exception text.",
-            exception=traceback.format_exc(),
-        )
-        module.fail_json(
-            msg=err.message, error=err.to_dict(), vmid=task.vmid, changed=task.changed, commands=task.commands()
-        )
-    module.exit_json(**result)
+
+    def context(_error):
+        return dict(vmid=task.vmid, changed=task.changed, commands=task.commands(), steps=task.steps)
+
+    _module.run(module, task.execute, name="nexcage_container", what=task.what, context=context)

@@ -8,7 +8,8 @@ import pytest
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _container as K
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors as E
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths as node_paths
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import state as oci_state
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, CommandResult, Runner
 
 TEMPLATE = "local:vztmpl/busybox-1.35_amd64.tar.zst"
@@ -50,7 +51,7 @@ class FakeNode:
             "CGROUP_ROOT": tmp_path / "cgroup",
         }.items():
             monkeypatch.setattr(K, name, str(value))
-        monkeypatch.setattr(_ocistate, "RUN_DIR", str(tmp_path / "run"))
+        monkeypatch.setattr(node_paths, "RUN_NEXCAGE", str(tmp_path / "run"))
 
     def write_vmlist(self):
         ids = {str(k): {"node": "pve", "type": t, "version": 1} for k, t in self.vmlist.items()}
@@ -304,10 +305,10 @@ def test_password_masked_and_keyfile_removed(fake):
 
 def test_oci_state_written_and_removed(fake):
     run(fake, dict(BASE, vmid=100, state="started"))
-    state = _ocistate.read_state(100)
+    state = oci_state.read_state(100)
     assert state["status"] == "running" and state["pid"] == 4242 and state["id"] == "100"
     run(fake, {"vmid": 100, "state": "absent", "force": True})
-    assert _ocistate.read_state(100) is None
+    assert oci_state.read_state(100) is None
 
 
 def test_wait_timeout_names_last_state(fake):

@@ -8,7 +8,7 @@
 brings one container to ``present`` (created), ``started``, ``stopped``,
 ``restarted`` or ``absent`` with the runtime's own operations (``create``,
 ``start``, ``kill``, ``delete``, ``state``), and keeps the OCI state file
-``/run/nexcage/<id>/state.json`` (``_ocistate``) in line with ``<runtime> state``.
+``/run/nexcage/<id>/state.json`` (``state``) in line with ``<runtime> state``.
 
 ``wrapper`` is an argv prefix for ``create`` only, a documented opt-in for hosts
 where the runtime cannot create containers as installed. Example (crun 1.8 on a
@@ -30,7 +30,6 @@ import json
 import os
 import time
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     INVALID_ARGUMENT,
     NOT_FOUND,
@@ -38,6 +37,9 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     UNKNOWN,
     NexcageError,
 )
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import is_bundle
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import state as oci_state
+from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
 
 RUNTIMES = ("runc", "crun")
 STATES = ("present", "started", "stopped", "restarted", "absent")
@@ -47,7 +49,7 @@ NOT_EXIST = ("does not exist", "not exist", "No such file or directory")
 
 
 def console_log(container_id):
-    return os.path.join(_ocistate.state_dir(container_id), "console.log")
+    return os.path.join(oci_state.state_dir(container_id), "console.log")
 
 
 def config_digest(bundle):
@@ -134,7 +136,7 @@ class OciRuntime:
 
 
 def _oci_status(status):
-    return status if status in _ocistate.STATUSES else "running"  # paused: the process exists
+    return status if status in oci_state.STATUSES else "running"  # paused: the process exists
 
 
 def sync_state(runtime, cid, bundle, st):
@@ -142,53 +144,53 @@ def sync_state(runtime, cid, bundle, st):
     if runtime.runner.check_mode:
         return
     if st is None:
-        _ocistate.remove_state(cid)
+        oci_state.remove_state(cid)
         return
     annotations = dict(st.get("annotations") or {})
     annotations[BACKEND_ANNOTATION] = runtime.runtime
     annotations[CONFIG_ANNOTATION] = config_digest(bundle)
     status = _oci_status(st.get("status"))
     pid = st.get("pid") if status in ("created", "running") and st.get("pid") else None
-    want = _ocistate.build_state(cid, status, pid, os.path.abspath(bundle), annotations)
-    if _ocistate.read_state(cid) != want:
-        _ocistate.write_state(cid, status, pid, want["bundle"], annotations)
+    want = oci_state.build_state(cid, status, pid, os.path.abspath(bundle), annotations)
+    if oci_state.read_state(cid) != want:
+        oci_state.write_state(cid, status, pid, want["bundle"], annotations)
 
 
 def converge(runner, container_id, bundle, state="started", runtime="runc", wrapper=None, root=None, stop_timeout=10):
     """Bring container_id to state; return dict(changed, steps, status, state (the OCI state), commands)."""
     if state not in STATES:
         raise NexcageError(INVALID_ARGUMENT, "state must be one of %s" % ", ".join(STATES))
-    rt = OciRuntime(runner, runtime, wrapper, root)
+    engine = OciRuntime(runner, runtime, wrapper, root)
     cid = str(container_id)
     bundle = os.path.abspath(bundle) if bundle else bundle
     if state != "absent" and not (bundle and os.path.isfile(os.path.join(bundle, "config.json"))):
         raise NexcageError(NOT_FOUND, "The bundle %s has no config.json" % bundle)
     steps = []
-    st = rt.state(cid)
+    st = engine.state(cid)
     status = st.get("status") if st else None
 
     def recreate_needed():
-        recorded = (_ocistate.read_state(cid) or {}).get("annotations", {}).get(CONFIG_ANNOTATION)
+        recorded = (oci_state.read_state(cid) or {}).get("annotations", {}).get(CONFIG_ANNOTATION)
         return st is not None and recorded is not None and recorded != config_digest(bundle)
 
     def stop():
-        rt.kill(cid, "TERM")
+        engine.kill(cid, "TERM")
         steps.append("kill")
         if not runner.check_mode:
-            after = rt.wait_status(cid, ("stopped",), stop_timeout)
+            after = engine.wait_status(cid, ("stopped",), stop_timeout)
             if after and after.get("status") != "stopped":
-                rt.kill(cid, "KILL")
-                rt.wait_status(cid, ("stopped",), 5)
+                engine.kill(cid, "KILL")
+                engine.wait_status(cid, ("stopped",), 5)
 
     def remove():
-        rt.delete(cid, force=True)
+        engine.delete(cid, force=True)
         steps.append("delete")
 
     def create_start(start):
-        rt.create(cid, bundle)
+        engine.create(cid, bundle)
         steps.append("create")
         if start:
-            rt.start(cid)
+            engine.start(cid)
             steps.append("start")
 
     if state == "absent":
@@ -204,7 +206,7 @@ def converge(runner, container_id, bundle, state="started", runtime="runc", wrap
         if st is None:
             create_start(True)
         elif status == "created" and not recreate_needed():
-            rt.start(cid)
+            engine.start(cid)
             steps.append("start")
         elif status in ("stopped", "created") or recreate_needed():
             remove()
@@ -222,15 +224,95 @@ def converge(runner, container_id, bundle, state="started", runtime="runc", wrap
             remove()
         create_start(True)
 
-    final = None if runner.check_mode else rt.state(cid)
+    final = None if runner.check_mode else engine.state(cid)
     if state == "absent" and not runner.check_mode:
-        _ocistate.remove_state(cid)
+        oci_state.remove_state(cid)
     else:
-        sync_state(rt, cid, bundle, final)
+        sync_state(engine, cid, bundle, final)
     return {
         "changed": bool(steps),
         "steps": steps,
         "status": (final or {}).get("status") if not runner.check_mode else None,
-        "state": _ocistate.read_state(cid) if not runner.check_mode and state != "absent" else None,
+        "state": oci_state.read_state(cid) if not runner.check_mode and state != "absent" else None,
         "commands": runner.commands,
     }
+
+
+class RuntimeBackend:
+    """nexcage_container's backend runc or crun: the bundle runs directly on the host through that runtime.
+
+    The module picks it by ``backend`` (as community.docker picks an engine driver); ``execute()``
+    returns the module result (the same keys as the proxmox_lxc backend's).
+    """
+
+    def __init__(self, params, runner, diff=False):
+        self.params = params
+        self.runner = runner
+        self.diff = diff
+        self.runtime = params["backend"]
+
+    def container_id(self):
+        cid = self.params.get("hostname")
+        if not cid and self.params.get("vmid") is not None:
+            cid = str(self.params["vmid"])
+        if not cid:
+            raise NexcageError(
+                INVALID_ARGUMENT, "backend %s needs hostname (or vmid) as the OCI container ID" % self.runtime
+            )
+        return cid
+
+    def check_image(self, state):
+        image = self.params.get("image")
+        if state != "absent" and not is_bundle(image):
+            raise NexcageError(
+                INVALID_ARGUMENT,
+                "backend %s runs OCI bundles: image must be an absolute bundle directory with a config.json (got %r)"
+                % (self.runtime, image),
+                hint="Make the bundle with cageforge.nexcage.nexcage_bundle and pass its path as image.",
+            )
+        return image
+
+    def execute(self):
+        state = self.params["state"]
+        cid = self.container_id()
+        image = self.check_image(state)
+        before = OciRuntime(Runner(timeout=self.runner.timeout), self.runtime).state(cid)  # not a reported command
+        result = converge(
+            self.runner,
+            cid,
+            image,
+            state,
+            runtime=self.runtime,
+            wrapper=self.params.get("runtime_wrapper"),
+            stop_timeout=self.params["stop_timeout"],
+        )
+        container = None
+        if state != "absent":
+            container = {"id": cid, "backend": self.runtime, "bundle": image, "status": result["status"]}
+            container["oci_state"] = result["state"]
+        out = {
+            "changed": result["changed"],
+            "vmid": None,
+            "container": container,
+            "commands": list(self.runner.commands),
+            "steps": result["steps"],
+            "changes": [],
+            "pending": [],
+        }
+        if self.diff:
+            out["diff"] = {
+                "before": {"status": (before or {}).get("status", "absent")},
+                "after": {"status": _after(state, before)},
+            }
+        return out
+
+
+def _after(state, before):
+    """The status the diff predicts for state."""
+    if state == "absent":
+        return "absent"
+    if state in ("started", "restarted"):
+        return "running"
+    if state == "stopped":
+        return "stopped"
+    return (before or {}).get("status") or "created"
