@@ -32,6 +32,7 @@ import shutil
 import stat
 import tempfile
 
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _module
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     INVALID_ARGUMENT,
     NOT_FOUND,
@@ -555,19 +556,10 @@ class BundleManager:
 
     # -- states ------------------------------------------------------------
 
-    def present(self, path):
-        params = self.params
-        result = {"changed": False, "path": path}
-        stored = self._stored(path)
-        exists = os.path.isdir(path)
-        old_config = load_config(path)[0] if exists else None
-        old_text = ""
-        if exists and os.path.isfile(os.path.join(path, "config.json")):
-            with open(os.path.join(path, "config.json"), encoding="utf-8", errors="replace") as fh:
-                old_text = fh.read()
+    def _rootfs_plan(self, path, exists, stored):
+        """(kind, host path, rootfs digest, source record, whether the rootfs is (re)built)."""
         rootfs_path = os.path.join(path, "rootfs")
-
-        if params.get("source"):
+        if self.params.get("source"):
             kind, host, rootfs_digest, record = self._source_state(stored)
         else:
             if not (exists and os.path.isdir(rootfs_path)):
@@ -585,9 +577,53 @@ class BundleManager:
             or stored is None
             or stored.get("rootfs", {}).get("digest") != rootfs_digest
         )
+        return kind, host, rootfs_digest, record, rootfs_changed
+
+    def _generated_config(self, path, new_rootfs):
+        """(config, problems) of the config.json the options make; a BundleError if it is not valid."""
+        config = build_config(self.params, self._overlay(new_rootfs))
+        problems = checks.schema_problems(config) + checks.semantic_problems(
+            config,
+            bundle_dir=path,
+            rootfs=new_rootfs,
+            rootfs_known=new_rootfs is not None,
+        )
+        errors = checks.errors_of(problems)
+        if errors:
+            raise BundleError(
+                INVALID_ARGUMENT,
+                "the generated config.json is not valid (%d problem%s): %s"
+                % (len(errors), "" if len(errors) == 1 else "s", "; ".join(map(checks.format_problem, errors))),
+                hint="Fix the options named in the problems; nothing was written.",
+                validation=problems,
+            )
+        return config, problems
+
+    def _diff(self, path, old_text, text, rootfs_changed, kind):
+        config_path = os.path.join(path, "config.json")
+        diff = {"before": old_text, "after": text, "before_header": config_path, "after_header": config_path}
+        if rootfs_changed:
+            diff["prepared"] = "%s/rootfs: %s from %s (%s)" % (
+                path,
+                "rebuilt" if os.path.isdir(os.path.join(path, "rootfs")) else "created",
+                self.params["source"],
+                kind,
+            )
+        return diff
+
+    def present(self, path):
+        result = {"changed": False, "path": path}
+        stored = self._stored(path)
+        exists = os.path.isdir(path)
+        old_config = load_config(path)[0] if exists else None
+        old_text = ""
+        if exists and os.path.isfile(os.path.join(path, "config.json")):
+            with open(os.path.join(path, "config.json"), encoding="utf-8", errors="replace") as fh:
+                old_text = fh.read()
+        kind, host, rootfs_digest, record, rootfs_changed = self._rootfs_plan(path, exists, stored)
         scratch = None
         try:
-            new_rootfs = rootfs_path
+            new_rootfs = os.path.join(path, "rootfs")
             if rootfs_changed:
                 if self.check_mode:
                     new_rootfs = host if kind == "directory" else None
@@ -595,47 +631,14 @@ class BundleManager:
                     scratch = self._scratch(path)
                     new_rootfs = os.path.join(scratch, "rootfs")
                     self._build_rootfs(kind, host, new_rootfs, scratch)
-            overlay = self._overlay(new_rootfs)
-            config = build_config(params, overlay)
+            config, problems = self._generated_config(path, new_rootfs)
             text = config_text(config)
-            problems = checks.schema_problems(config) + checks.semantic_problems(
-                config,
-                bundle_dir=path,
-                rootfs=new_rootfs,
-                rootfs_known=new_rootfs is not None,
-            )
             config_digest = sha256_text(_canonical(config))
             digest = sha256_text(rootfs_digest + "\n" + config_digest)
-            result.update(config=config, digest=digest, validation=problems)
-            errors = checks.errors_of(problems)
-            if errors:
-                raise BundleError(
-                    INVALID_ARGUMENT,
-                    "the generated config.json is not valid (%d problem%s): %s"
-                    % (
-                        len(errors),
-                        "" if len(errors) == 1 else "s",
-                        "; ".join(map(checks.format_problem, errors)),
-                    ),
-                    hint="Fix the options named in the problems; nothing was written.",
-                    validation=problems,
-                )
             config_changed = old_config != config or (stored or {}).get("config") != config_digest
-            result["rootfs_changed"] = rootfs_changed
-            result["config_changed"] = config_changed
-            result["diff"] = {
-                "before": old_text,
-                "after": text,
-                "before_header": os.path.join(path, "config.json"),
-                "after_header": os.path.join(path, "config.json"),
-            }
-            if rootfs_changed:
-                result["diff"]["prepared"] = "%s/rootfs: %s from %s (%s)" % (
-                    path,
-                    "rebuilt" if os.path.isdir(rootfs_path) else "created",
-                    params["source"],
-                    kind,
-                )
+            result.update(config=config, digest=digest, validation=problems)
+            result.update(rootfs_changed=rootfs_changed, config_changed=config_changed)
+            result["diff"] = self._diff(path, old_text, text, rootfs_changed, kind)
             if not (rootfs_changed or config_changed):
                 return result
             result["changed"] = True
@@ -761,17 +764,13 @@ def inspect_bundle(path):
     }
 
 
-def run_module(module, runner):
-    """The whole of nexcage_bundle: module is an AnsibleModule, runner its Runner."""
+def _bundle_task(module, runner, out):
+    """nexcage_bundle's work: the result dict (with failed and msg when a validated bundle is not valid)."""
     params = module.params
     state = params["state"]
     if state != "absent":
-        try:
-            checks.import_jsonschema()
-        except NexcageError as exc:
-            module.fail_json(msg=exc.message, error=exc.to_dict(), commands=[], validation=[])
+        checks.import_jsonschema()  # fails cleanly, before anything is touched, when it is missing
     manager = BundleManager(runner, params)
-    out = {"path": params["path"]}
     try:
         path, _root = check_bundle_path(params["path"], params["bundle_roots"])
         out["path"] = path
@@ -781,34 +780,37 @@ def run_module(module, runner):
             result = manager.absent(path)
         else:
             result = manager.validated(path)
-    except NexcageError as exc:
-        details = exc.to_dict()
-        validation = details.pop("validation", None)
-        fail = dict(out, msg=exc.message, error=details, commands=runner.commands)
-        fail["validation"] = validation if validation is not None else []
-        module.fail_json(**fail)
     except OSError as exc:
-        module.fail_json(
-            msg="bundle %s: %s" % (out["path"], exc),
-            error=NexcageError(UNKNOWN, str(exc)).to_dict(),
-            commands=runner.commands,
-            validation=[],
-        )
+        raise NexcageError(UNKNOWN, "bundle %s: %s" % (out["path"], exc)) from None
     diff = result.pop("diff", None)
     result.setdefault("validation", [])
-    result["commands"] = runner.commands
     for warning in manager.warnings:
         module.warn(warning)
-    for p in result["validation"]:
-        if p["level"] == "warning":
-            module.warn(checks.format_problem(p))
+    for item in result["validation"]:
+        if item["level"] == "warning":
+            module.warn(checks.format_problem(item))
     if state == "validated" and not result["valid"]:
         errors = checks.errors_of(result["validation"])
-        module.fail_json(
-            msg="bundle %s is not valid (%d problem%s): %s"
-            % (path, len(errors), "" if len(errors) == 1 else "s", "; ".join(map(checks.format_problem, errors))),
-            **result,
+        result["failed"] = True
+        result["msg"] = "bundle %s is not valid (%d problem%s): %s" % (
+            path,
+            len(errors),
+            "" if len(errors) == 1 else "s",
+            "; ".join(map(checks.format_problem, errors)),
         )
-    if module._diff and diff is not None:
+    elif module._diff and diff is not None:
         result["diff"] = diff
-    module.exit_json(**result)
+    return result
+
+
+def run_module(module, runner):
+    """The whole of nexcage_bundle: module is an AnsibleModule, runner its Runner."""
+    out = {"path": module.params["path"]}
+
+    def context(error):
+        extra = {"commands": runner.commands}
+        if error is not None:
+            extra.update(out, validation=error.extra.get("validation") or [])
+        return extra
+
+    _module.run(module, lambda: _bundle_task(module, runner, out), name="nexcage_bundle", context=context)
