@@ -31,7 +31,6 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline, files, readers
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import is_bundle  # noqa: F401 (the deploy API)
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.checks import errors_of
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.deploy.linux import (
     map_hooks_and_annotations,
