@@ -16,6 +16,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 import time
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import TIMEOUT, NexcageError
@@ -134,3 +135,39 @@ def remove(path):
     except FileNotFoundError:
         return False
     return True
+
+
+def _remove_entry(full, top_dev, is_dir):
+    """Remove one entry of a tree on the filesystem top_dev; False when it must stay."""
+    info = os.lstat(full)
+    if is_dir and not stat.S_ISLNK(info.st_mode):
+        if info.st_dev != top_dev or os.path.ismount(full):
+            return False
+        os.rmdir(full)
+        return True
+    if not is_dir and info.st_dev != top_dev:
+        return False
+    os.unlink(full)
+    return True
+
+
+def remove_tree(path):
+    """Remove path and what is in it, never crossing into another filesystem (or following a link).
+
+    Returns the paths left behind (mount points and what is under them).
+    """
+    left = []
+    top_dev = os.lstat(path).st_dev
+    for root, dirs, names in os.walk(path, topdown=False):
+        for name, is_dir in [(name, False) for name in names] + [(name, True) for name in dirs]:
+            full = os.path.join(root, name)
+            try:
+                if not _remove_entry(full, top_dev, is_dir):
+                    left.append(full)
+            except OSError:
+                left.append(full)
+    try:
+        os.rmdir(path)
+    except OSError:
+        left.append(path)
+    return left

@@ -118,3 +118,16 @@ def test_remove(tmp_path):
     path.write_text("")
     assert files.remove(str(path)) is True
     assert files.remove(str(path)) is False
+
+
+def test_remove_tree_removes_and_never_follows_a_link(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    top = tmp_path / "run/101"
+    (top / "sub").mkdir(parents=True)
+    (top / "state.json").write_text("{}")
+    (top / "sub/log").write_text("")
+    (top / "link").symlink_to(outside)
+    assert files.remove_tree(str(top)) == []
+    assert not top.exists() and (outside / "keep").read_text() == "x"
