@@ -156,6 +156,81 @@ def sync_state(runtime, cid, bundle, st):
         oci_state.write_state(cid, status, pid, want["bundle"], annotations)
 
 
+class _Transition:
+    """The runtime operations one converge run makes, recorded as steps."""
+
+    def __init__(self, engine, cid, bundle, stop_timeout):
+        self.engine = engine
+        self.cid = cid
+        self.bundle = bundle
+        self.stop_timeout = stop_timeout
+        self.steps = []
+        self.current = engine.state(cid)
+        self.status = self.current.get("status") if self.current else None
+
+    def recreate_needed(self):
+        recorded = (oci_state.read_state(self.cid) or {}).get("annotations", {}).get(CONFIG_ANNOTATION)
+        return self.current is not None and recorded is not None and recorded != config_digest(self.bundle)
+
+    def stop(self):
+        self.engine.kill(self.cid, "TERM")
+        self.steps.append("kill")
+        if not self.engine.runner.check_mode:
+            after = self.engine.wait_status(self.cid, ("stopped",), self.stop_timeout)
+            if after and after.get("status") != "stopped":
+                self.engine.kill(self.cid, "KILL")
+                self.engine.wait_status(self.cid, ("stopped",), 5)
+
+    def remove(self):
+        self.engine.delete(self.cid, force=True)
+        self.steps.append("delete")
+
+    def start(self):
+        self.engine.start(self.cid)
+        self.steps.append("start")
+
+    def create(self, start):
+        self.engine.create(self.cid, self.bundle)
+        self.steps.append("create")
+        if start:
+            self.start()
+
+    def present(self):
+        if self.current is None:
+            self.create(False)
+        elif self.recreate_needed():
+            self.remove()
+            self.create(self.status == "running")
+
+    def started(self):
+        if self.current is None:
+            self.create(True)
+        elif self.status == "created" and not self.recreate_needed():
+            self.start()
+        elif self.status in ("stopped", "created") or self.recreate_needed():
+            self.remove()
+            self.create(True)
+
+    def stopped(self):
+        status = self.status
+        if self.current is None:
+            self.create(False)
+            status = "created"
+        if status in ("running", "paused", "created"):
+            self.stop()
+
+    def restarted(self):
+        if self.status in ("running", "paused"):
+            self.stop()
+        if self.current is not None:
+            self.remove()
+        self.create(True)
+
+    def absent(self):
+        if self.current is not None:
+            self.remove()
+
+
 def converge(runner, container_id, bundle, state="started", runtime="runc", wrapper=None, root=None, stop_timeout=10):
     """Bring container_id to state; return dict(changed, steps, status, state (the OCI state), commands)."""
     if state not in STATES:
@@ -165,73 +240,16 @@ def converge(runner, container_id, bundle, state="started", runtime="runc", wrap
     bundle = os.path.abspath(bundle) if bundle else bundle
     if state != "absent" and not (bundle and os.path.isfile(os.path.join(bundle, "config.json"))):
         raise NexcageError(NOT_FOUND, "The bundle %s has no config.json" % bundle)
-    steps = []
-    st = engine.state(cid)
-    status = st.get("status") if st else None
-
-    def recreate_needed():
-        recorded = (oci_state.read_state(cid) or {}).get("annotations", {}).get(CONFIG_ANNOTATION)
-        return st is not None and recorded is not None and recorded != config_digest(bundle)
-
-    def stop():
-        engine.kill(cid, "TERM")
-        steps.append("kill")
-        if not runner.check_mode:
-            after = engine.wait_status(cid, ("stopped",), stop_timeout)
-            if after and after.get("status") != "stopped":
-                engine.kill(cid, "KILL")
-                engine.wait_status(cid, ("stopped",), 5)
-
-    def remove():
-        engine.delete(cid, force=True)
-        steps.append("delete")
-
-    def create_start(start):
-        engine.create(cid, bundle)
-        steps.append("create")
-        if start:
-            engine.start(cid)
-            steps.append("start")
-
-    if state == "absent":
-        if st is not None:
-            remove()
-    elif state == "present":
-        if st is None:
-            create_start(False)
-        elif recreate_needed():
-            remove()
-            create_start(status == "running")
-    elif state == "started":
-        if st is None:
-            create_start(True)
-        elif status == "created" and not recreate_needed():
-            engine.start(cid)
-            steps.append("start")
-        elif status in ("stopped", "created") or recreate_needed():
-            remove()
-            create_start(True)
-    elif state == "stopped":
-        if st is None:
-            create_start(False)
-            status = "created"
-        if status in ("running", "paused", "created"):
-            stop()
-    elif state == "restarted":
-        if status in ("running", "paused"):
-            stop()
-        if st is not None:
-            remove()
-        create_start(True)
-
+    transition = _Transition(engine, cid, bundle, stop_timeout)
+    getattr(transition, state)()
     final = None if runner.check_mode else engine.state(cid)
     if state == "absent" and not runner.check_mode:
         oci_state.remove_state(cid)
     else:
         sync_state(engine, cid, bundle, final)
     return {
-        "changed": bool(steps),
-        "steps": steps,
+        "changed": bool(transition.steps),
+        "steps": transition.steps,
         "status": (final or {}).get("status") if not runner.check_mode else None,
         "state": oci_state.read_state(cid) if not runner.check_mode and state != "absent" else None,
         "commands": runner.commands,
