@@ -11,6 +11,10 @@ import math
 MIB = 1024 * 1024
 MIN_MEMORY_MIB = 16
 DEFAULT_CPU_PERIOD = 100000
+# What has no Proxmox VE equivalent (a warning each).
+UNMAPPED_MEMORY = ("reservation", "kernel", "kernelTCP", "swappiness", "disableOOMKiller")
+UNMAPPED_CPU = ("burst", "realtimePeriod", "realtimeRuntime", "idle")
+UNMAPPED_RESOURCES = ("blockIO", "hugepageLimits", "network", "rdma", "unified")
 # runc's deny-all default; PVE has its own device allow-list.
 _DENY_ALL = {"allow": False, "access": "rwm"}
 
@@ -48,7 +52,7 @@ def _map_memory(memory, found):
         found.warn(where + ".limit", "unlimited memory has no PVE equivalent; PVE's default applies")
     if "swap" in memory and not (isinstance(limit, int) and limit > 0):
         found.warn(where + ".swap", "not mapped without a memory limit (OCI swap is memory plus swap)")
-    found.unmapped(where, memory, ("reservation", "kernel", "kernelTCP", "swappiness", "disableOOMKiller"), True)
+    found.unmapped(where, memory, UNMAPPED_MEMORY, when_present=True)
 
 
 def _map_cpu(cpu, found):
@@ -60,7 +64,7 @@ def _map_cpu(cpu, found):
     for field in ("cpus", "mems"):
         if cpu.get(field):
             found.raw("$.linux.resources.cpu." + field, "lxc.cgroup2.cpuset." + field, cpu[field])
-    found.unmapped("$.linux.resources.cpu", cpu, ("burst", "realtimePeriod", "realtimeRuntime", "idle"))
+    found.unmapped("$.linux.resources.cpu", cpu, UNMAPPED_CPU)
 
 
 def _device_rule(device):
@@ -86,4 +90,4 @@ def map_resources(config, found):
         if device != _DENY_ALL:
             key = "lxc.cgroup2.devices.%s" % ("allow" if device.get("allow") else "deny")
             found.raw("$.linux.resources.devices[%d]" % index, key, _device_rule(device))
-    found.unmapped("$.linux.resources", resources, ("blockIO", "hugepageLimits", "network", "rdma", "unified"))
+    found.unmapped("$.linux.resources", resources, UNMAPPED_RESOURCES)
