@@ -553,7 +553,8 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils._container import argument_spec, run_module  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.argspec import argument_spec  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.lifecycle import run_module  # noqa: E402
 
 
 def main():

@@ -104,6 +104,11 @@ def guest_configs():
     return configs
 
 
+def is_bundle_dir(image):
+    """True when image names an OCI bundle directory (an absolute directory holding config.json)."""
+    return bool(image) and os.path.isabs(image) and os.path.isfile(os.path.join(image, "config.json"))
+
+
 def running_vmids():
     """VMIDs whose LXC command socket exists (one read of /proc/net/unix)."""
     text = read_text(paths.PROC_NET_UNIX) or ""

@@ -6,7 +6,7 @@ import json
 import pytest
 from test_oci_deploy import make_bundle, node  # noqa: F401 (fixture)
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils._container import BundleImage
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.bundle import BundleImage
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import deploy
 
 pytest.importorskip("jsonschema", reason="jsonschema is not installed in this Python")

@@ -4,11 +4,11 @@ commands from a table), the summary/fail_on logic, and the repairs."""
 import posixpath
 
 import pytest
+from scripted_runner import ScriptedRunner
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._health import checks
 from ansible_collections.cageforge.nexcage.plugins.module_utils._health.node import NodeView, mount_at
 from ansible_collections.cageforge.nexcage.plugins.module_utils._health.run import run_health
-from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, CommandResult
 
 MOUNTINFO_V2 = (
     "22 1 0:21 / / rw,relatime - ext4 /dev/sda1 rw\n"
@@ -43,39 +43,13 @@ PVESM_BAD = (
 )
 
 
-class FakeRunner:
-    def __init__(self, answers, check_mode=False):
-        self.answers = answers
-        self.check_mode = check_mode
-        self.history = []
-
-    @property
-    def commands(self):
-        return [r.cmd for r in self.history]
-
-    def run(self, argv, mutating=False, timeout=None, data=None, check=True):
-        argv = [str(a) for a in argv]
-        if mutating and self.check_mode:
-            res = CommandResult(argv, 0, "", "", 0.0, planned=True)
-            self.history.append(res)
-            return res
-        answer = self.answers.get(" ".join(argv), (0, "", ""))
-        if callable(answer):
-            answer = answer(argv)
-        rc, out, err = answer
-        res = CommandResult(argv, rc, out, err, 0.0)
-        self.history.append(res)
-        if check and rc != 0:
-            raise CommandFailed(res)
-        return res
-
-
 class FakeNode(NodeView):
     """A node whose files live in a dict and whose commands come from a table."""
 
     def __init__(self, files=None, answers=None, tools=("pct", "lxc-start", "pvesm", "zfs", "zpool"), check_mode=False):
         super().__init__(
-            FakeRunner(answers or {}, check_mode), which=lambda t: "/usr/sbin/" + t if t in tools else None
+            ScriptedRunner(answers or {}, check_mode, default=(0, "", "")),
+            which=lambda t: "/usr/sbin/" + t if t in tools else None,
         )
         self.files = dict(files or {})
         self.readonly = set()
@@ -456,7 +430,7 @@ def test_real_remove_runtime_dir_stays_on_filesystem(tmp_path):
     (top / "state.json").write_text("{}")
     (top / "sub" / "f").write_text("x")
     (top / "link").symlink_to(tmp_path)
-    node = NodeView(FakeRunner({}), which=lambda t: None)
+    node = NodeView(ScriptedRunner({}), which=lambda t: None)
     assert node.remove_runtime_dir(str(top)) == []
     assert not top.exists() and tmp_path.exists()
     assert posixpath.isdir(str(tmp_path))

@@ -2,11 +2,12 @@
 manager against a scripted runner (no subprocess)."""
 
 import pytest
+from scripted_runner import ScriptedRunner
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import sizes
 from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import parse_storage_cfg
-from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, CommandResult
+from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandResult
 from ansible_collections.cageforge.nexcage.plugins.module_utils._zfs import manager, properties
 from ansible_collections.cageforge.nexcage.plugins.module_utils._zfs.holders import config_volumes, find_holders
 from ansible_collections.cageforge.nexcage.plugins.module_utils._zfs.properties import desired_properties, plan_present
@@ -249,37 +250,6 @@ def test_holders_dir_storage_inside_mountpoint():
 # ---------------------------------------------------------------- manager with a scripted runner
 
 
-class ScriptedRunner:
-    """Answers argv lists from a table; records them like Runner does."""
-
-    def __init__(self, answers, check_mode=False):
-        self.answers = answers
-        self.check_mode = check_mode
-        self.history = []
-
-    @property
-    def commands(self):
-        return [r.cmd for r in self.history]
-
-    def run(self, argv, mutating=False, timeout=None, data=None, check=True):
-        argv = [str(a) for a in argv]
-        if mutating and self.check_mode:
-            res = CommandResult(argv, 0, "", "", 0.0, planned=True)
-            self.history.append(res)
-            return res
-        answer = self.answers.get(" ".join(argv))
-        if callable(answer):
-            answer = answer()
-        if answer is None:
-            raise AssertionError("unexpected command: %s" % " ".join(argv))
-        rc, out, err = answer
-        res = CommandResult(argv, rc, out, err, 0.0)
-        self.history.append(res)
-        if check and rc != 0:
-            raise CommandFailed(res)
-        return res
-
-
 GET = "zfs get -H -p -o name,property,value,source"
 MISSING = (1, "", "cannot open 'tank/x': dataset does not exist\n")
 
@@ -310,11 +280,11 @@ def test_manager_create_check_mode_then_apply():
 
     state = {"created": False}
 
-    def get_all():
+    def get_all(_argv):
         out = "tank/x\tquota\t1073741824\tlocal\ntank/x\tatime\ton\tdefault\n"
         return (0, out, "") if state["created"] else MISSING
 
-    def create():
+    def create(_argv):
         state["created"] = True
         return (0, "", "")
 

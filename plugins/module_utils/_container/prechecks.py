@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Checks before a create: the template volume and the storages exist and fit. PRIVATE."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _runner, _validation
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import readers
+
+PATH_STORAGE_TYPES = ("dir", "nfs", "cifs", "cephfs", "btrfs", "glusterfs")
+
+
+class PreChecks:
+    """ContainerTask's checks of the template and the storages, and of a CT lock."""
+
+    def check_template(self, desired):
+        if self.bundle is not None:
+            return  # the template packed from the bundle (planned only, in check mode)
+        image = desired.image
+        storage_id, filename = _validation.validate_template_volid(image, "image")
+        storages = readers.read_storage_cfg()
+        storage = storages.get(storage_id)
+        if storage is None:
+            self.fail(
+                _errors.NOT_FOUND,
+                "Cannot create %s: image %s: storage '%s' does not exist (storages: %s)"
+                % (self.what(), image, storage_id, ", ".join(sorted(storages)) or "none"),
+                hint="Use a storage ID from /etc/pve/storage.cfg that has content 'vztmpl'.",
+            )
+        if storage.get("disable"):
+            self.fail(_errors.UNSUPPORTED, "Cannot create %s: storage '%s' is disabled" % (self.what(), storage_id))
+        if "vztmpl" not in storage.get("content", []):
+            self.fail(
+                _errors.UNSUPPORTED,
+                "Cannot create %s: storage '%s' does not support templates (content: %s)"
+                % (self.what(), storage_id, ",".join(storage.get("content", [])) or "none"),
+                hint="Put templates on a storage with content 'vztmpl' (e.g. local).",
+            )
+        if storage.get("type") not in PATH_STORAGE_TYPES or not isinstance(storage.get("path"), str):
+            return  # cannot stat it: pct will check
+        cache = os.path.join(storage["path"], "template", "cache")
+        if os.path.isfile(os.path.join(cache, filename)):
+            return
+        if self.params.get("download"):
+            self.run(_runner.pveam("download", storage_id, filename), "download the template for")
+            self.steps.append("download %s" % image)
+            self.changed = True
+            if not self.check and not os.path.isfile(os.path.join(cache, filename)):
+                self.fail(
+                    _errors.NOT_FOUND,
+                    "Cannot create %s: `pveam download %s %s` did not produce %s"
+                    % (self.what(), storage_id, filename, os.path.join(cache, filename)),
+                    hint="Check the name with `pveam available`, and `pveam update`.",
+                )
+            return
+        try:
+            have = sorted(
+                "%s:vztmpl/%s" % (storage_id, f)
+                for f in os.listdir(cache)
+                if f.endswith(_validation.TEMPLATE_EXTENSIONS) and os.path.isfile(os.path.join(cache, f))
+            )
+        except OSError:
+            have = []
+        self.fail(
+            _errors.NOT_FOUND,
+            "Cannot create %s: template %s does not exist (volume '%s' does not exist). Templates on storage '%s': %s"
+            % (self.what(), image, image, storage_id, ", ".join(have) if have else "none"),
+            hint="Use one of the listed templates, or set download: true to fetch it with pveam.",
+            available=have,
+        )
+
+    def check_storages(self, desired):
+        storages = readers.read_storage_cfg()
+        wanted = []
+        if desired.rootfs and desired.rootfs.get("storage"):
+            wanted.append(("rootfs.storage", desired.rootfs["storage"]))
+        for i, entry in enumerate(desired.mounts or []):
+            if "storage" in entry:
+                wanted.append(("mounts[%d].storage" % i, entry["storage"]))
+        for option, storage_id in wanted:
+            storage = storages.get(storage_id)
+            if storage is None:
+                self.fail(
+                    _errors.NOT_FOUND,
+                    "Cannot create %s: %s: storage '%s' does not exist (storages: %s)"
+                    % (self.what(), option, storage_id, ", ".join(sorted(storages)) or "none"),
+                    hint="Use a storage ID from /etc/pve/storage.cfg with content 'rootdir'.",
+                )
+            if storage.get("disable"):
+                self.fail(_errors.UNSUPPORTED, "Cannot create %s: storage '%s' is disabled" % (self.what(), storage_id))
+            if "rootdir" not in storage.get("content", []):
+                self.fail(
+                    _errors.UNSUPPORTED,
+                    "Cannot create %s: %s: storage '%s' does not support container directories (content: %s)"
+                    % (self.what(), option, storage_id, ",".join(storage.get("content", [])) or "none"),
+                    hint="Use a storage with content 'rootdir' (e.g. local-zfs, local-lvm).",
+                )
+
+    def check_unlocked(self, config, action, allow=()):
+        lock = config.get("lock")
+        if lock and lock not in allow:
+            self.fail(
+                _errors.LOCKED,
+                "Cannot %s %s: CT is locked (%s)" % (action, self.what(), lock),
+                hint="Wait for the '%s' operation to finish; if none runs any more, remove the stale lock with "
+                "`pct unlock %s`." % (lock, self.vmid),
+            )
