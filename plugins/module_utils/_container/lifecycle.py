@@ -180,9 +180,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
                 "Cannot create %s: it does not exist and image is not set" % self.what(),
                 hint="Set image to a template volume ID such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst.",
             )
-        self.check_template(desired)
-        self.check_storages(desired)
-        self.pack_bundle()
+        self.prepare_create(desired)
         try:
             if self.vmid is not None:
                 self._create_once(self.vmid, desired)
@@ -190,6 +188,15 @@ class ContainerTask(Identity, PreChecks, Reporting):
                 self._create_allocating(desired)
         finally:
             self._cleanup_keyfile()
+        self.record_created(desired)
+
+    def prepare_create(self, desired):
+        """Before any create: the template and storages are usable; a bundle's template is packed."""
+        self.check_template(desired)
+        self.check_storages(desired)
+        self.pack_bundle()
+
+    def record_created(self, desired):
         self.created = True
         self.changed = True
         self.steps.append("create")
@@ -411,21 +418,15 @@ class ContainerTask(Identity, PreChecks, Reporting):
                     "Cannot recreate %s: image is not set" % self.what(),
                     hint="Set image to recreate the container from a template.",
                 )
-            self.check_template(desired)
-            self.check_storages(desired)
-            self.pack_bundle()
+            self.prepare_create(desired)
             self.destroy(running)
             self._was_running = running
             try:
                 self._create_once(self.vmid, desired)
             finally:
                 self._cleanup_keyfile()
-            self.created = True
-            self.steps.append("create")
+            self.record_created(desired)
             self.changes = [c.to_dict() for c in plan.create_only]
-            if not self.check:
-                write_record(self.vmid, {"vmid": self.vmid, "image": desired.image, "created": int(time.time())})
-                self.sync_oci("created")
             return
         self.changes = [c.to_dict() for c in plan.changes]
         set_argv = plan.set_argv(self.vmid)

@@ -275,12 +275,18 @@ def _plan_rootfs(plan, want, cur):
             plan.resizes.append(("rootfs", size))
 
 
-def _plan_netif(plan, wanted, current):
-    cur_nets = {}
+def _indexed(current, prefix):
+    """{N: value} of the indexed keys <prefix>N (net0, mp1, ...) whose value is parsed."""
+    found = {}
     for key, value in current.items():
-        match = re.match(r"^net(\d+)$", key)
+        match = re.match(r"^%s(\d+)$" % prefix, key)
         if match and isinstance(value, dict):
-            cur_nets[int(match.group(1))] = value
+            found[int(match.group(1))] = value
+    return found
+
+
+def _plan_netif(plan, wanted, current):
+    cur_nets = _indexed(current, "net")
     by_name = {v.get("name"): n for n, v in cur_nets.items()}
     used = set()
     slots = {}
@@ -316,11 +322,7 @@ def _plan_netif(plan, wanted, current):
 
 
 def _plan_mounts(plan, wanted, current):
-    cur_mps = {}
-    for key, value in current.items():
-        match = re.match(r"^mp(\d+)$", key)
-        if match and isinstance(value, dict):
-            cur_mps[int(match.group(1))] = value
+    cur_mps = _indexed(current, "mp")
     wanted_ids = set()
     for entry in wanted:
         n = entry["id"]

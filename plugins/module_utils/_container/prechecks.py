@@ -12,6 +12,19 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import readers
 
 PATH_STORAGE_TYPES = ("dir", "nfs", "cifs", "cephfs", "btrfs", "glusterfs")
+# content -> (what it holds, hint for a missing storage, hint for a storage without that content)
+STORAGE_USES = {
+    "vztmpl": (
+        "templates",
+        "Use a storage ID from /etc/pve/storage.cfg that has content 'vztmpl'.",
+        "Put templates on a storage with content 'vztmpl' (e.g. local).",
+    ),
+    "rootdir": (
+        "container directories",
+        "Use a storage ID from /etc/pve/storage.cfg with content 'rootdir'.",
+        "Use a storage with content 'rootdir' (e.g. local-zfs, local-lvm).",
+    ),
+}
 
 
 class PreChecks:
@@ -22,24 +35,7 @@ class PreChecks:
             return  # the template packed from the bundle (planned only, in check mode)
         image = desired.image
         storage_id, filename = _validation.validate_template_volid(image, "image")
-        storages = readers.read_storage_cfg()
-        storage = storages.get(storage_id)
-        if storage is None:
-            self.fail(
-                _errors.NOT_FOUND,
-                "Cannot create %s: image %s: storage '%s' does not exist (storages: %s)"
-                % (self.what(), image, storage_id, ", ".join(sorted(storages)) or "none"),
-                hint="Use a storage ID from /etc/pve/storage.cfg that has content 'vztmpl'.",
-            )
-        if storage.get("disable"):
-            self.fail(_errors.UNSUPPORTED, "Cannot create %s: storage '%s' is disabled" % (self.what(), storage_id))
-        if "vztmpl" not in storage.get("content", []):
-            self.fail(
-                _errors.UNSUPPORTED,
-                "Cannot create %s: storage '%s' does not support templates (content: %s)"
-                % (self.what(), storage_id, ",".join(storage.get("content", [])) or "none"),
-                hint="Put templates on a storage with content 'vztmpl' (e.g. local).",
-            )
+        storage = self.usable_storage(readers.read_storage_cfg(), storage_id, "vztmpl", "image %s" % image)
         if storage.get("type") not in PATH_STORAGE_TYPES or not isinstance(storage.get("path"), str):
             return  # cannot stat it: pct will check
         cache = os.path.join(storage["path"], "template", "cache")
@@ -82,23 +78,29 @@ class PreChecks:
             if "storage" in entry:
                 wanted.append(("mounts[%d].storage" % i, entry["storage"]))
         for option, storage_id in wanted:
-            storage = storages.get(storage_id)
-            if storage is None:
-                self.fail(
-                    _errors.NOT_FOUND,
-                    "Cannot create %s: %s: storage '%s' does not exist (storages: %s)"
-                    % (self.what(), option, storage_id, ", ".join(sorted(storages)) or "none"),
-                    hint="Use a storage ID from /etc/pve/storage.cfg with content 'rootdir'.",
-                )
-            if storage.get("disable"):
-                self.fail(_errors.UNSUPPORTED, "Cannot create %s: storage '%s' is disabled" % (self.what(), storage_id))
-            if "rootdir" not in storage.get("content", []):
-                self.fail(
-                    _errors.UNSUPPORTED,
-                    "Cannot create %s: %s: storage '%s' does not support container directories (content: %s)"
-                    % (self.what(), option, storage_id, ",".join(storage.get("content", [])) or "none"),
-                    hint="Use a storage with content 'rootdir' (e.g. local-zfs, local-lvm).",
-                )
+            self.usable_storage(storages, storage_id, "rootdir", option, option + ": ")
+
+    def usable_storage(self, storages, storage_id, content, where, content_where=""):
+        """storages[storage_id] if it exists, is enabled and holds content; else fail naming where."""
+        label, missing_hint, content_hint = STORAGE_USES[content]
+        storage = storages.get(storage_id)
+        if storage is None:
+            self.fail(
+                _errors.NOT_FOUND,
+                "Cannot create %s: %s: storage '%s' does not exist (storages: %s)"
+                % (self.what(), where, storage_id, ", ".join(sorted(storages)) or "none"),
+                hint=missing_hint,
+            )
+        if storage.get("disable"):
+            self.fail(_errors.UNSUPPORTED, "Cannot create %s: storage '%s' is disabled" % (self.what(), storage_id))
+        if content not in storage.get("content", []):
+            self.fail(
+                _errors.UNSUPPORTED,
+                "Cannot create %s: %sstorage '%s' does not support %s (content: %s)"
+                % (self.what(), content_where, storage_id, label, ",".join(storage.get("content", [])) or "none"),
+                hint=content_hint,
+            )
+        return storage
 
     def check_unlocked(self, config, action, allow=()):
         lock = config.get("lock")
