@@ -6,15 +6,5 @@
 
 schema (the runtime-spec JSON Schema, data), checks (schema and semantic checks), image (OCI image
 layouts and safe extraction), bundle (nexcage_bundle), deploy (a bundle as a Proxmox VE container:
-config.json mapped to nexcage_container's options), runtime (the runc/crun backend), state (the OCI
-state file of a container).
+config.json mapped to nexcage_container's options), runtime (the runc/crun backend).
 """
-
-from __future__ import annotations
-
-import os
-
-
-def is_bundle(image):
-    """True when image names a bundle directory (an absolute directory holding config.json)."""
-    return bool(image) and os.path.isabs(image) and os.path.isfile(os.path.join(image, "config.json"))

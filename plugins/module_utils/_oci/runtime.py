@@ -37,8 +37,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     UNKNOWN,
     NexcageError,
 )
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import is_bundle
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import state as oci_state
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate, readers
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
 
 RUNTIMES = ("runc", "crun")
@@ -49,7 +48,7 @@ NOT_EXIST = ("does not exist", "not exist", "No such file or directory")
 
 
 def console_log(container_id):
-    return os.path.join(oci_state.state_dir(container_id), "console.log")
+    return os.path.join(ocistate.state_dir(container_id), "console.log")
 
 
 def config_digest(bundle):
@@ -136,7 +135,7 @@ class OciRuntime:
 
 
 def _oci_status(status):
-    return status if status in oci_state.STATUSES else "running"  # paused: the process exists
+    return status if status in ocistate.STATUSES else "running"  # paused: the process exists
 
 
 def sync_state(runtime, cid, bundle, st):
@@ -144,16 +143,16 @@ def sync_state(runtime, cid, bundle, st):
     if runtime.runner.check_mode:
         return
     if st is None:
-        oci_state.remove_state(cid)
+        ocistate.remove_state(cid)
         return
     annotations = dict(st.get("annotations") or {})
     annotations[BACKEND_ANNOTATION] = runtime.runtime
     annotations[CONFIG_ANNOTATION] = config_digest(bundle)
     status = _oci_status(st.get("status"))
     pid = st.get("pid") if status in ("created", "running") and st.get("pid") else None
-    want = oci_state.build_state(cid, status, pid, os.path.abspath(bundle), annotations)
-    if oci_state.read_state(cid) != want:
-        oci_state.write_state(cid, status, pid, want["bundle"], annotations)
+    want = ocistate.build_state(cid, status, pid, os.path.abspath(bundle), annotations)
+    if ocistate.read_state(cid) != want:
+        ocistate.write_state(cid, status, pid, want["bundle"], annotations)
 
 
 class _Transition:
@@ -169,7 +168,7 @@ class _Transition:
         self.status = self.current.get("status") if self.current else None
 
     def recreate_needed(self):
-        recorded = (oci_state.read_state(self.cid) or {}).get("annotations", {}).get(CONFIG_ANNOTATION)
+        recorded = (ocistate.read_state(self.cid) or {}).get("annotations", {}).get(CONFIG_ANNOTATION)
         return self.current is not None and recorded is not None and recorded != config_digest(self.bundle)
 
     def stop(self):
@@ -244,14 +243,14 @@ def converge(runner, container_id, bundle, state="started", runtime="runc", wrap
     getattr(transition, state)()
     final = None if runner.check_mode else engine.state(cid)
     if state == "absent" and not runner.check_mode:
-        oci_state.remove_state(cid)
+        ocistate.remove_state(cid)
     else:
         sync_state(engine, cid, bundle, final)
     return {
         "changed": bool(transition.steps),
         "steps": transition.steps,
         "status": (final or {}).get("status") if not runner.check_mode else None,
-        "state": oci_state.read_state(cid) if not runner.check_mode and state != "absent" else None,
+        "state": ocistate.read_state(cid) if not runner.check_mode and state != "absent" else None,
         "commands": runner.commands,
     }
 
@@ -281,7 +280,7 @@ class RuntimeBackend:
 
     def check_image(self, state):
         image = self.params.get("image")
-        if state != "absent" and not is_bundle(image):
+        if state != "absent" and not readers.is_bundle_dir(image):
             raise NexcageError(
                 INVALID_ARGUMENT,
                 "backend %s runs OCI bundles: image must be an absolute bundle directory with a config.json (got %r)"

@@ -12,8 +12,9 @@ from test_oci_bundle import params
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import NexcageError
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths as node_paths
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node.readers import is_bundle_dir
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import deploy, is_bundle
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import deploy
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.deploy import process, resources
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.deploy.linux import rootfs_dir
@@ -161,8 +162,8 @@ def test_prepare_refuses_control_characters_in_raw_lines(node):
 
 def test_is_bundle(node):
     bundle, _config = make_bundle(node)
-    assert is_bundle(str(bundle)) is True
-    assert is_bundle("local:vztmpl/x.tar.zst") is False and is_bundle(str(node)) is False
+    assert is_bundle_dir(str(bundle)) is True
+    assert is_bundle_dir("local:vztmpl/x.tar.zst") is False and is_bundle_dir(str(node)) is False
 
 
 # --------------------------------------------------------------------------- the sections

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import NexcageError
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths as node_paths
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import runtime as oci_runtime
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import state as oci_state
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandResult, Runner
 
 CID = "app1"
@@ -92,7 +92,7 @@ def test_states(env, state, status, steps, final):
     result = oci_runtime.converge(runner, CID, str(env), state, stop_timeout=1)
     assert result["steps"] == steps and result["changed"] is bool(steps)
     assert runner.status == final
-    saved = oci_state.read_state(CID)
+    saved = ocistate.read_state(CID)
     if final is None:
         assert saved is None
     else:
@@ -106,7 +106,7 @@ def test_check_mode_runs_only_state(env):
     result = oci_runtime.converge(runner, CID, str(env), "started")
     assert result["steps"] == ["create", "start"] and result["changed"] is True
     assert [r.planned for r in runner.history] == [False, True, True]
-    assert oci_state.read_state(CID) is None
+    assert ocistate.read_state(CID) is None
 
 
 def test_stubborn_process_gets_kill_after_the_timeout(env):
