@@ -368,10 +368,6 @@ def _container_message(result, found, action, vmid, name):
     return "Cannot %s %s: %s [%s]" % (action, describe_container(vmid, name), detail, found.category)
 
 
-# The name the OCI modules import until they move to error_from_result.
-from_result = error_from_result
-
-
 def from_validation(exc, vmid=None, name=None):
     """NexcageError (invalid_argument) for a ValidationError about a container's option."""
     message = "Invalid option for %s: %s: %s (got %r)" % (
