@@ -125,8 +125,8 @@ def check_pve_filesystem(node, params):
 def check_quorum(node, params):
     if not node.exists(paths.ETC_PVE + "/corosync.conf"):
         return Result("quorum", OK, "standalone node (no %s/corosync.conf): no quorum needed" % paths.ETC_PVE)
-    members = node.read(paths.ETC_PVE + "/.members")
-    quorate, nodes, how = None, None, paths.ETC_PVE + "/.members"
+    members = node.read(paths.MEMBERS)
+    quorate, nodes, how = None, None, paths.MEMBERS
     try:
         data = json.loads(members) if members else None
     except ValueError:
@@ -492,7 +492,7 @@ def live_tasks(node, vmid):
 def ct_running(node, vmid):
     """Whether the container runs: its LXC command socket is listening (what PVE checks)."""
     text = node.read(paths.PROC_NET_UNIX) or ""
-    return "@/var/lib/lxc/%s/command" % vmid in text
+    return paths.lxc_command_socket(vmid) in text
 
 
 def state_process(node, path):
