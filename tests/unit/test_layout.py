@@ -131,6 +131,7 @@ def test_no_one_letter_import_aliases():
         ('argv = ["pct", "start", "100"]\n', test_tool_argv_only_from_the_runner_builders),
         ('CONF = "/etc/pve/lxc"\n', test_node_paths_named_and_opened_only_in_the_node_layer),
         ('text = open("/etc/pve/.vmlist").read()\n', test_node_paths_named_and_opened_only_in_the_node_layer),
+        ("text = pathlib.Path(paths.VMLIST).read_text()\n", test_node_paths_named_and_opened_only_in_the_node_layer),
         ("def f():\n" + "    x = 1\n" * 81, test_no_function_over_80_lines),
         ("from os import path as p\n", test_no_one_letter_import_aliases),
     ],
