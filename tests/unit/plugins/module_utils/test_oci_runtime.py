@@ -1,9 +1,10 @@
-"""Unit tests of _oci_runtime with a scripted runner: the exact runtime commands per state and
+"""Unit tests of _oci.runtime with a scripted runner: the exact runtime commands per state and
 starting status, the wrapper only on create, error messages, and the OCI state file."""
 
 import json
 
 import pytest
+from scripted_runner import ScriptedRunner
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import NexcageError
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate
@@ -15,33 +16,23 @@ CID = "app1"
 WRAP = ["unshare", "-m", "sh", "-c", 'umount /sys/fs/cgroup/unified && exec "$@"', "w"]
 
 
-class FakeRuntime(Runner):
+class FakeRuntime(ScriptedRunner):
     """A runner that plays runc: keeps one container's status and answers state/create/start/kill/delete."""
 
     def __init__(self, status=None, check_mode=False, stubborn=False):
-        super().__init__(check_mode=check_mode)
+        super().__init__({}, check_mode=check_mode, default=self.answer)
         self.status = status
         self.stubborn = stubborn  # ignores TERM
 
-    def _result(self, argv, rc=0, out="", err=""):
-        result = CommandResult(argv, rc, out, err, 0.0)
-        self.history.append(result)
-        return result
-
-    def run(self, argv, mutating=False, timeout=None, data=None, check=True):
-        argv = [str(a) for a in argv]
-        if mutating and self.check_mode:
-            result = CommandResult(argv, 0, "", "", 0.0, planned=True)
-            self.history.append(result)
-            return result
+    def answer(self, argv):
         op = argv[1]
         if op == "state":
             if self.status is None:
-                return self._result(argv, 1, "", 'time="x" level=error msg="container does not exist"\n')
+                return 1, "", 'time="x" level=error msg="container does not exist"\n'
             state = {"ociVersion": "1.0.2", "id": CID, "status": self.status, "bundle": "/b", "pid": 0}
             if self.status in ("created", "running"):
                 state["pid"] = 4242
-            return self._result(argv, 0, json.dumps(state))
+            return 0, json.dumps(state), ""
         if op == "start":
             self.status = "running"
         elif op == "kill":
@@ -49,7 +40,7 @@ class FakeRuntime(Runner):
                 self.status = "stopped"
         elif op == "delete":
             self.status = None
-        return self._result(argv)
+        return 0, "", ""
 
 
 @pytest.fixture
