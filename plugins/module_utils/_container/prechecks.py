@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _runner, _validation
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import readers
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, readers
 
 PATH_STORAGE_TYPES = ("dir", "nfs", "cifs", "cephfs", "btrfs", "glusterfs")
 # content -> (what it holds, hint for a missing storage, hint for a storage without that content)
@@ -38,14 +38,14 @@ class PreChecks:
         storage = self.usable_storage(readers.read_storage_cfg(), storage_id, "vztmpl", "image %s" % image)
         if storage.get("type") not in PATH_STORAGE_TYPES or not isinstance(storage.get("path"), str):
             return  # cannot stat it: pct will check
-        cache = os.path.join(storage["path"], "template", "cache")
-        if os.path.isfile(os.path.join(cache, filename)):
+        cache = paths.template_cache(storage["path"])
+        if readers.has_file(os.path.join(cache, filename)):
             return
         if self.params.get("download"):
             self.run(_runner.pveam("download", storage_id, filename), "download the template for")
             self.steps.append("download %s" % image)
             self.changed = True
-            if not self.check and not os.path.isfile(os.path.join(cache, filename)):
+            if not self.check and not readers.has_file(os.path.join(cache, filename)):
                 self.fail(
                     _errors.NOT_FOUND,
                     "Cannot create %s: `pveam download %s %s` did not produce %s"
@@ -53,14 +53,9 @@ class PreChecks:
                     hint="Check the name with `pveam available`, and `pveam update`.",
                 )
             return
-        try:
-            have = sorted(
-                "%s:vztmpl/%s" % (storage_id, f)
-                for f in os.listdir(cache)
-                if f.endswith(_validation.TEMPLATE_EXTENSIONS) and os.path.isfile(os.path.join(cache, f))
-            )
-        except OSError:
-            have = []
+        have = [
+            "%s:vztmpl/%s" % (storage_id, f) for f in readers.template_files(cache, _validation.TEMPLATE_EXTENSIONS)
+        ]
         self.fail(
             _errors.NOT_FOUND,
             "Cannot create %s: template %s does not exist (volume '%s' does not exist). Templates on storage '%s': %s"

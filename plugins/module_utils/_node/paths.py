@@ -45,6 +45,11 @@ def qemu_conf_glob():
     return os.path.join(QEMU_CONF_DIR, "*.conf")
 
 
+def template_cache(storage_dir):
+    """The directory of a path-based storage that holds container templates (vztmpl)."""
+    return os.path.join(storage_dir, "template", "cache")
+
+
 def config_lock(vmid):
     """The flock file PVE takes for config changes of CT vmid."""
     return os.path.join(LOCK_DIR, "pve-config-%s.lock" % vmid)

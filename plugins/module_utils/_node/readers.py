@@ -58,6 +58,20 @@ def storage_path(storage_id, storages=None):
     return path if isinstance(path, str) else None
 
 
+def template_files(directory, extensions):
+    """Sorted names of the regular files in directory that end with one of extensions ([] if unreadable)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(n for n in names if n.endswith(extensions) and os.path.isfile(os.path.join(directory, n)))
+
+
+def has_file(path):
+    """Whether path is a regular file (a template, a config.json)."""
+    return os.path.isfile(path)
+
+
 def local_node():
     """This node's name: the target of /etc/pve/local, else the short host name."""
     try:

@@ -78,3 +78,14 @@ def test_read_json(node_root):
     assert readers.read_json(str(path), {}) == {}
     path.write_text('{"a": 1}')
     assert readers.read_json(str(path)) == {"a": 1}
+
+
+def test_template_files(tmp_path):
+    cache = tmp_path / "template/cache"
+    cache.mkdir(parents=True)
+    for name in ("b.tar.zst", "a.tar.gz", "notes.txt"):
+        (cache / name).write_text("")
+    (cache / "dir.tar").mkdir()
+    assert readers.template_files(str(cache), (".tar", ".tar.gz", ".tar.zst")) == ["a.tar.gz", "b.tar.zst"]
+    assert readers.template_files(str(tmp_path / "missing"), (".tar",)) == []
+    assert readers.has_file(str(cache / "a.tar.gz")) and not readers.has_file(str(cache / "dir.tar"))
