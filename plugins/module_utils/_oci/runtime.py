@@ -38,7 +38,6 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     NexcageError,
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate, readers
-from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
 
 RUNTIMES = ("runc", "crun")
 STATES = ("present", "started", "stopped", "restarted", "absent")
@@ -231,7 +230,11 @@ class _Transition:
 
 
 def converge(runner, container_id, bundle, state="started", runtime="runc", wrapper=None, root=None, stop_timeout=10):
-    """Bring container_id to state; return dict(changed, steps, status, state (the OCI state), commands)."""
+    """Bring container_id to state.
+
+    Returns dict(changed, steps, before (the status found, None when absent), status, state (the OCI
+    state), commands).
+    """
     if state not in STATES:
         raise NexcageError(INVALID_ARGUMENT, "state must be one of %s" % ", ".join(STATES))
     engine = OciRuntime(runner, runtime, wrapper, root)
@@ -249,6 +252,7 @@ def converge(runner, container_id, bundle, state="started", runtime="runc", wrap
     return {
         "changed": bool(transition.steps),
         "steps": transition.steps,
+        "before": transition.status,
         "status": (final or {}).get("status") if not runner.check_mode else None,
         "state": ocistate.read_state(cid) if not runner.check_mode and state != "absent" else None,
         "commands": runner.commands,
@@ -293,7 +297,6 @@ class RuntimeBackend:
         state = self.params["state"]
         cid = self.container_id()
         image = self.check_image(state)
-        before = OciRuntime(Runner(timeout=self.runner.timeout), self.runtime).state(cid)  # not a reported command
         result = converge(
             self.runner,
             cid,
@@ -318,8 +321,8 @@ class RuntimeBackend:
         }
         if self.diff:
             out["diff"] = {
-                "before": {"status": (before or {}).get("status", "absent")},
-                "after": {"status": _after(state, before)},
+                "before": {"status": result["before"] or "absent"},
+                "after": {"status": _after(state, result["before"])},
             }
         return out
 
@@ -332,4 +335,4 @@ def _after(state, before):
         return "running"
     if state == "stopped":
         return "stopped"
-    return (before or {}).get("status") or "created"
+    return before or "created"

@@ -161,3 +161,33 @@ def test_failure_message_names_the_runtime_error(env, monkeypatch):
         oci_runtime.converge(FakeRuntime(None), CID, str(env), "started")
     assert err.value.message.startswith("Cannot create OCI container 'app1' with runc: ")
     assert "invalid rootfs" in err.value.message and err.value.rc == 1
+
+
+def backend_params(bundle, **extra):
+    params = {"backend": "runc", "hostname": CID, "vmid": None, "image": str(bundle), "state": "started"}
+    params.update(stop_timeout=1, runtime_wrapper=None)
+    params.update(extra)
+    return params
+
+
+def test_backend_result_and_diff(env):
+    runner = FakeRuntime(None)
+    result = oci_runtime.RuntimeBackend(backend_params(env), runner, diff=True).execute()
+    assert result["changed"] is True and result["steps"] == ["create", "start"] and result["vmid"] is None
+    assert result["container"]["id"] == CID and result["container"]["backend"] == "runc"
+    assert result["container"]["status"] == "running" and result["container"]["oci_state"]["status"] == "running"
+    assert result["diff"] == {"before": {"status": "absent"}, "after": {"status": "running"}}
+    assert [c.split()[1] for c in result["commands"]] == ["state", "create", "start", "state"]
+    again = oci_runtime.RuntimeBackend(backend_params(env, state="stopped"), runner, diff=True).execute()
+    assert again["diff"] == {"before": {"status": "running"}, "after": {"status": "stopped"}}
+    gone = oci_runtime.RuntimeBackend(backend_params(env, state="absent", image=None), runner).execute()
+    assert gone["container"] is None and "diff" not in gone
+
+
+def test_backend_needs_an_id_and_a_bundle(env, tmp_path):
+    with pytest.raises(NexcageError, match="needs hostname"):
+        oci_runtime.RuntimeBackend(backend_params(env, hostname=None), FakeRuntime()).execute()
+    with pytest.raises(NexcageError, match="image must be an absolute bundle directory"):
+        oci_runtime.RuntimeBackend(backend_params(env, image="local:vztmpl/x.tar.zst"), FakeRuntime()).execute()
+    result = oci_runtime.RuntimeBackend(backend_params(env, hostname=None, vmid=7), FakeRuntime(), diff=False)
+    assert result.container_id() == "7"
