@@ -266,13 +266,13 @@ def is_template_volid(value):
     return bool(_VOLID.match(value or ""))
 
 
-def template_path(volid):
-    """Host path of a `<storage>:vztmpl/<file>` volume, from storage.cfg (no pvesm)."""
+def template_cache_dir(storage, what):
+    """The ``template/cache`` directory of a storage that can hold container templates (from storage.cfg).
+
+    what names the storage's role in messages (``storage 'x' of template local:vztmpl/y``,
+    ``template_storage 'x'``).
+    """
     storage_cfg = paths.STORAGE_CFG
-    match = _VOLID.match(volid)
-    if not match:
-        raise NexcageError(INVALID_ARGUMENT, "%r is not a template volume (<storage>:vztmpl/<file>)" % volid)
-    storage, filename = match.groups()
     storages = readers.read_storage_cfg()
     if not storages and storage == "local" and not os.path.exists(storage_cfg):
         storages = {"local": {"type": "dir", "path": "/var/lib/vz"}}
@@ -280,27 +280,35 @@ def template_path(volid):
     if conf is None:
         raise NexcageError(
             NOT_FOUND,
-            "storage %r of template %s is not defined in %s (storages: %s)"
-            % (storage, volid, storage_cfg, ", ".join(sorted(storages)) or "none"),
+            "%s is not defined in %s (storages: %s)" % (what, storage_cfg, ", ".join(sorted(storages)) or "none"),
             hint="Use a storage that exists and has content type vztmpl.",
         )
     if not conf.get("path"):
         raise NexcageError(
             UNSUPPORTED,
-            "storage %r (type %s) has no path, so it cannot hold templates" % (storage, conf.get("type")),
+            "%s (type %s) has no path, so it cannot hold templates" % (what, conf.get("type")),
             hint="Use a directory-based storage (dir, nfs, cifs, cephfs) with content type vztmpl.",
         )
     content = conf.get("content") or []
     if content and "vztmpl" not in content:
         raise NexcageError(
             UNSUPPORTED,
-            "storage %r does not have content type vztmpl (content: %s)" % (storage, ",".join(content)),
+            "%s does not have content type vztmpl (content: %s)" % (what, ",".join(content)),
             hint="Enable vztmpl on the storage (pvesm set %s --content %s,vztmpl) or use another storage."
             % (storage, ",".join(content)),
         )
     if conf.get("disable"):
-        raise NexcageError(UNSUPPORTED, "storage %r is disabled" % storage, hint="Enable it, or use another storage.")
-    path = os.path.join(conf["path"], "template", "cache", filename)
+        raise NexcageError(UNSUPPORTED, "%s is disabled" % what, hint="Enable it, or use another storage.")
+    return os.path.join(conf["path"], "template", "cache")
+
+
+def template_path(volid):
+    """Host path of a `<storage>:vztmpl/<file>` volume, from storage.cfg (no pvesm)."""
+    match = _VOLID.match(volid)
+    if not match:
+        raise NexcageError(INVALID_ARGUMENT, "%r is not a template volume (<storage>:vztmpl/<file>)" % volid)
+    storage, filename = match.groups()
+    path = os.path.join(template_cache_dir(storage, "storage %r of template %s" % (storage, volid)), filename)
     if not os.path.isfile(path):
         raise NexcageError(NOT_FOUND, "template %s not found: %s does not exist" % (volid, path))
     return path

@@ -29,7 +29,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     NexcageError,
     ValidationError,
 )
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline, files, readers
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline, files
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.checks import errors_of
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.deploy.linux import (
@@ -143,22 +143,8 @@ def prepare(bundle, storage="local"):
 
 
 def template_dir(storage="local"):
-    """The vztmpl directory of a file-based storage, read from storage.cfg."""
-    storages = readers.read_storage_cfg()
-    info = storages.get(storage)
-    if info is None:
-        raise NexcageError(
-            NOT_FOUND,
-            "Template storage '%s' does not exist in /etc/pve/storage.cfg" % storage,
-            hint="Set template_storage to a file-based storage with content vztmpl (e.g. local).",
-        )
-    if info.get("disable") or "vztmpl" not in info.get("content", []) or not isinstance(info.get("path"), str):
-        raise NexcageError(
-            INVALID_ARGUMENT,
-            "Storage '%s' cannot hold container templates (needs a path and content vztmpl)" % storage,
-            hint="Add vztmpl to the storage's content, or use another storage such as local.",
-        )
-    return os.path.join(info["path"], "template", "cache")
+    """The vztmpl directory of the template storage (template_storage), read from storage.cfg."""
+    return oci_bundle.template_cache_dir(storage, "template_storage %r" % storage)
 
 
 def template_name(digest):

@@ -73,9 +73,9 @@ def lxc_of(found):
 
 def test_template_dir_is_read_from_storage_cfg(node):
     assert deploy.template_dir("local") == str(node / "vz" / "template" / "cache")
-    with pytest.raises(NexcageError, match="cannot hold container templates"):
+    with pytest.raises(NexcageError, match="template_storage 'local-zfs' .* has no path, so it cannot hold templates"):
         deploy.template_dir("local-zfs")
-    with pytest.raises(NexcageError, match="'nope' does not exist"):
+    with pytest.raises(NexcageError, match="template_storage 'nope' is not defined in .*storage.cfg"):
         deploy.template_dir("nope")
 
 
