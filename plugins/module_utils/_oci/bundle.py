@@ -299,7 +299,7 @@ def template_cache_dir(storage, what):
         )
     if conf.get("disable"):
         raise NexcageError(UNSUPPORTED, "%s is disabled" % what, hint="Enable it, or use another storage.")
-    return os.path.join(conf["path"], "template", "cache")
+    return paths.template_cache(conf["path"])
 
 
 def template_path(volid):
