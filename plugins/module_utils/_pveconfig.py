@@ -32,85 +32,164 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 KIB = 1024
 UNITS = {"": 1, "K": KIB, "M": KIB**2, "G": KIB**3, "T": KIB**4}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+# PVE::JSONSchema::parse_size: what a disk-size field accepts.
+_PVE_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([KMGT](?:iB)?)?$")
 
-# Scalar keys and their types. Anything not listed stays a string.
-INT_KEYS = frozenset({"memory", "swap", "cores", "cpuunits", "tty", "snaptime"})
-FLOAT_KEYS = frozenset({"cpulimit"})
-BOOL_KEYS = frozenset({"onboot", "unprivileged", "protection", "template", "console", "debug"})
-LIST_KEYS = {"tags": ";", "nameserver": " ", "searchdomain": " "}
+# --------------------------------------------------------------------------- schema (data)
+#
+# Proxmox VE's own schema of a container config (PVE::LXC::Config $confdesc and the
+# property-string formats; pve-container 6.1.10), as data. ``type``/``format``/``pattern``/
+# ``enum``/``minimum``/``maximum``/``optional``/``default_key`` mean what they mean there;
+# ``view`` is how nexcage types a validated value (bool, int, number, size, list, intlist,
+# mac, str).
 
-# Property-string formats: default key (printed bare), required keys (printed
-# right after it), and the type of each field.
+_IPV4_OCTET = r"(?:25[0-5]|(?:2[0-4]|1[0-9]|[1-9])?[0-9])"
+_IPV4 = r"(?:(?:%s\.){3}%s)" % (_IPV4_OCTET, _IPV4_OCTET)
+_H16 = r"(?:[0-9a-fA-F]{1,4})"
+_LS32 = r"(?:(?:%s|%s:%s))" % (_IPV4, _H16, _H16)
+_IPV6 = (
+    (
+        "(?:"
+        "(?:(?:(?:H:){6})L)|"
+        "(?:(?:::(?:H:){5})L)|"
+        "(?:(?:(?:H)?::(?:H:){4})L)|"
+        "(?:(?:(?:(?:H:){0,1}H)?::(?:H:){3})L)|"
+        "(?:(?:(?:(?:H:){0,2}H)?::(?:H:){2})L)|"
+        "(?:(?:(?:(?:H:){0,3}H)?::(?:H:){1})L)|"
+        "(?:(?:(?:(?:H:){0,4}H)?::)L)|"
+        "(?:(?:(?:(?:H:){0,5}H)?::)H)|"
+        "(?:(?:(?:(?:H:){0,6}H)?::)))"
+    )
+    .replace("H", _H16)
+    .replace("L", _LS32)
+)
+_MOUNT_OPTION = "(discard|lazytime|noatime|nodev|noexec|nosuid)"
+_IDMAP = r"^(?:passthrough|[ug]:[0-9]+:[0-9]+:[1-9][0-9]*(?:;[ug]:[0-9]+:[0-9]+:[1-9][0-9]*)*)$"
+_PVE_TAG = r"[a-z0-9_][a-z0-9_\-\+\.]*"
+
+
+def _f(type_, view=None, optional=True, **schema):
+    return dict(
+        schema,
+        type=type_,
+        view=view or {"boolean": "bool", "integer": "int", "number": "number"}.get(type_, "str"),
+        optional=optional,
+    )
+
+
 _MOUNT_FIELDS = {
-    "volume": "str",
-    "size": "size",
-    "acl": "bool",
-    "mountoptions": "list",
-    "quota": "bool",
-    "replicate": "bool",
-    "ro": "bool",
-    "shared": "bool",
+    "volume": _f("string", optional=False, default_key=True, format="pve-lxc-mp-string"),
+    "size": _f("string", "size", format="disk-size"),
+    "acl": _f("boolean"),
+    "idmap": _f("string", pattern=_IDMAP),
+    "mountoptions": _f("string", "list", pattern="%s(;%s)*" % (_MOUNT_OPTION, _MOUNT_OPTION)),
+    "quota": _f("boolean"),
+    "replicate": _f("boolean"),
+    "ro": _f("boolean"),
+    "shared": _f("boolean"),
 }
 FORMATS = {
-    "rootfs": {"default": "volume", "required": (), "fields": _MOUNT_FIELDS},
-    "mp": {
-        "default": "volume",
-        "required": ("mp",),
-        "fields": dict(_MOUNT_FIELDS, mp="str", backup="bool", keepattrs="bool"),
-    },
+    "rootfs": _MOUNT_FIELDS,
+    "mp": dict(
+        _MOUNT_FIELDS,
+        mp=_f("string", optional=False, format="pve-lxc-mp-string"),
+        backup=_f("boolean"),
+        keepattrs=_f("boolean"),
+    ),
     "net": {
-        "default": None,
-        "required": ("name",),
-        "fields": {
-            "name": "str",
-            "bridge": "str",
-            "firewall": "bool",
-            "gw": "str",
-            "gw6": "str",
-            "hwaddr": "mac",
-            "ip": "str",
-            "ip6": "str",
-            "mtu": "int",
-            "rate": "float",
-            "tag": "int",
-            "trunks": "intlist",
-            "link_down": "bool",
-            "host-managed": "bool",
-            "type": "str",
-        },
+        "name": _f("string", optional=False, pattern=r"[-_.\w\d]+"),
+        "bridge": _f("string", pattern=r"[-_.\w\d]+"),
+        "firewall": _f("boolean"),
+        "gw": _f("string", format="ipv4"),
+        "gw6": _f("string", format="ipv6"),
+        "hwaddr": _f("string", "mac", format="mac-addr"),
+        "ip": _f("string", format="pve-ipv4-config"),
+        "ip6": _f("string", format="pve-ipv6-config"),
+        "mtu": _f("integer", minimum=64, maximum=65535),
+        "rate": _f("number"),
+        "tag": _f("integer", minimum=1, maximum=4094),
+        "trunks": _f("string", "intlist", pattern=r"\d+(?:;\d+)*"),
+        "link_down": _f("boolean"),
+        "host-managed": _f("boolean"),
+        "type": _f("string", enum=("veth",)),
     },
     "features": {
-        "default": None,
-        "required": (),
-        "fields": {
-            "nesting": "bool",
-            "keyctl": "bool",
-            "fuse": "bool",
-            "mknod": "bool",
-            "force_rw_sys": "bool",
-            "mount": "list",
-        },
+        "nesting": _f("boolean"),
+        "keyctl": _f("boolean"),
+        "fuse": _f("boolean"),
+        "mknod": _f("boolean"),
+        "force_rw_sys": _f("boolean"),
+        "mount": _f("string", "list", pattern=r"[a-zA-Z0-9_; ]+"),
     },
-    "startup": {"default": None, "required": (), "fields": {"order": "int", "up": "int", "down": "int"}},
     "dev": {
-        "default": "path",
-        "required": (),
-        "fields": {"path": "str", "mode": "str", "uid": "int", "gid": "int", "deny-write": "bool"},
+        "path": _f("string", default_key=True, format="pve-lxc-dev-string"),
+        "mode": _f("string", pattern=r"0[0-7]{3}"),
+        "uid": _f("integer", minimum=0),
+        "gid": _f("integer", minimum=0),
+        "deny-write": _f("boolean"),
     },
-    "unused": {"default": "volume", "required": (), "fields": {"volume": "str"}},
+    "unused": {"volume": _f("string", optional=False, default_key=True, format="pve-volume-id")},
+    # not a property-string format in PVE (pve_parse_startup_order), typed like one here
+    "startup": {"order": _f("integer"), "up": _f("integer"), "down": _f("integer")},
+}
+# Scalar keys: type and format as PVE::LXC::Config->check_type checks them when it reads a config.
+CONFIG_KEYS = {
+    "arch": _f("string"),
+    "cmode": _f("string"),
+    "console": _f("boolean"),
+    "cores": _f("integer"),
+    "cpulimit": _f("number"),
+    "cpuunits": _f("integer"),
+    "debug": _f("boolean"),
+    "description": _f("string"),
+    "entrypoint": _f("string"),
+    "env": _f("string"),
+    "hookscript": _f("string", format="pve-volume-id"),
+    "hostname": _f("string", format="dns-name"),
+    "lock": _f("string"),
+    "memory": _f("integer"),
+    "nameserver": _f("string", "list", format="lxc-ip-with-ll-iface-list"),
+    "onboot": _f("boolean"),
+    "ostype": _f("string"),
+    "parent": _f("string"),
+    "protection": _f("boolean"),
+    "searchdomain": _f("string", "list", format="dns-name-list"),
+    "snaptime": _f("integer"),
+    "startup": _f("string", "startup", format="pve-startup-order"),
+    "swap": _f("integer"),
+    "tags": _f("string", "list", format="pve-tag-list"),
+    "template": _f("boolean"),
+    "timezone": _f("string", format="pve-ct-timezone"),
+    "tty": _f("integer"),
+    "unprivileged": _f("boolean"),
 }
 _INDEXED_RE = re.compile(r"^(mp|net|dev|unused)(\d+)$")
+_INDEX_LIMIT = {"mp": 255, "net": 31, "dev": 255, "unused": 255}
 _TRUE = frozenset({"1", "yes", "on", "true"})
 _FALSE = frozenset({"0", "no", "off", "false"})
+# Kept for callers that type by key class.
+INT_KEYS = frozenset(k for k, v in CONFIG_KEYS.items() if v["type"] == "integer")
+FLOAT_KEYS = frozenset(k for k, v in CONFIG_KEYS.items() if v["type"] == "number")
+BOOL_KEYS = frozenset(k for k, v in CONFIG_KEYS.items() if v["type"] == "boolean")
+LIST_KEYS = {"tags": ";", "nameserver": " ", "searchdomain": " "}
 
 
 class ConfigError(ValueError):
-    """A value that cannot be parsed as the format its key requires."""
+    """A value Proxmox VE refuses; the message is Proxmox's own.
+
+    ``errors`` maps a property-string field to its message, as PVE's ``format error`` does.
+    """
+
+    def __init__(self, message, errors=None):
+        self.errors = dict(errors or {})
+        if self.errors:
+            message = "\n".join([message] + ["%s: %s" % (k, self.errors[k]) for k in sorted(self.errors)])
+        super().__init__(message)
 
 
 # --------------------------------------------------------------------------- sizes
@@ -137,12 +216,13 @@ def parse_size(value):
 
 
 def format_size(size):
-    """Bytes to PVE's notation: the largest unit that divides exactly (8G, 512M, 1T, 1000)."""
+    """Bytes as PVE prints them (PVE::JSONSchema::format_size): the largest exact unit; 0 is '0T'."""
     size = int(size)
-    for unit in ("T", "G", "M", "K"):
-        if size and size % UNITS[unit] == 0:
-            return "%d%s" % (size // UNITS[unit], unit)
-    return str(size)
+    for unit in ("K", "M", "G", "T"):
+        if size % KIB:
+            return str(size) if unit == "K" else "%d%s" % (size, {"M": "K", "G": "M", "T": "G"}[unit])
+        size //= KIB
+    return "%dT" % size
 
 
 def size_to_gib(size):
@@ -151,6 +231,167 @@ def size_to_gib(size):
     if gib == int(gib):
         return str(int(gib))
     return ("%.6f" % gib).rstrip("0").rstrip(".")
+
+
+# --------------------------------------------------------------------------- PVE's format checks
+
+
+def _is_integer(text):
+    return re.match(r"^[+-]?\d+$", text) is not None
+
+
+def _is_number(text):
+    return re.match(r"^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$", text) is not None
+
+
+def split_pve_list(text):
+    """PVE::Tools::split_list: NUL-separated, else ',', ';' and white space separate."""
+    text = text or ""
+    if "\0" in text:
+        return text.split("\0")
+    return re.split(r"\s+", re.sub(r"[,;]", " ", text).lstrip()) if text.strip() else []
+
+
+def _cidr(text, address, highest):
+    match = re.match(r"^(?:%s)/(\d+)$" % address, text)
+    return match is not None and 7 < int(match.group(1)) <= highest
+
+
+def _check_ipv4(value):
+    if not re.match(r"^(?:%s)$" % _IPV4, value):
+        raise ConfigError("value does not look like a valid IPv4 address")
+
+
+def _check_ipv6(value):
+    if not re.match(r"^(?:%s)$" % _IPV6, value):
+        raise ConfigError("value does not look like a valid IPv6 address")
+
+
+def _check_ip(value):
+    if not re.match(r"^(?:%s|%s)$" % (_IPV4, _IPV6), value):
+        raise ConfigError("value does not look like a valid IP address")
+
+
+def _check_ip_with_ll_iface(value):
+    match = re.match(r"^(fe80:[^%]+)%(.*)$", value)
+    if (
+        match
+        and re.match(r"^(?:%s|%s)$" % (_IPV4, _IPV6), match.group(1))
+        and re.match(r"^[a-z][a-z0-9_]{1,20}([:.]\d+)?$", match.group(2), re.IGNORECASE)
+    ):
+        return
+    _check_ip(value)
+
+
+def _check_ipv4_config(value):
+    if value not in ("dhcp", "manual") and not _cidr(value, _IPV4, 32):
+        raise ConfigError("value does not look like a valid ipv4 network configuration")
+
+
+def _check_ipv6_config(value):
+    if value not in ("auto", "dhcp", "manual") and not _cidr(value, _IPV6, 128):
+        raise ConfigError("value does not look like a valid ipv6 network configuration")
+
+
+def _check_mac(value):
+    if not re.match(r"^[a-f0-9][02468ace](?::[a-f0-9]{2}){5}$", value, re.IGNORECASE):
+        raise ConfigError("value does not look like a valid unicast MAC address")
+
+
+def _check_mp_string(value):
+    if re.search(r"/\.\.?/", value) or re.search(r"/\.\.?$", value) or value.startswith("../"):
+        raise ConfigError("%s contains illegal character sequences" % value)
+
+
+def _check_dev_string(value):
+    if re.search(r"/\.\.?(?:/|$)", value) or not value.startswith("/dev/"):
+        raise ConfigError("%s is not a valid device path" % value)
+
+
+def _check_disk_size(value):
+    if not _PVE_SIZE_RE.match(value):
+        raise ConfigError("value does not look like a valid disk size: %s" % value)
+
+
+def _check_volume_id(value):
+    if not re.match(r"^([a-z][a-z0-9\-_.]*[a-z0-9]):(.+)$", value, re.IGNORECASE | re.DOTALL):
+        raise ConfigError("unable to parse volume ID '%s'" % value)
+
+
+def _check_dns_name(value):
+    name = r"([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?)"
+    if not re.match(r"^(%s\.)*%s$" % (name, name), value):
+        raise ConfigError("value does not look like a valid DNS name")
+
+
+def _check_tag(value):
+    if not re.match(r"^%s$" % _PVE_TAG, value, re.IGNORECASE):
+        raise ConfigError("invalid characters in tag")
+
+
+def _check_timezone(value):
+    # 'host', 'UTC' or a zone of /usr/share/zoneinfo/zone.tab (the node's list; not read here)
+    if not re.match(r"^(host|UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)+)$", value):
+        raise ConfigError("invalid time zone '%s'" % value)
+
+
+def _check_startup(value):
+    if parse_startup(value) is None:
+        raise ConfigError("unable to parse startup options")
+
+
+_FORMAT_CHECKS = {
+    "ipv4": _check_ipv4,
+    "ipv6": _check_ipv6,
+    "pve-ipv4-config": _check_ipv4_config,
+    "pve-ipv6-config": _check_ipv6_config,
+    "mac-addr": _check_mac,
+    "pve-lxc-mp-string": _check_mp_string,
+    "pve-lxc-dev-string": _check_dev_string,
+    "disk-size": _check_disk_size,
+    "pve-volume-id": _check_volume_id,
+    "dns-name": _check_dns_name,
+    "pve-tag": _check_tag,
+    "lxc-ip-with-ll-iface": _check_ip_with_ll_iface,
+    "pve-ct-timezone": _check_timezone,
+    "pve-startup-order": _check_startup,
+}
+
+
+def check_format(name, value):
+    """PVE::JSONSchema::check_format for the formats a container config uses; '-list' splits first."""
+    if name.endswith("-list"):
+        for item in split_pve_list(value):
+            _FORMAT_CHECKS[name[: -len("-list")]](item)
+        return
+    _FORMAT_CHECKS[name](value)
+
+
+def _check_field(schema, value):
+    """PVE::JSONSchema::check_prop for one string value: the message PVE gives, or None."""
+    type_ = schema["type"]
+    if type_ == "boolean" and value not in ("1", "0"):
+        return "type check ('boolean') failed - got '%s'" % value
+    if type_ == "integer" and not _is_integer(value):
+        return "type check ('integer') failed - got '%s'" % value
+    if type_ == "number" and not _is_number(value):
+        return "type check ('number') failed - got '%s'" % value
+    if schema.get("format"):
+        try:
+            check_format(schema["format"], value)
+        except ConfigError as exc:
+            return "invalid format - %s" % exc
+    pattern = schema.get("pattern")
+    if pattern and not re.match(r"^(?:%s)$" % pattern, value):
+        return "value does not match the regex pattern"
+    if _is_number(value):
+        if "maximum" in schema and float(value) > schema["maximum"]:
+            return "value must have a maximum value of %s" % schema["maximum"]
+        if "minimum" in schema and float(value) < schema["minimum"]:
+            return "value must have a minimum value of %s" % schema["minimum"]
+    if "enum" in schema and value not in schema["enum"]:
+        return "value '%s' does not have a value in the enumeration '%s'" % (value, ", ".join(schema["enum"]))
+    return None
 
 
 # --------------------------------------------------------------------------- scalars
@@ -165,6 +406,15 @@ def parse_bool(value):
     raise ConfigError("invalid boolean %r" % (value,))
 
 
+def _pve_boolean(text):
+    """PVE::JSONSchema::parse_boolean: '1'/'0' for the accepted spellings, else the text unchanged."""
+    if re.match(r"^(1|on|yes|true)$", text, re.IGNORECASE):
+        return "1"
+    if re.match(r"^(0|off|no|false)$", text, re.IGNORECASE):
+        return "0"
+    return text
+
+
 def _format_bool(value):
     return "1" if value else "0"
 
@@ -175,12 +425,27 @@ def _format_number(value):
     return str(value)
 
 
+def unique_tags(value, case_sensitive=False, ordering=None):
+    """The tags PVE writes for a tag list (PVE::GuestHelpers::get_unique_tags).
+
+    With the default datacenter tag-style: lower-cased, de-duplicated, sorted. With
+    ``case_sensitive`` the case is kept (sorted case-sensitively); with ``ordering='config'``
+    the given order is kept. Reading a config keeps the tags as written (``parse_value``).
+    """
+    items = split_list(value)
+    if ordering != "config":
+        items = sorted(items, key=(lambda t: t) if case_sensitive else str.lower)
+    result = []
+    for tag in items:
+        tag = tag if case_sensitive else tag.lower()
+        if tag not in result:
+            result.append(tag)
+    return result
+
+
 def normalise_tags(value):
-    """'b;A, a c' or a list -> ['a', 'b', 'c'] (lower-case, de-duplicated, sorted)."""
-    if value is None:
-        return []
-    items = value if isinstance(value, (list, tuple)) else re.split(r"[;,\s]+", str(value))
-    return sorted({str(t).strip().lower() for t in items if str(t).strip()})
+    """Tags as PVE writes them with its default tag style (see unique_tags)."""
+    return unique_tags(value)
 
 
 def split_list(value):
@@ -191,33 +456,100 @@ def split_list(value):
     return [str(t).strip() for t in items if str(t).strip()]
 
 
+def parse_startup(value):
+    """PVE::JSONSchema::pve_parse_startup_order: '3', 'order=3,up=30,down=60' -> dict of ints; None if invalid."""
+    if not value:
+        return None
+    result = {}
+    for part in str(value).split(","):
+        if re.match(r"^\s*$", part):
+            continue
+        match = re.match(r"^(?:(order)=)?(\d+)$|^(up|down)=(\d+)$", part)
+        if not match:
+            return None
+        if match.group(2) is not None:
+            result["order"] = int(match.group(2))
+        else:
+            result[match.group(3)] = int(match.group(4))
+    return result
+
+
+def same_host_path(first, second):
+    """Whether two bind-mount host paths name the same directory for PVE's mount.
+
+    PVE keeps the path as written and bind-mounts it as is; ``/a/b/`` and ``/a//b``
+    mount the same directory as ``/a/b``.
+    """
+    if not (isinstance(first, str) and isinstance(second, str)):
+        return first == second
+    if not (first.startswith("/") and second.startswith("/")):
+        return first == second
+    return (re.sub(r"/+", "/", first).rstrip("/") or "/") == (re.sub(r"/+", "/", second).rstrip("/") or "/")
+
+
 def format_type_of(key):
     """The FORMATS entry for key ('net0' -> 'net'), or None for scalar keys."""
     match = _INDEXED_RE.match(key)
-    if match:
+    if match and int(match.group(2)) <= _INDEX_LIMIT[match.group(1)]:
         return match.group(1)
     if key in FORMATS:
         return key
     return None
 
 
+def check_type(key, value):
+    """PVE::LXC::Config->check_type: what reading a config line checks; raises ConfigError with PVE's message."""
+    kind = format_type_of(key)
+    if kind is None and key not in CONFIG_KEYS:
+        raise ConfigError("unknown setting '%s'" % key)
+    value = str(value)
+    if re.search(r"[\n\r]", value):
+        raise ConfigError("property contains a line feed")
+    if kind is not None and kind != "startup":
+        parse_property_string(key, value)
+        return
+    schema = CONFIG_KEYS[key]
+    if schema["type"] == "boolean" and _pve_boolean(value) == value and value not in ("1", "0"):
+        raise ConfigError("type check ('boolean') failed - got '%s'" % value)
+    if schema["type"] == "integer" and not re.match(r"^\d+$", value):
+        raise ConfigError("type check ('integer') failed - got '%s'" % value)
+    if schema["type"] == "number" and not re.match(r"^\d+(\.\d+)?$", value):
+        raise ConfigError("type check ('number') failed - got '%s'" % value)
+    if schema.get("format"):
+        check_format(schema["format"], value)
+
+
 def parse_value(key, value):
-    """Type one config value according to its key."""
+    """Type one config value according to its key, after checking it as PVE does (ConfigError if refused).
+
+    Tags, nameserver and searchdomain become lists as written (case and order kept).
+    """
+    check_type(key, value)
     kind = format_type_of(key)
     if kind is not None:
         return parse_property_string(key, value)
-    if key in INT_KEYS:
-        return int(value)
-    if key in FLOAT_KEYS:
-        number = float(value)
+    return _view(CONFIG_KEYS[key]["view"], str(value))
+
+
+def _view(view, raw):
+    if view == "bool":
+        return _pve_boolean(raw) == "1"
+    if view == "int":
+        return int(raw)
+    if view == "number":
+        number = float(raw)
         return int(number) if number == int(number) else number
-    if key in BOOL_KEYS:
-        return parse_bool(value)
-    if key == "tags":
-        return normalise_tags(value)
-    if key in LIST_KEYS:
-        return split_list(value)
-    return value
+    if view == "size":
+        return parse_size(raw)
+    if view == "mac":
+        return raw.upper()
+    if view == "list":
+        return split_list(raw)
+    if view == "intlist":
+        return [int(p) for p in raw.split(";") if p]
+    if view == "startup":
+        return parse_startup(raw)
+    return raw
 
 
 def format_value(key, value):
@@ -227,10 +559,8 @@ def format_value(key, value):
         return format_property_string(key, value) if isinstance(value, dict) else str(value)
     if key in BOOL_KEYS or isinstance(value, bool):
         return _format_bool(value)
-    if key == "tags":
-        return ";".join(normalise_tags(value))
     if key in LIST_KEYS:
-        return " ".join(split_list(value))
+        return LIST_KEYS[key].join(split_list(value))
     if isinstance(value, float):
         return _format_number(value)
     return str(value)
@@ -239,59 +569,70 @@ def format_value(key, value):
 # --------------------------------------------------------------------------- property strings
 
 
-def _parse_field(kind, name, ftype, raw):
-    try:
-        if ftype == "bool":
-            return parse_bool(raw)
-        if ftype == "int":
-            return int(raw)
-        if ftype == "float":
-            number = float(raw)
-            return int(number) if number == int(number) else number
-        if ftype == "size":
-            return parse_size(raw)
-        if ftype == "mac":
-            return raw.upper()
-        if ftype == "list":
-            return [p for p in raw.split(";") if p]
-        if ftype == "intlist":
-            return [int(p) for p in raw.split(";") if p]
-    except (ValueError, ConfigError) as exc:
-        raise ConfigError("%s.%s: invalid value %r (%s)" % (kind, name, raw, exc)) from None
-    return raw
-
-
 def parse_property_string(key, value):
     """Parse 'local-zfs:subvol-100-disk-0,size=8G,mp=/data' for key (rootfs, mp0, net0, ...).
 
-    Returns a dict of typed fields; keys PVE does not know are kept as strings.
+    Checks it as PVE::JSONSchema::parse_property_string does (ConfigError with PVE's
+    message and per-field ``errors``) and returns a dict of typed fields.
     """
     kind = format_type_of(key)
     if kind is None:
         raise ConfigError("%s is not a property-string key" % key)
+    text = str(value)
+    if kind == "startup":
+        parsed = parse_startup(text)
+        if parsed is None:
+            raise ConfigError("unable to parse startup options")
+        return parsed
     spec = FORMATS[kind]
-    result = {}
-    for part in str(value).split(","):
-        if part == "":
+    default_key = next((name for name, field in spec.items() if field.get("default_key")), None)
+    raw = {}
+    seen_default = False
+    for part in text.split(","):
+        if re.match(r"^\s*$", part):
             continue
-        if "=" in part:
-            name, _sep, raw = part.partition("=")
-        elif spec["default"] is not None and spec["default"] not in result:
-            name, raw = spec["default"], part
+        match = re.match(r"^([^=]+)=(.+)$", part, re.DOTALL)
+        if match:
+            name, item = match.groups()
+            if name in raw:
+                raise ConfigError("duplicate key in comma-separated list property: %s" % name)
+            if spec.get(name, {}).get("type") == "boolean":
+                item = _pve_boolean(item)
+            raw[name] = item
+        elif "=" not in part:
+            if seen_default or default_key is None:
+                if default_key is None:
+                    raise ConfigError("value without key, but schema does not define a default key")
+                raise ConfigError("duplicate key in comma-separated list property: %s" % default_key)
+            seen_default = True
+            if raw.get(default_key):
+                raise ConfigError("duplicate key in comma-separated list property: %s" % default_key)
+            raw[default_key] = part
         else:
-            raise ConfigError("%s: invalid format - missing key in comma-separated list property: %r" % (key, part))
-        name = name.strip()
-        ftype = spec["fields"].get(name, "str")
-        result[name] = _parse_field(kind, name, ftype, raw)
-    return result
+            raise ConfigError("missing key in comma-separated list property")
+    errors = {}
+    for name, field in spec.items():
+        if name not in raw and not field["optional"]:
+            errors[name] = "property is missing and it is not optional"
+    for name, item in raw.items():
+        if name not in spec:
+            errors[name] = "property is not defined in schema and the schema does not allow additional properties"
+            continue
+        message = _check_field(spec[name], item)
+        if message:
+            errors[name] = message
+    if errors:
+        raise ConfigError("format error", errors)
+    return {name: _view(spec[name]["view"], item) for name, item in raw.items()}
 
 
-def _format_field(ftype, value):
-    if ftype == "bool" or isinstance(value, bool):
+def _format_field(field, value):
+    view = field.get("view") if field else None
+    if view == "bool" or isinstance(value, bool):
         return _format_bool(value)
-    if ftype == "size":
+    if view == "size":
         return format_size(value)
-    if ftype in ("list", "intlist"):
+    if view in ("list", "intlist"):
         return ";".join(str(v) for v in value)
     if isinstance(value, float):
         return _format_number(value)
@@ -299,7 +640,7 @@ def _format_field(ftype, value):
 
 
 def format_property_string(key, fields):
-    """Print fields as PVE does: default key bare first, then required keys, then the rest sorted.
+    """Print fields as PVE does: the default key bare first, then the required keys, then the rest, sorted.
 
     Fields whose value is None are left out.
     """
@@ -309,14 +650,14 @@ def format_property_string(key, fields):
     spec = FORMATS[kind]
     present = {k: v for k, v in fields.items() if v is not None}
     parts = []
-    default = spec["default"]
-    if default is not None and default in present:
-        parts.append(_format_field(spec["fields"].get(default, "str"), present.pop(default)))
-    for name in spec["required"]:
-        if name in present:
-            parts.append("%s=%s" % (name, _format_field(spec["fields"].get(name, "str"), present.pop(name))))
+    for name, field in spec.items():
+        if field.get("default_key") and name in present:
+            parts.append(_format_field(field, present.pop(name)))
     for name in sorted(present):
-        parts.append("%s=%s" % (name, _format_field(spec["fields"].get(name, "str"), present[name])))
+        if name in spec and not spec[name]["optional"]:
+            parts.append("%s=%s" % (name, _format_field(spec[name], present.pop(name))))
+    for name in sorted(present):
+        parts.append("%s=%s" % (name, _format_field(spec.get(name), present[name])))
     return ",".join(parts)
 
 
@@ -330,99 +671,156 @@ def volume_storage(volume):
 # --------------------------------------------------------------------------- config files
 
 
-def _unescape_description(line):
-    return unquote(line)
+def decode_text(data):
+    """PVE::Tools::decode_text: URI-unescape, then UTF-8."""
+    return unquote(data, encoding="utf-8", errors="replace")
 
 
 def escape_description_line(line):
-    """PVE's encoding of one description line in the config file: control chars, non-ASCII, ':' and '%'."""
-    out = []
-    for char in line:
-        if char in ":%" or not 32 <= ord(char) <= 126:
-            out.extend("%%%02X" % b for b in char.encode("utf-8"))
-        else:
-            out.append(char)
-    return "".join(out)
+    """PVE::Tools::encode_text: control and non-ASCII characters, ':' and '%' as %XX (UTF-8)."""
+    return quote(line.encode("utf-8"), safe=bytes(c for c in range(0x20, 0x7F) if c not in b":%"))
 
 
 def _new_section():
-    return {"_description": [], "_lxc": [], "_raw": {}}
+    return {"description": "", "lxc": [], "raw": {}}
 
 
-def parse_config(text):
-    """Parse a /etc/pve/lxc/<vmid>.conf file into a typed dict.
+_SECTION_RE = re.compile(r"^\[([a-z][a-z0-9_\-]+)\]\s*$", re.IGNORECASE)
+_PENDING_RE = re.compile(r"^\[pve:pending\]\s*$", re.IGNORECASE)
+_LXC_RE = re.compile(r"^(lxc\.[a-z0-9_\-.]+)(:|\s*=)\s*(.*?)\s*$")
+_DESCRIPTION_KEY_RE = re.compile(r"^(description):\s*(.*\S)\s*$")
+_SNAPSTATE_RE = re.compile(r"snapstate:\s*(prepare|delete)\s*$")
+_DELETE_RE = re.compile(r"^delete:\s*(.*\S)\s*$")
+_KEY_RE = re.compile(r"^([a-z][a-z_]*\d*):\s*(.+?)\s*$")
+
+
+def _config_lines(text):
+    """Yield (section, kind, data) per line as PVE::LXC::Config::parse_pct_config reads them.
+
+    kind: 'section', 'comment' (decoded text), 'lxc' ([key, value]), 'description'
+    (decoded text), 'snapstate', 'delete', 'key' ((key, value)), 'bad' (the line), None (blank).
+    """
+    section = ""
+    for line in text.split("\n"):
+        if re.match(r"^\s*$", line):
+            yield section, None, line
+            continue
+        if _PENDING_RE.match(line):
+            section = "pve:pending"
+            yield section, "section", line
+            continue
+        match = _SECTION_RE.match(line)
+        if match:
+            section = match.group(1)
+            yield section, "section", line
+            continue
+        if line.startswith("#"):
+            yield section, "comment", line[1:]
+            continue
+        match = _LXC_RE.match(line)
+        if match:
+            yield section, "lxc", [match.group(1), match.group(3)]
+            continue
+        match = _DESCRIPTION_KEY_RE.match(line)
+        if match:
+            yield section, "description", match.group(2)
+            continue
+        match = _SNAPSTATE_RE.search(line)
+        if match:
+            yield section, "snapstate", match.group(1)
+            continue
+        match = _DELETE_RE.match(line)
+        if match:
+            yield section, "delete", match.group(1)
+            continue
+        match = _KEY_RE.match(line)
+        if match:
+            yield section, "key", (match.group(1), match.group(2))
+            continue
+        yield section, "bad", line
+
+
+def parse_config(text, vmid=None):
+    """Parse a /etc/pve/lxc/<vmid>.conf file as PVE does, into a typed dict.
 
     The result holds every key of the current section (typed, see the module
-    docstring) plus: ``description`` (if any), ``lxc`` (raw entries),
-    ``pending`` (dict, with ``delete`` list, empty if none), ``snapshots``
-    ({name: dict}), ``digest`` (SHA-1 of the text) and ``warnings`` (lines that
-    did not parse; PVE only warns about them too).
+    docstring) plus: ``description`` (decoded as PVE decodes it: each ``#`` line
+    with its newline, a ``description:`` line without), ``lxc`` (raw entries),
+    ``raw`` ({section: {key: value string exactly as written}}; section ``""``,
+    ``pve:pending`` or a snapshot name), ``pending`` (dict, with
+    ``delete`` list, empty if none), ``snapshots`` ({name: dict}), ``digest``
+    (SHA-1 of the text) and ``warnings`` (PVE's own warnings; a value PVE refuses
+    stays the string as written).
     """
     if isinstance(text, bytes):
         raw_bytes = text
         text = text.decode("utf-8", "replace")
     else:
         raw_bytes = text.encode("utf-8")
+    prefix = "vm %s - " % vmid if vmid is not None else ""
     sections = {"": _new_section()}
     order = [""]
-    current = ""
     warnings = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped:
+    for section, kind, data in _config_lines(text):
+        if kind == "section":
+            if section not in sections:
+                order.append(section)
+            sections[section] = _new_section()
             continue
-        match = re.match(r"^\[([^\]]+)\]\s*$", stripped)
-        if match:
-            current = match.group(1)
-            sections.setdefault(current, _new_section())
-            order.append(current)
-            continue
-        section = sections[current]
-        if stripped.startswith("#"):
-            section["_description"].append(_unescape_description(line.strip()[1:]))
-            continue
-        match = re.match(r"^(lxc\.[a-zA-Z0-9_.\-]+)\s*(?:[:=])\s*(.*?)\s*$", line)
-        if match:
-            section["_lxc"].append([match.group(1), match.group(2)])
-            continue
-        match = re.match(r"^([a-z][a-z0-9_\-]*)\s*:\s*(.*?)\s*$", line)
-        if not match:
-            warnings.append("unable to parse config line %d: %s" % (lineno, line))
-            continue
-        section["_raw"][match.group(1)] = match.group(2)
+        current = sections[section]
+        if kind == "comment":
+            current["description"] += decode_text(data) + "\n"
+        elif kind == "description":
+            current["description"] += decode_text(data)
+        elif kind == "lxc":
+            current["lxc"].append(data)
+        elif kind == "snapstate":
+            current["snapstate"] = data
+        elif kind == "delete":
+            if section == "pve:pending":
+                current["delete"] = data
+            else:
+                warnings.append("%sproperty 'delete' is only allowed in [pve:pending]" % prefix)
+        elif kind == "key":
+            current["raw"][data[0]] = data[1]
+        elif kind == "bad":
+            warnings.append("%sunable to parse config: %s" % (prefix, data))
 
     def build(section, is_pending=False):
         out = {}
-        for key, value in section["_raw"].items():
-            if is_pending and key == "delete":
-                out["delete"] = [k for k in re.split(r"[,;\s]+", value) if k]
-                continue
+        for key, value in section["raw"].items():
             try:
                 out[key] = parse_value(key, value)
-            except (ValueError, ConfigError) as exc:
-                warnings.append("unable to parse value of '%s' - %s" % (key, exc))
+            except ConfigError as exc:
+                warnings.append("%sunable to parse value of '%s' - %s" % (prefix, key, exc))
                 out[key] = value
-        if section["_description"]:
-            out["description"] = "\n".join(section["_description"])
-        if section["_lxc"]:
-            out["lxc"] = section["_lxc"]
+        if is_pending and "delete" in section:
+            out["delete"] = [k for k in re.split(r"[,;\s]+", section["delete"]) if k]
+        if section.get("snapstate") and not is_pending:
+            out["snapstate"] = section["snapstate"]
+        if section["description"]:
+            out["description"] = section["description"]
+        if section["lxc"]:
+            out["lxc"] = section["lxc"]
         return out
 
     result = build(sections[""])
+    result.pop("snapstate", None)
     result.setdefault("lxc", [])
     result["pending"] = build(sections["pve:pending"], True) if "pve:pending" in sections else {}
     result["snapshots"] = {name: build(sections[name]) for name in order if name not in ("", "pve:pending")}
+    result["raw"] = {name: dict(sections[name]["raw"]) for name in order}
     result["digest"] = hashlib.sha1(raw_bytes).hexdigest()
     result["warnings"] = warnings
     return result
 
 
-META_KEYS = frozenset({"pending", "snapshots", "digest", "warnings", "lxc", "description"})
+META_KEYS = frozenset({"pending", "snapshots", "digest", "warnings", "lxc", "description", "raw"})
 
 
 def effective_config(parsed):
     """The config as it will be after the next start (like ``pct config``): pending merged, deletions applied."""
-    result = {k: v for k, v in parsed.items() if k not in ("pending", "snapshots", "warnings", "digest")}
+    result = {k: v for k, v in parsed.items() if k not in ("pending", "snapshots", "warnings", "digest", "raw")}
     pending = parsed.get("pending") or {}
     for key, value in pending.items():
         if key == "delete":
@@ -438,26 +836,52 @@ def config_keys(parsed):
     return {k: v for k, v in parsed.items() if k not in META_KEYS}
 
 
-def format_config(parsed):
-    """Serialise a parsed config back to file text (description, sorted keys, lxc, pending, snapshots)."""
+def _value_text(key, data, raw_section):
+    """The value text of key: as written in the file when its typed value is unchanged, else printed."""
+    raw = raw_section.get(key)
+    if raw is not None:
+        try:
+            unchanged = parse_value(key, raw) == data[key]
+        except ConfigError:
+            unchanged = raw == data[key]
+        if unchanged:
+            return raw
+    return format_value(key, data[key])
 
-    def section(data, pending=False):
-        lines = []
-        if data.get("description"):
-            lines.extend("#" + escape_description_line(d) for d in data["description"].split("\n"))
-        for key in sorted(k for k in data if k not in META_KEYS and k != "delete"):
-            lines.append("%s: %s" % (key, format_value(key, data[key])))
-        for key, value in data.get("lxc", []):
-            lines.append("%s: %s" % (key, value))
+
+def _description_lines(description):
+    # Perl's split drops trailing empty fields
+    lines = description.split("\n")
+    while lines and lines[-1] == "":
+        lines.pop()
+    return ["#" + escape_description_line(line) for line in lines]
+
+
+def format_config(parsed):
+    """Serialise a parsed config as PVE::LXC::Config::write_pct_config does.
+
+    Description lines first, keys sorted, lxc.* entries, then [pve:pending] and the
+    snapshots sorted by name. A value whose typed value did not change keeps the text
+    it was read with (PVE never rewrites a value it did not change).
+    """
+
+    raw = parsed.get("raw") or {}
+
+    def section(data, name, pending=False):
+        lines = _description_lines(data.get("description") or "")
+        for key in sorted(k for k in data if k not in META_KEYS and k not in ("delete", "snapstate")):
+            lines.append("%s: %s" % (key, _value_text(key, data, raw.get(name) or {})))
         if pending and data.get("delete"):
             lines.append("delete: %s" % ",".join(data["delete"]))
+        for key, value in data.get("lxc", []):
+            lines.append("%s: %s" % (key, value))
         return lines
 
-    lines = section(parsed)
+    lines = section(parsed, "")
     if parsed.get("pending"):
-        lines += ["", "[pve:pending]"] + section(parsed["pending"], True)
+        lines += ["", "[pve:pending]"] + section(parsed["pending"], "pve:pending", True)
     for name in sorted(parsed.get("snapshots") or {}):
-        lines += ["", "[%s]" % name] + section(parsed["snapshots"][name])
+        lines += ["", "[%s]" % name] + section(parsed["snapshots"][name], name)
     return "\n".join(lines) + "\n"
 
 
