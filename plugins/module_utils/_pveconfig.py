@@ -778,7 +778,7 @@ def parse_config(text, vmid=None):
             current["snapstate"] = data
         elif kind == "delete":
             if section == "pve:pending":
-                current["delete"] = data
+                current["raw"]["delete"] = data
             else:
                 warnings.append("%sproperty 'delete' is only allowed in [pve:pending]" % prefix)
         elif kind == "key":
@@ -789,14 +789,16 @@ def parse_config(text, vmid=None):
     def build(section, is_pending=False):
         out = {}
         for key, value in section["raw"].items():
+            if key == "delete":
+                continue
             try:
                 out[key] = parse_value(key, value)
             except ConfigError as exc:
                 warnings.append("%sunable to parse value of '%s' - %s" % (prefix, key, exc))
                 out[key] = value
-        if is_pending and "delete" in section:
-            out["delete"] = [k for k in re.split(r"[,;\s]+", section["delete"]) if k]
-        if section.get("snapstate") and not is_pending:
+        if is_pending and "delete" in section["raw"]:
+            out["delete"] = _split_delete(section["raw"]["delete"])
+        if section.get("snapstate"):
             out["snapstate"] = section["snapstate"]
         if section["description"]:
             out["description"] = section["description"]
@@ -836,9 +838,15 @@ def config_keys(parsed):
     return {k: v for k, v in parsed.items() if k not in META_KEYS}
 
 
+def _split_delete(text):
+    return [k for k in re.split(r"[,;\s]+", text) if k]
+
+
 def _value_text(key, data, raw_section):
     """The value text of key: as written in the file when its typed value is unchanged, else printed."""
     raw = raw_section.get(key)
+    if key == "delete":
+        return raw if raw is not None and _split_delete(raw) == data[key] else ",".join(data[key])
     if raw is not None:
         try:
             unchanged = parse_value(key, raw) == data[key]
@@ -869,10 +877,10 @@ def format_config(parsed):
 
     def section(data, name, pending=False):
         lines = _description_lines(data.get("description") or "")
-        for key in sorted(k for k in data if k not in META_KEYS and k not in ("delete", "snapstate")):
+        for key in sorted(k for k in data if k not in META_KEYS):
+            if key == "delete" and not (pending and data[key]):
+                continue
             lines.append("%s: %s" % (key, _value_text(key, data, raw.get(name) or {})))
-        if pending and data.get("delete"):
-            lines.append("delete: %s" % ",".join(data["delete"]))
         for key, value in data.get("lxc", []):
             lines.append("%s: %s" % (key, value))
         return lines
