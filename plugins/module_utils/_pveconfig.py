@@ -168,6 +168,112 @@ CONFIG_KEYS = {
     "tty": _f("integer"),
     "unprivileged": _f("boolean"),
 }
+# Raw lxc.* keys PVE keeps in a config (PVE::LXC::Config $valid_lxc_conf_keys); a string is
+# the reason PVE refuses the key. lxc.cgroup2.*, lxc.prlimit.* and lxc.net.* are all kept.
+LXC_CONF_KEYS = dict.fromkeys(
+    [
+        "lxc.apparmor.profile",
+        "lxc.apparmor.allow_incomplete",
+        "lxc.apparmor.allow_nesting",
+        "lxc.apparmor.raw",
+        "lxc.selinux.context",
+        "lxc.include",
+        "lxc.arch",
+        "lxc.uts.name",
+        "lxc.signal.halt",
+        "lxc.signal.reboot",
+        "lxc.signal.stop",
+        "lxc.init.cmd",
+        "lxc.init.cwd",
+        "lxc.init.uid",
+        "lxc.init.gid",
+        "lxc.init.groups",
+        "lxc.pty.max",
+        "lxc.console.logfile",
+        "lxc.console.path",
+        "lxc.tty.max",
+        "lxc.devtty.dir",
+        "lxc.hook.autodev",
+        "lxc.autodev",
+        "lxc.kmsg",
+        "lxc.mount.fstab",
+        "lxc.mount.entry",
+        "lxc.mount.auto",
+        "lxc.rootfs.mount",
+        "lxc.cap.drop",
+        "lxc.cap.keep",
+        "lxc.seccomp.profile",
+        "lxc.seccomp.notify.proxy",
+        "lxc.seccomp.notify.cookie",
+        "lxc.idmap",
+        "lxc.hook.pre-start",
+        "lxc.hook.pre-mount",
+        "lxc.hook.mount",
+        "lxc.hook.start",
+        "lxc.hook.stop",
+        "lxc.hook.post-stop",
+        "lxc.hook.clone",
+        "lxc.hook.destroy",
+        "lxc.hook.version",
+        "lxc.log.level",
+        "lxc.log.file",
+        "lxc.start.auto",
+        "lxc.start.delay",
+        "lxc.start.order",
+        "lxc.group",
+        "lxc.environment",
+        "lxc.environment.runtime",
+        "lxc.environment.hooks",
+        "lxc.sysctl.fs.mqueue",
+        "lxc.sysctl.kernel.msgmax",
+        "lxc.sysctl.kernel.msgmnb",
+        "lxc.sysctl.kernel.msgmni",
+        "lxc.sysctl.kernel.sem",
+        "lxc.sysctl.kernel.shmall",
+        "lxc.sysctl.kernel.shmmax",
+        "lxc.sysctl.kernel.shmmni",
+        "lxc.sysctl.kernel.shm_rmid_forced",
+    ],
+    True,
+)
+LXC_CONF_KEYS.update(
+    {
+        "lxc.rootfs.path": "lxc.rootfs.path is auto generated from rootfs",
+        "lxc.rootfs.options": 'lxc.rootfs.options is not supported, please use mount point options in the "rootfs" key',
+    }
+)
+# Keys lxc 3.0 renamed: kept, with a warning naming the new key.
+LXC_DEPRECATED_KEYS = {
+    "lxc.aa_profile": "lxc.apparmor.profile",
+    "lxc.aa_allow_incomplete": "lxc.apparmor.allow_incomplete",
+    "lxc.console": "lxc.console.path",
+    "lxc.devttydir": "lxc.tty.dir",
+    "lxc.haltsignal": "lxc.signal.halt",
+    "lxc.rebootsignal": "lxc.signal.reboot",
+    "lxc.stopsignal": "lxc.signal.stop",
+    "lxc.id_map": "lxc.idmap",
+    "lxc.init_cmd": "lxc.init.cmd",
+    "lxc.loglevel": "lxc.log.level",
+    "lxc.logfile": "lxc.log.file",
+    "lxc.mount": "lxc.mount.fstab",
+    "lxc.network.type": "lxc.net.INDEX.type",
+    "lxc.network.flags": "lxc.net.INDEX.flags",
+    "lxc.network.link": "lxc.net.INDEX.link",
+    "lxc.network.mtu": "lxc.net.INDEX.mtu",
+    "lxc.network.name": "lxc.net.INDEX.name",
+    "lxc.network.hwaddr": "lxc.net.INDEX.hwaddr",
+    "lxc.network.ipv4": "lxc.net.INDEX.ipv4.address",
+    "lxc.network.ipv4.gateway": "lxc.net.INDEX.ipv4.gateway",
+    "lxc.network.ipv6": "lxc.net.INDEX.ipv6.address",
+    "lxc.network.ipv6.gateway": "lxc.net.INDEX.ipv6.gateway",
+    "lxc.network.script.up": "lxc.net.INDEX.script.up",
+    "lxc.network.script.down": "lxc.net.INDEX.script.down",
+    "lxc.pts": "lxc.pty.max",
+    "lxc.se_context": "lxc.selinux.context",
+    "lxc.seccomp": "lxc.seccomp.profile",
+    "lxc.tty": "lxc.tty.max",
+    "lxc.utsname": "lxc.uts.name",
+}
 _INDEXED_RE = re.compile(r"^(mp|net|dev|unused)(\d+)$")
 _INDEX_LIMIT = {"mp": 255, "net": 31, "dev": 255, "unused": 255}
 _TRUE = frozenset({"1", "yes", "on", "true"})
@@ -329,9 +435,27 @@ def _check_tag(value):
         raise ConfigError("invalid characters in tag")
 
 
+ZONE_TAB = "/usr/share/zoneinfo/zone.tab"
+_zones = []
+
+
+def _zone_names():
+    """The time zones PVE accepts: the third column of the node's zone.tab (read once)."""
+    if not _zones:
+        try:
+            with open(ZONE_TAB, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            lines = []
+        _zones.append(
+            frozenset(line.split("\t")[2] for line in lines if not re.match(r"^\s*#", line) and line.count("\t") >= 2)
+        )
+    return _zones[0]
+
+
 def _check_timezone(value):
-    # 'host', 'UTC' or a zone of /usr/share/zoneinfo/zone.tab (the node's list; not read here)
-    if not re.match(r"^(host|UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)+)$", value):
+    # pve-ct-timezone: 'host', 'UTC' or a zone of the node's zone.tab (pve_verify_timezone)
+    if value not in ("host", "UTC") and value not in _zone_names():
         raise ConfigError("invalid time zone '%s'" % value)
 
 
@@ -498,7 +622,10 @@ def format_type_of(key):
 
 
 def check_type(key, value):
-    """PVE::LXC::Config->check_type: what reading a config line checks; raises ConfigError with PVE's message."""
+    """PVE::LXC::Config->check_type: what reading a config line checks; raises ConfigError with PVE's message.
+
+    Returns the value PVE keeps: booleans as '1'/'0', integers without leading zeros, else as written.
+    """
     kind = format_type_of(key)
     if kind is None and key not in CONFIG_KEYS:
         raise ConfigError("unknown setting '%s'" % key)
@@ -507,16 +634,21 @@ def check_type(key, value):
         raise ConfigError("property contains a line feed")
     if kind is not None and kind != "startup":
         parse_property_string(key, value)
-        return
+        return value
     schema = CONFIG_KEYS[key]
-    if schema["type"] == "boolean" and _pve_boolean(value) == value and value not in ("1", "0"):
-        raise ConfigError("type check ('boolean') failed - got '%s'" % value)
-    if schema["type"] == "integer" and not re.match(r"^\d+$", value):
-        raise ConfigError("type check ('integer') failed - got '%s'" % value)
+    if schema["type"] == "boolean":
+        if _pve_boolean(value) not in ("1", "0"):
+            raise ConfigError("type check ('boolean') failed - got '%s'" % value)
+        return _pve_boolean(value)
+    if schema["type"] == "integer":
+        if not re.match(r"^\d+$", value):
+            raise ConfigError("type check ('integer') failed - got '%s'" % value)
+        return str(int(value))
     if schema["type"] == "number" and not re.match(r"^\d+(\.\d+)?$", value):
         raise ConfigError("type check ('number') failed - got '%s'" % value)
     if schema.get("format"):
         check_format(schema["format"], value)
+    return value
 
 
 def parse_value(key, value):
@@ -661,6 +793,76 @@ def format_property_string(key, fields):
     return ",".join(parts)
 
 
+# What PVE's printers validate against and leave out, per format (print_ct_mountpoint,
+# print_ct_unused, print_lxc_network, print_property_string).
+_PRINT_AS = {"rootfs": ("mp", ("mp", "type")), "mp": ("mp", ("type",)), "unused": ("unused", ("type",))}
+
+
+def _pve_text(field, value):
+    """A typed value as the string PVE's schema checks (booleans 1/0, sizes in bytes)."""
+    if isinstance(value, bool):
+        return _format_bool(value)
+    if field and field["view"] in ("list", "intlist") and isinstance(value, (list, tuple)):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, float):
+        return _format_number(value)
+    return str(value)
+
+
+def _perl_int(text):
+    match = re.match(r"^\s*([+-]?\d+)", text)
+    return int(match.group(1)) if match else 0
+
+
+def print_property_string(key, fields):
+    """Print fields as PVE's printer for key does, refusing what it refuses (ConfigError, PVE's message).
+
+    rootfs is checked against the mount-point format (its parse carries mp '/') and printed
+    without mp; sizes are printed with PVE's format_size.
+    """
+    kind = format_type_of(key)
+    if kind is None or kind == "startup":
+        raise ConfigError("%s is not a property-string key" % key)
+    spec_name, skip = _PRINT_AS.get(kind, (kind, ()))
+    spec = FORMATS[spec_name]
+    raw = {k: _pve_text(spec.get(k), v) for k, v in fields.items() if v is not None}
+    errors = {}
+    for name, field in spec.items():
+        if name not in raw and not field["optional"]:
+            errors[name] = "property is missing and it is not optional"
+    for name, item in raw.items():
+        message = _check_field(spec[name], item) if name in spec else None
+        if message:
+            errors[name] = message
+    if errors:
+        raise ConfigError("format error", errors)
+    parts = []
+    done = set(skip)
+
+    def add(name, bare=False):
+        if name in done or name not in raw:
+            return
+        done.add(name)
+        if name not in spec:
+            raise ConfigError("invalid key '%s'" % name)
+        text = raw[name]
+        if spec[name].get("format") == "disk-size":
+            text = format_size(_perl_int(text) if not _is_integer(text) else int(text))
+        elif "," in text:
+            raise ConfigError("illegal value with commas for %s" % name)
+        parts.append(text if bare else "%s=%s" % (name, text))
+
+    for name, field in spec.items():
+        if field.get("default_key"):
+            add(name, bare=True)
+    for name in sorted(raw):
+        if name in spec and not spec[name]["optional"]:
+            add(name)
+    for name in sorted(raw):
+        add(name)
+    return ",".join(parts)
+
+
 def volume_storage(volume):
     """'local-zfs:subvol-100-disk-0' -> 'local-zfs'; a host path (bind/device mount) -> None."""
     if not volume or volume.startswith("/") or ":" not in volume:
@@ -682,7 +884,7 @@ def escape_description_line(line):
 
 
 def _new_section():
-    return {"description": "", "lxc": [], "raw": {}}
+    return {"description": "", "lxc": [], "raw": {}, "refused": set()}
 
 
 _SECTION_RE = re.compile(r"^\[([a-z][a-z0-9_\-]+)\]\s*$", re.IGNORECASE)
@@ -697,7 +899,7 @@ _KEY_RE = re.compile(r"^([a-z][a-z_]*\d*):\s*(.+?)\s*$")
 def _config_lines(text):
     """Yield (section, kind, data) per line as PVE::LXC::Config::parse_pct_config reads them.
 
-    kind: 'section', 'comment' (decoded text), 'lxc' ([key, value]), 'description'
+    kind: 'section', 'comment' (its text), 'lxc' ((key, value, line)), 'description'
     (decoded text), 'snapstate', 'delete', 'key' ((key, value)), 'bad' (the line), None (blank).
     """
     section = ""
@@ -719,7 +921,7 @@ def _config_lines(text):
             continue
         match = _LXC_RE.match(line)
         if match:
-            yield section, "lxc", [match.group(1), match.group(3)]
+            yield section, "lxc", (match.group(1), match.group(3), line)
             continue
         match = _DESCRIPTION_KEY_RE.match(line)
         if match:
@@ -740,17 +942,37 @@ def _config_lines(text):
         yield section, "bad", line
 
 
-def parse_config(text, vmid=None):
-    """Parse a /etc/pve/lxc/<vmid>.conf file as PVE does, into a typed dict.
+def _lxc_key_problem(key, prefix):
+    """PVE::LXC::Config::is_valid_lxc_conf_key: (keep?, warning or None, refusal or None)."""
+    if key.startswith("lxc.limit."):
+        return True, "%s%s: lxc.limit.* was renamed to lxc.prlimit.*" % (prefix, key), None
+    if key in LXC_DEPRECATED_KEYS:
+        return True, "%s%s is deprecated and was renamed to %s" % (prefix, key, LXC_DEPRECATED_KEYS[key]), None
+    validity = LXC_CONF_KEYS.get(key)
+    if validity is True:
+        return True, None, None
+    if validity:
+        return False, None, "%s%s: %s" % (prefix, key, validity)
+    if key.startswith("lxc.cgroup."):
+        return True, "%s%s is deprecated, this will be a hard error in the future!" % (prefix, key), None
+    if key.startswith(("lxc.cgroup2.", "lxc.prlimit.", "lxc.net.")):
+        return True, None, None
+    return False, None, ""
+
+
+def parse_config(text, vmid=None, strict=False):
+    """Parse a /etc/pve/lxc/<vmid>.conf file as PVE does (parse_pct_config), into a typed dict.
 
     The result holds every key of the current section (typed, see the module
     docstring) plus: ``description`` (decoded as PVE decodes it: each ``#`` line
-    with its newline, a ``description:`` line without), ``lxc`` (raw entries),
-    ``raw`` ({section: {key: value string exactly as written}}; section ``""``,
-    ``pve:pending`` or a snapshot name), ``pending`` (dict, with
-    ``delete`` list, empty if none), ``snapshots`` ({name: dict}), ``digest``
-    (SHA-1 of the text) and ``warnings`` (PVE's own warnings; a value PVE refuses
-    stays the string as written).
+    with its newline, a ``description:`` line without), ``lxc`` (the raw entries PVE
+    keeps, in order, lxc.environment.runtime included), ``env`` (PVE's NUL-joined
+    runtime environment, if any), ``raw`` ({section: {key: the value PVE keeps}}:
+    booleans as 1/0, integers without leading zeros, everything else as written;
+    section ``""``, ``pve:pending`` or a snapshot name), ``pending`` (dict, with
+    ``delete`` list, empty if none), ``snapshots`` ({name: dict}), ``digest`` (SHA-1
+    of the text) and ``warnings`` (PVE's own warnings; a value PVE refuses stays the
+    string as written). With ``strict`` the first line PVE refuses raises ConfigError.
     """
     if isinstance(text, bytes):
         raw_bytes = text
@@ -761,6 +983,12 @@ def parse_config(text, vmid=None):
     sections = {"": _new_section()}
     order = [""]
     warnings = []
+
+    def refuse(message):
+        if strict:
+            raise ConfigError(message)
+        warnings.append(message)
+
     for section, kind, data in _config_lines(text):
         if kind == "section":
             if section not in sections:
@@ -773,35 +1001,56 @@ def parse_config(text, vmid=None):
         elif kind == "description":
             current["description"] += decode_text(data)
         elif kind == "lxc":
-            current["lxc"].append(data)
+            key, value, line = data
+            keep, warning, refusal = _lxc_key_problem(key, prefix)
+            if warning:
+                warnings.append(warning)
+            if key == "lxc.environment.runtime":
+                current["env"] = value if current.get("env") is None else current["env"] + "\0" + value
+            if keep:
+                current["lxc"].append([key, value])
+            else:
+                refuse(refusal or "%sunable to parse config: %s" % (prefix, line))
         elif kind == "snapstate":
             current["snapstate"] = data
         elif kind == "delete":
             if section == "pve:pending":
                 current["raw"]["delete"] = data
             else:
-                warnings.append("%sproperty 'delete' is only allowed in [pve:pending]" % prefix)
+                refuse("%sproperty 'delete' is only allowed in [pve:pending]" % prefix)
         elif kind == "key":
-            current["raw"][data[0]] = data[1]
+            key, value = data
+            try:
+                value = check_type(key, value)
+            except ConfigError as exc:
+                refuse("%sunable to parse value of '%s' - %s" % (prefix, key, exc))
+                current["refused"].add(key)
+            else:
+                current["refused"].discard(key)
+            if key == "description":
+                current["description_value"] = value
+            elif key == "env":
+                current["env"] = value
+            else:
+                current["raw"][key] = value
         elif kind == "bad":
-            warnings.append("%sunable to parse config: %s" % (prefix, data))
+            refuse("%sunable to parse config: %s" % (prefix, data))
 
     def build(section, is_pending=False):
         out = {}
         for key, value in section["raw"].items():
             if key == "delete":
                 continue
-            try:
-                out[key] = parse_value(key, value)
-            except ConfigError as exc:
-                warnings.append("%sunable to parse value of '%s' - %s" % (prefix, key, exc))
-                out[key] = value
+            out[key] = value if key in section["refused"] else parse_value(key, value)
         if is_pending and "delete" in section["raw"]:
             out["delete"] = _split_delete(section["raw"]["delete"])
         if section.get("snapstate"):
             out["snapstate"] = section["snapstate"]
-        if section["description"]:
-            out["description"] = section["description"]
+        description = section["description"] or section.get("description_value")
+        if description:
+            out["description"] = description
+        if section.get("env") is not None:
+            out["env"] = section["env"]
         if section["lxc"]:
             out["lxc"] = section["lxc"]
         return out
@@ -857,12 +1106,16 @@ def _value_text(key, data, raw_section):
     return format_value(key, data[key])
 
 
+def _perl_split(pattern, text):
+    """Perl's split: trailing empty fields dropped."""
+    fields = re.split(pattern, text)
+    while fields and fields[-1] == "":
+        fields.pop()
+    return fields
+
+
 def _description_lines(description):
-    # Perl's split drops trailing empty fields
-    lines = description.split("\n")
-    while lines and lines[-1] == "":
-        lines.pop()
-    return ["#" + escape_description_line(line) for line in lines]
+    return ["#" + escape_description_line(line) for line in _perl_split("\n", description)]
 
 
 def format_config(parsed):
@@ -877,12 +1130,14 @@ def format_config(parsed):
 
     def section(data, name, pending=False):
         lines = _description_lines(data.get("description") or "")
-        for key in sorted(k for k in data if k not in META_KEYS):
+        for key in sorted(k for k in data if k not in META_KEYS and k != "env"):
             if key == "delete" and not (pending and data[key]):
                 continue
             lines.append("%s: %s" % (key, _value_text(key, data, raw.get(name) or {})))
+        lines.extend("lxc.environment.runtime: %s" % v for v in _perl_split(r"\0+", data.get("env") or ""))
         for key, value in data.get("lxc", []):
-            lines.append("%s: %s" % (key, value))
+            if key != "lxc.environment.runtime":
+                lines.append("%s: %s" % (key, value))
         return lines
 
     lines = section(parsed, "")
@@ -890,7 +1145,7 @@ def format_config(parsed):
         lines += ["", "[pve:pending]"] + section(parsed["pending"], "pve:pending", True)
     for name in sorted(parsed.get("snapshots") or {}):
         lines += ["", "[%s]" % name] + section(parsed["snapshots"][name], name)
-    return "\n".join(lines) + "\n"
+    return "".join(line + "\n" for line in lines)
 
 
 # --------------------------------------------------------------------------- storage.cfg, .vmlist
