@@ -1148,6 +1148,45 @@ def format_config(parsed):
     return "".join(line + "\n" for line in lines)
 
 
+def edit_config_text(text, lines, section=""):
+    """Replace, add or remove key lines of one section of a config file; every other byte stays.
+
+    lines: {key: the complete new line ('key: value', made by the node layer's config-line
+    writer) or None to remove the key}. A changed key keeps its place; a new key goes after
+    the section's last key line (before its lxc.* lines). This is how nexcage writes a file
+    itself without touching what it does not own (PVE's own writer re-sorts the whole file).
+    """
+    for key, line in lines.items():
+        if line is not None and (not line.startswith(key + ":") or re.search(r"[\n\r]", line)):
+            raise ConfigError("%s: %r is not one config line of that key" % (key, line))
+    todo = dict(lines)
+    out = []
+    in_section = section == ""
+    insert_at = 0 if in_section else None
+    text_lines = text.split("\n")
+    for index, (name, kind, data) in enumerate(_config_lines(text)):
+        line = text_lines[index]
+        if kind == "section":
+            in_section = name == section
+            out.append(line)
+            if in_section:
+                insert_at = len(out)
+            continue
+        if in_section and kind == "key" and data[0] in todo:
+            line = todo.pop(data[0])
+            if line is None:
+                continue
+        out.append(line)
+        if in_section and kind in ("key", "delete", "description", "comment", "snapstate"):
+            insert_at = len(out)
+    new = [line for _key, line in sorted(todo.items()) if line is not None]
+    if new:
+        if insert_at is None:
+            raise ConfigError("the config has no [%s] section" % section)
+        out[insert_at:insert_at] = new
+    return "\n".join(out)
+
+
 # --------------------------------------------------------------------------- storage.cfg, .vmlist
 
 

@@ -295,3 +295,47 @@ def test_printing_a_changed_property_string_prints_it_as_proxmox_does():
     cfg = C.parse_config(UNOWNED)
     cfg["net0"] = dict(cfg["net0"], firewall=False)
     assert "net0: name=eth0,bridge=vmbr1,firewall=0,hwaddr=BC:24:11:00:00:01\n" in C.format_config(cfg)
+
+
+# --------------------------------------------------------------------------- writing only the lines nexcage changes
+
+REAL = """#**Media**\x20\x20
+arch: amd64
+onboot: yes
+memory: 512
+net0: hwaddr=BC:24:11:00:00:01,name=eth0,bridge=vmbr1,firewall=yes
+rootfs: local:100/vm-100-disk-0.raw,size=0T
+lxc.apparmor.profile = unconfined
+
+[pve:pending]
+memory: 1024
+
+[snap1]
+memory: 256
+snaptime: 1700000000
+"""
+
+
+def test_edit_changes_only_the_given_lines():
+    text = C.edit_config_text(REAL, {"memory": "memory: 2048"})
+    assert text == REAL.replace("memory: 512", "memory: 2048")
+
+
+def test_edit_adds_after_the_last_key_and_removes():
+    text = C.edit_config_text(REAL, {"swap": "swap: 0", "onboot": None})
+    assert text == REAL.replace("onboot: yes\n", "").replace(
+        "rootfs: local:100/vm-100-disk-0.raw,size=0T\n", "rootfs: local:100/vm-100-disk-0.raw,size=0T\nswap: 0\n"
+    )
+
+
+def test_edit_a_section():
+    text = C.edit_config_text(REAL, {"memory": "memory: 4096", "swap": "swap: 0"}, section="pve:pending")
+    assert text == REAL.replace("memory: 1024\n", "memory: 4096\nswap: 0\n")
+    with pytest.raises(C.ConfigError):
+        C.edit_config_text(REAL, {"swap": "swap: 0"}, section="nosuch")
+
+
+@pytest.mark.parametrize("line", ["memory: 1\nswap: 0", "swap: 1", "memory: 1\r"])
+def test_edit_refuses_what_is_not_one_line_of_the_key(line):
+    with pytest.raises(C.ConfigError):
+        C.edit_config_text(REAL, {"memory": line})
