@@ -2,29 +2,35 @@
 # Copyright (c) nexcage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Parser and serialiser of Proxmox VE container configs. PRIVATE to the collection.
+"""Parser, checker and printer of Proxmox VE container configs, as Proxmox reads them. PRIVATE to the collection.
 
-Reads the files pct itself reads (``/etc/pve/lxc/<vmid>.conf``,
-``/etc/pve/storage.cfg``, ``/etc/pve/.vmlist``) and turns them into typed,
-normalised Python values, so that comparisons never look at raw PVE strings:
+Proxmox's own code is the model (pve-container 6.1.10 / pve-common 9.2.1: parse_pct_config,
+check_type, parse_property_string, print_property_string, write_pct_config); its schema is
+kept here as data (CONFIG_KEYS, FORMATS, LXC_CONF_KEYS) and every refusal carries
+Proxmox's message. The typed view turns PVE's strings into Python values so comparisons
+never look at raw strings:
 
-* sizes become bytes (``8G`` -> 8589934592),
-* booleans become ``True``/``False`` (PVE writes 1/0),
-* property strings (``rootfs``, ``mpN``, ``netN``, ``features``, ``startup``,
-  ``devN``, ``unusedN``) become dicts with typed fields; MAC addresses are
-  upper-cased; ``mountoptions``/``trunks``/``mount`` become lists,
-* ``tags`` become a sorted, de-duplicated, lower-case list; ``nameserver`` and
-  ``searchdomain`` become lists,
-* the ``#`` comment lines become ``description`` (URI-unescaped, one string),
-* raw ``lxc.*`` entries are kept in order as ``lxc: [[key, value], ...]``,
-* ``[pve:pending]`` becomes ``pending`` (same typing, plus ``delete``: list of
-  keys), and every ``[snapshot]`` section becomes ``snapshots[name]``.
+* sizes become bytes (``8G`` -> 8589934592), booleans ``True``/``False``,
+* property strings (``rootfs``, ``mpN``, ``netN``, ``features``, ``devN``, ``unusedN``)
+  and ``startup`` (also the bare ``startup: 3``) become dicts of typed fields; MAC
+  addresses are upper-cased; ``mountoptions``/``trunks``/``mount`` become lists,
+* ``tags``, ``nameserver`` and ``searchdomain`` become lists as written (case and order
+  kept, as PVE keeps the line); ``unique_tags`` is how ``pct set`` stores tags,
+* ``description`` is decoded as PVE decodes it (``#`` lines, each with its newline, and a
+  ``description:`` key line), byte for byte,
+* raw ``lxc.*`` entries PVE keeps stay in order as ``lxc: [[key, value], ...]``,
+* ``[pve:pending]`` becomes ``pending`` (plus ``delete``: list of keys), every
+  ``[snapshot]`` section ``snapshots[name]``, and ``raw`` holds the value strings PVE keeps.
 
-Public API (kept stable, other modules import it):
-``parse_config(text) -> dict``, ``parse_property_string(key, value) -> dict``,
-``format_property_string(key, dict) -> str``, ``parse_size(str) -> int``,
-``format_size(int) -> str``, ``parse_value(key, str)``, ``format_value(key, value) -> str``,
-``parse_storage_cfg(text) -> dict``, ``parse_vmlist(text) -> dict``.
+Printing never rewrites a value nobody changed: ``format_config`` is PVE's writer (keys
+sorted, unchanged values as read), ``edit_config_text`` changes only the given lines.
+Bind-mount paths keep their trailing '/' (``same_host_path`` compares them as mounts do).
+
+Public API: ``parse_config(text, vmid=None, strict=False)``, ``check_type(key, value)``,
+``parse_value(key, str)``, ``format_value(key, value)``, ``parse_property_string(key, str)``,
+``format_property_string(key, dict)``, ``print_property_string(key, dict)``,
+``format_config(parsed)``, ``edit_config_text(text, lines, section)``, ``parse_size``,
+``format_size``, ``unique_tags``, ``same_host_path``, ``parse_storage_cfg``, ``parse_vmlist``.
 """
 
 from __future__ import annotations
@@ -278,9 +284,6 @@ _INDEXED_RE = re.compile(r"^(mp|net|dev|unused)(\d+)$")
 _INDEX_LIMIT = {"mp": 255, "net": 31, "dev": 255, "unused": 255}
 _TRUE = frozenset({"1", "yes", "on", "true"})
 _FALSE = frozenset({"0", "no", "off", "false"})
-# Kept for callers that type by key class.
-INT_KEYS = frozenset(k for k, v in CONFIG_KEYS.items() if v["type"] == "integer")
-FLOAT_KEYS = frozenset(k for k, v in CONFIG_KEYS.items() if v["type"] == "number")
 BOOL_KEYS = frozenset(k for k, v in CONFIG_KEYS.items() if v["type"] == "boolean")
 LIST_KEYS = {"tags": ";", "nameserver": " ", "searchdomain": " "}
 
@@ -565,11 +568,6 @@ def unique_tags(value, case_sensitive=False, ordering=None):
         if tag not in result:
             result.append(tag)
     return result
-
-
-def normalise_tags(value):
-    """Tags as PVE writes them with its default tag style (see unique_tags)."""
-    return unique_tags(value)
 
 
 def split_list(value):
