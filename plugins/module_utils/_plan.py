@@ -243,8 +243,8 @@ def desired_from_params(params):
         tags = p["tags"] if isinstance(p["tags"], list) else C.split_list(p["tags"])
         for tag in tags:
             V.validate_tag(tag)
-        # as given: pct set orders, de-duplicates and cases them by the node's tag style
-        d.scalars["tags"] = [str(tag) for tag in tags]
+        # as pct set stores them with PVE's default tag style (lower-case, sorted, unique)
+        d.scalars["tags"] = C.unique_tags(tags)
     if p.get("description") is not None:
         text = str(p["description"]).rstrip("\n")
         if len(text.encode("utf-8")) > 8192:

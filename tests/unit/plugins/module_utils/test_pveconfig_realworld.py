@@ -157,9 +157,9 @@ def test_tags_restated_is_no_change(tags):
     assert plan_for(TAGGED, tags=tags).changes == []
 
 
-def test_tags_change_passes_them_to_pct_as_given():
+def test_tags_change_is_written_as_pct_set_stores_tags():
     plan = plan_for(TAGGED, tags=["GPU", "ai", "Dev"])
-    assert plan.set_argv(100) == ["pct", "set", "100", "--tags", "GPU;ai;Dev"]
+    assert plan.set_argv(100) == ["pct", "set", "100", "--tags", "ai;dev;gpu"]
 
 
 @pytest.mark.parametrize(
