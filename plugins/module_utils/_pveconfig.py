@@ -570,6 +570,24 @@ def unique_tags(value, case_sensitive=False, ordering=None):
     return result
 
 
+def tag_style(datacenter_cfg):
+    """The tag-style of /etc/pve/datacenter.cfg as unique_tags' keyword arguments.
+
+    ``tag-style: case-sensitive=1,ordering=config`` -> {'case_sensitive': True, 'ordering': 'config'};
+    PVE's defaults (case-insensitive, alphabetical) when the line is missing or not valid.
+    """
+    for line in (datacenter_cfg or "").split("\n"):
+        match = re.match(r"^tag-style:\s*(.*\S)\s*$", line)
+        if not match:
+            continue
+        fields = dict(part.partition("=")[::2] for part in match.group(1).split(",") if "=" in part)
+        case = _pve_boolean(fields.get("case-sensitive", "0"))
+        ordering = fields.get("ordering", "alphabetical")
+        if case in ("1", "0") and ordering in ("config", "alphabetical"):
+            return {"case_sensitive": case == "1", "ordering": ordering}
+    return {"case_sensitive": False, "ordering": "alphabetical"}
+
+
 def split_list(value):
     """A PVE list (space, comma or semicolon separated) or a Python list -> list of str."""
     if value is None:

@@ -175,6 +175,23 @@ def test_unique_tags_as_get_unique_tags(style, result):
     assert C.unique_tags("Prod;GPU ai,gpu;Prod", **style) == result
 
 
+@pytest.mark.parametrize(
+    "datacenter_cfg,style",
+    [
+        ("", {"case_sensitive": False, "ordering": "alphabetical"}),
+        (
+            "keyboard: de\ntag-style: shape=circle,case-sensitive=1\n",
+            {"case_sensitive": True, "ordering": "alphabetical"},
+        ),
+        ("tag-style: ordering=config,case-sensitive=yes\n", {"case_sensitive": True, "ordering": "config"}),
+        ("tag-style: ordering=random\n", {"case_sensitive": False, "ordering": "alphabetical"}),
+    ],
+)
+def test_tag_style_from_datacenter_cfg(datacenter_cfg, style):
+    assert C.tag_style(datacenter_cfg) == style
+    assert C.unique_tags("b;A", **C.tag_style(datacenter_cfg))
+
+
 # --------------------------------------------------------------------------- values Proxmox refuses / accepts
 
 
