@@ -774,6 +774,16 @@ def parse_property_string(key, value):
     return {name: _view(spec[name]["view"], item) for name, item in raw.items()}
 
 
+def typed_fields(key, fields):
+    """Fields as PVE holds them (strings, 1/0, bytes) typed as parse_property_string types them."""
+    spec = FORMATS[format_type_of(key)]
+    out = {}
+    for name, value in fields.items():
+        text = _pve_text(spec.get(name), value)
+        out[name] = _view(spec[name]["view"], text) if name in spec else text
+    return out
+
+
 def _format_field(field, value):
     view = field.get("view") if field else None
     if view == "bool" or isinstance(value, bool):

@@ -58,15 +58,10 @@ def _pve_refusal(result):
 
 def _typed(key, fields):
     """PVE's parsed fields typed as nexcage types them (same schema, same views)."""
-    kind = C.format_type_of(key)
-    spec = C.FORMATS[kind]
-    out = {}
-    for name, value in fields.items():
-        if name == "idmap" and isinstance(value, list):
-            value = ";".join(":".join(entry) for entry in value)  # parse_volume splits it up
-        text = C._pve_text(spec.get(name), value)
-        out[name] = C._view(spec[name]["view"], text) if name in spec else text
-    return out
+    fields = dict(fields)
+    if isinstance(fields.get("idmap"), list):  # parse_volume splits it up
+        fields["idmap"] = ";".join(":".join(entry) for entry in fields["idmap"])
+    return C.typed_fields(key, fields)
 
 
 def _ours(call):
