@@ -36,6 +36,7 @@ Public API: ``parse_config(text, vmid=None, strict=False)``, ``check_type(key, v
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 from urllib.parse import quote, unquote
@@ -111,11 +112,11 @@ FORMATS = {
         "name": _f("string", optional=False, pattern=r"[-_.\w\d]+"),
         "bridge": _f("string", pattern=r"[-_.\w\d]+"),
         "firewall": _f("boolean"),
-        "gw": _f("string", format="ipv4"),
-        "gw6": _f("string", format="ipv6"),
+        "gw": _f("string", "ip", format="ipv4"),
+        "gw6": _f("string", "ip", format="ipv6"),
         "hwaddr": _f("string", "mac", format="mac-addr"),
-        "ip": _f("string", format="pve-ipv4-config"),
-        "ip6": _f("string", format="pve-ipv6-config"),
+        "ip": _f("string", "ip", format="pve-ipv4-config"),
+        "ip6": _f("string", "ip", format="pve-ipv6-config"),
         "mtu": _f("integer", minimum=64, maximum=65535),
         "rate": _f("number"),
         "tag": _f("integer", minimum=1, maximum=4094),
@@ -159,7 +160,7 @@ CONFIG_KEYS = {
     "hostname": _f("string", format="dns-name"),
     "lock": _f("string"),
     "memory": _f("integer"),
-    "nameserver": _f("string", "list", format="lxc-ip-with-ll-iface-list"),
+    "nameserver": _f("string", "iplist", format="lxc-ip-with-ll-iface-list"),
     "onboot": _f("boolean"),
     "ostype": _f("string"),
     "parent": _f("string"),
@@ -614,6 +615,15 @@ def parse_startup(value):
     return result
 
 
+def canonical_ip(text):
+    """An address (or address/prefix) in its one canonical spelling ('FD00:0::1' -> 'fd00::1'), so
+    that an address written differently compares equal; 'dhcp', 'auto', ... stay as they are."""
+    try:
+        return str(ipaddress.ip_interface(text) if "/" in text else ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
 def same_host_path(first, second):
     """Whether two bind-mount host paths name the same directory for PVE's mount.
 
@@ -691,6 +701,10 @@ def _view(view, raw):
         return parse_size(raw)
     if view == "mac":
         return raw.upper()
+    if view == "ip":
+        return canonical_ip(raw)
+    if view == "iplist":
+        return [canonical_ip(item) for item in split_list(raw)]
     if view == "list":
         return split_list(raw)
     if view == "intlist":

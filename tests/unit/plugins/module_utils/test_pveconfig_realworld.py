@@ -356,3 +356,21 @@ def test_edit_a_section():
 def test_edit_refuses_what_is_not_one_line_of_the_key(line):
     with pytest.raises(C.ConfigError):
         C.edit_config_text(REAL, {"memory": line})
+
+
+# --------------------------------------------------------------------------- addresses written in another spelling
+
+LONG_V6 = "nameserver: 2001:DB8:0:0::53\nnet0: name=eth0,bridge=vmbr0,ip6=2001:DB8:0:1:0:0:0:10/64,gw6=FE80::1\n"
+
+
+def test_addresses_compare_by_value_and_keep_their_text():
+    cfg = C.parse_config(LONG_V6)
+    assert cfg["net0"]["ip6"] == "2001:db8:0:1::10/64" and cfg["net0"]["gw6"] == "fe80::1"
+    assert cfg["nameserver"] == ["2001:db8::53"]
+    assert C.format_config(cfg) == LONG_V6
+    plan = plan_for(
+        LONG_V6,
+        nameserver=["2001:db8::53"],
+        netif=[{"name": "eth0", "bridge": "vmbr0", "ip6": "2001:DB8:0:1::10/64", "gw6": "fe80::1"}],
+    )
+    assert plan.changes == []
