@@ -833,38 +833,32 @@ def format_property_string(key, fields):
     return ",".join(parts)
 
 
-# What PVE's printers validate against and leave out, per format (print_ct_mountpoint,
-# print_ct_unused, print_lxc_network, print_property_string).
-_PRINT_AS = {"rootfs": ("mp", ("mp", "type")), "mp": ("mp", ("type",)), "unused": ("unused", ("type",))}
-
-
-def _pve_text(field, value):
-    """A typed value as the string PVE's schema checks (booleans 1/0, sizes in bytes)."""
-    if isinstance(value, bool):
-        return _format_bool(value)
-    if field and field["view"] in ("list", "intlist") and isinstance(value, (list, tuple)):
-        return ";".join(str(v) for v in value)
-    if isinstance(value, float):
-        return _format_number(value)
-    return str(value)
-
-
 def _perl_int(text):
     match = re.match(r"^\s*([+-]?\d+)", text)
     return int(match.group(1)) if match else 0
 
 
-def print_property_string(key, fields):
-    """Print fields as PVE's printer for key does, refusing what it refuses (ConfigError, PVE's message).
+def _pve_text(field, value):
+    """A typed value as the string PVE's schema checks (booleans 1/0, sizes in bytes, lists joined)."""
+    if isinstance(value, bool):
+        return _format_bool(value)
+    if isinstance(value, (list, tuple)):
+        # idmap as parse_volume splits it ([[type, ct, host, count], ...]); other lists with ';'
+        return ";".join(":".join(v) if isinstance(v, (list, tuple)) else str(v) for v in value)
+    if isinstance(value, float):
+        return _format_number(value)
+    return str(value)
 
-    rootfs is checked against the mount-point format (its parse carries mp '/') and printed
-    without mp; sizes are printed with PVE's format_size.
-    """
-    kind = format_type_of(key)
+
+def print_property_string(key, fields, skip=(), schema_key=None):
+    """Print fields as PVE::JSONSchema::print_property_string does with key's format, refusing what it
+    refuses (ConfigError, PVE's message): default key bare, required keys, the rest sorted; sizes
+    with PVE's format_size. ``schema_key``/``skip``: check against another key's format and leave
+    keys out (PVE's print_volume)."""
+    kind = format_type_of(schema_key or key)
     if kind is None or kind == "startup":
         raise ConfigError("%s is not a property-string key" % key)
-    spec_name, skip = _PRINT_AS.get(kind, (kind, ()))
-    spec = FORMATS[spec_name]
+    spec = FORMATS[kind]
     raw = {k: _pve_text(spec.get(k), v) for k, v in fields.items() if v is not None}
     errors = {}
     for name, field in spec.items():
@@ -887,7 +881,7 @@ def print_property_string(key, fields):
             raise ConfigError("invalid key '%s'" % name)
         text = raw[name]
         if spec[name].get("format") == "disk-size":
-            text = format_size(_perl_int(text) if not _is_integer(text) else int(text))
+            text = format_size(int(text) if _is_integer(text) else _perl_int(text))
         elif "," in text:
             raise ConfigError("illegal value with commas for %s" % name)
         parts.append(text if bare else "%s=%s" % (name, text))
@@ -901,6 +895,15 @@ def print_property_string(key, fields):
     for name in sorted(raw):
         add(name)
     return ",".join(parts)
+
+
+def print_volume(key, fields):
+    """PVE::LXC::Config->print_volume: rootfs and mpN are checked as a mount point (rootfs carries
+    mp '/' from its parse) and printed without 'type' (rootfs without mp); unusedN likewise."""
+    kind = format_type_of(key)
+    if kind == "rootfs":
+        return print_property_string(key, fields, skip=("type", "mp"), schema_key="mp0")
+    return print_property_string(key, fields, skip=("type",))
 
 
 def volume_storage(volume):
