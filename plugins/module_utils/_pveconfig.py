@@ -75,18 +75,24 @@ _IPV6 = (
     .replace("H", _H16)
     .replace("L", _LS32)
 )
+_IPV4_RE = re.compile(r"^(?:%s)$" % _IPV4)
+_IPV6_RE = re.compile(r"^(?:%s)$" % _IPV6)
+_IP_RE = re.compile(r"^(?:%s|%s)$" % (_IPV4, _IPV6))
 _MOUNT_OPTION = "(discard|lazytime|noatime|nodev|noexec|nosuid)"
 _IDMAP = r"^(?:passthrough|[ug]:[0-9]+:[0-9]+:[1-9][0-9]*(?:;[ug]:[0-9]+:[0-9]+:[1-9][0-9]*)*)$"
 _PVE_TAG = r"[a-z0-9_][a-z0-9_\-\+\.]*"
 
 
 def _f(type_, view=None, optional=True, **schema):
-    return dict(
+    field = dict(
         schema,
         type=type_,
         view=view or {"boolean": "bool", "integer": "int", "number": "number"}.get(type_, "str"),
         optional=optional,
     )
+    if "pattern" in schema:  # PVE matches ^pattern$
+        field["pattern_re"] = re.compile(r"^(?:%s)$" % schema["pattern"])
+    return field
 
 
 _MOUNT_FIELDS = {
@@ -346,12 +352,16 @@ def size_to_gib(size):
 # --------------------------------------------------------------------------- PVE's format checks
 
 
+_INTEGER_RE = re.compile(r"^[+-]?\d+$")
+_NUMBER_RE = re.compile(r"^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$")
+
+
 def _is_integer(text):
-    return re.match(r"^[+-]?\d+$", text) is not None
+    return _INTEGER_RE.match(text) is not None
 
 
 def _is_number(text):
-    return re.match(r"^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$", text) is not None
+    return _NUMBER_RE.match(text) is not None
 
 
 def split_pve_list(text):
@@ -368,17 +378,17 @@ def _cidr(text, address, highest):
 
 
 def _check_ipv4(value):
-    if not re.match(r"^(?:%s)$" % _IPV4, value):
+    if not _IPV4_RE.match(value):
         raise ConfigError("value does not look like a valid IPv4 address")
 
 
 def _check_ipv6(value):
-    if not re.match(r"^(?:%s)$" % _IPV6, value):
+    if not _IPV6_RE.match(value):
         raise ConfigError("value does not look like a valid IPv6 address")
 
 
 def _check_ip(value):
-    if not re.match(r"^(?:%s|%s)$" % (_IPV4, _IPV6), value):
+    if not _IP_RE.match(value):
         raise ConfigError("value does not look like a valid IP address")
 
 
@@ -386,7 +396,7 @@ def _check_ip_with_ll_iface(value):
     match = re.match(r"^(fe80:[^%]+)%(.*)$", value)
     if (
         match
-        and re.match(r"^(?:%s|%s)$" % (_IPV4, _IPV6), match.group(1))
+        and _IP_RE.match(match.group(1))
         and re.match(r"^[a-z][a-z0-9_]{1,20}([:.]\d+)?$", match.group(2), re.IGNORECASE)
     ):
         return
@@ -509,8 +519,7 @@ def _check_field(schema, value):
             check_format(schema["format"], value)
         except ConfigError as exc:
             return "invalid format - %s" % exc
-    pattern = schema.get("pattern")
-    if pattern and not re.match(r"^(?:%s)$" % pattern, value):
+    if "pattern_re" in schema and not schema["pattern_re"].match(value):
         return "value does not match the regex pattern"
     if _is_number(value):
         if "maximum" in schema and float(value) > schema["maximum"]:
@@ -652,6 +661,11 @@ def check_type(key, value):
 
     Returns the value PVE keeps: booleans as '1'/'0', integers without leading zeros, else as written.
     """
+    return _checked(key, value)[0]
+
+
+def _checked(key, value):
+    """(the value PVE keeps, nexcage's typed value) of one config value; ConfigError as check_type."""
     kind = format_type_of(key)
     if kind is None and key not in CONFIG_KEYS:
         raise ConfigError("unknown setting '%s'" % key)
@@ -659,22 +673,21 @@ def check_type(key, value):
     if re.search(r"[\n\r]", value):
         raise ConfigError("property contains a line feed")
     if kind is not None and kind != "startup":
-        parse_property_string(key, value)
-        return value
+        return value, parse_property_string(key, value)
     schema = CONFIG_KEYS[key]
     if schema["type"] == "boolean":
         if _pve_boolean(value) not in ("1", "0"):
             raise ConfigError("type check ('boolean') failed - got '%s'" % value)
-        return _pve_boolean(value)
-    if schema["type"] == "integer":
+        value = _pve_boolean(value)
+    elif schema["type"] == "integer":
         if not re.match(r"^\d+$", value):
             raise ConfigError("type check ('integer') failed - got '%s'" % value)
-        return str(int(value))
-    if schema["type"] == "number" and not re.match(r"^\d+(\.\d+)?$", value):
+        value = str(int(value))
+    elif schema["type"] == "number" and not re.match(r"^\d+(\.\d+)?$", value):
         raise ConfigError("type check ('number') failed - got '%s'" % value)
     if schema.get("format"):
         check_format(schema["format"], value)
-    return value
+    return value, _view(schema["view"], value)
 
 
 def parse_value(key, value):
@@ -682,11 +695,7 @@ def parse_value(key, value):
 
     Tags, nameserver and searchdomain become lists as written (case and order kept).
     """
-    check_type(key, value)
-    kind = format_type_of(key)
-    if kind is not None:
-        return parse_property_string(key, value)
-    return _view(CONFIG_KEYS[key]["view"], str(value))
+    return _checked(key, value)[1]
 
 
 def _view(view, raw):
@@ -927,7 +936,7 @@ def escape_description_line(line):
 
 
 def _new_section():
-    return {"description": "", "lxc": [], "raw": {}, "refused": set()}
+    return {"description": "", "lxc": [], "raw": {}, "typed": {}}
 
 
 _SECTION_RE = re.compile(r"^\[([a-z][a-z0-9_\-]+)\]\s*$", re.IGNORECASE)
@@ -1064,12 +1073,10 @@ def parse_config(text, vmid=None, strict=False):
         elif kind == "key":
             key, value = data
             try:
-                value = check_type(key, value)
+                value, current["typed"][key] = _checked(key, value)
             except ConfigError as exc:
                 refuse("%sunable to parse value of '%s' - %s" % (prefix, key, exc))
-                current["refused"].add(key)
-            else:
-                current["refused"].discard(key)
+                current["typed"][key] = value
             if key == "description":
                 current["description_value"] = value
             elif key == "env":
@@ -1081,10 +1088,9 @@ def parse_config(text, vmid=None, strict=False):
 
     def build(section, is_pending=False):
         out = {}
-        for key, value in section["raw"].items():
-            if key == "delete":
-                continue
-            out[key] = value if key in section["refused"] else parse_value(key, value)
+        for key in section["raw"]:
+            if key != "delete":
+                out[key] = section["typed"][key]
         if is_pending and "delete" in section["raw"]:
             out["delete"] = _split_delete(section["raw"]["delete"])
         if section.get("snapstate"):
