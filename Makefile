@@ -13,7 +13,8 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all setup os-deps venv collection sanity-bootstrap demo test lint sanity pytest docs docs-check build clean
+.PHONY: all setup os-deps venv collection sanity-bootstrap demo test lint sanity pytest compat compat-ends docs docs-check build
+.PHONY: requirements clean
 
 all: test
 
@@ -52,7 +53,17 @@ sanity: setup
 pytest: setup
 	$(BIN)/pytest -n 2
 
-test: setup lint sanity pytest
+# The declared ansible-core range (meta/runtime.yml), proven on the built and installed collection:
+# clean virtual environments in build/compat (made once, reused), ansible-doc for every module and
+# role, and playbooks/demo.yml under a simulated node. `compat` runs the lowest, a middle and the
+# highest version of scripts/compat.py's CORES; `make test` (and so CI) runs the lowest and the highest.
+compat: setup
+	$(BIN)/python scripts/compat.py
+
+compat-ends: setup
+	$(BIN)/python scripts/compat.py --ends
+
+test: setup lint sanity pytest compat-ends
 
 # Module reference pages in docs/modules are generated from each module's DOCUMENTATION.
 docs: setup
@@ -63,6 +74,11 @@ docs-check: setup
 
 build: setup
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
+
+# requirements/dev.txt is compiled from the direct tools in requirements/dev.in.
+requirements: venv
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --annotation-style line \
+	  --custom-compile-command "make requirements" requirements/dev.in -o requirements/dev.txt
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
