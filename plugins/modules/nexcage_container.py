@@ -41,11 +41,12 @@ author:
   - nexcage contributors (@cageforge)
 extends_documentation_fragment:
   - cageforge.nexcage.common
-  - cageforge.nexcage.common.ATTRIBUTES
+  - cageforge.nexcage._attributes
+  - cageforge.nexcage._attributes.CHANGES_STATE
 attributes:
   idempotent:
     support: partial
-    description: Not idempotent with O(state=restarted), which always restarts.
+    details: Not idempotent with O(state=restarted), which always restarts.
 options:
   vmid:
     description:
