@@ -8,6 +8,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 COLLECTIONS := $(CURDIR)/build/collections
 PVESIM := $(CURDIR)/tests/pvesim/bin/pvesim
 DEMO_NODE := $(CURDIR)/build/demo-node
+# The demo's first VMID (it uses two); VMIDs are host-wide under real LXC.
+DEMO_VMID_BASE ?= 7101
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -40,7 +42,7 @@ sanity-bootstrap:
 demo: setup
 	rm -rf $(DEMO_NODE)
 	$(PVESIM) init $(DEMO_NODE)
-	$(PVESIM) run --root $(DEMO_NODE) -- $(BIN)/ansible-playbook playbooks/demo.yml
+	$(PVESIM) run --root $(DEMO_NODE) -- $(BIN)/ansible-playbook -e demo_vmid_base=$(DEMO_VMID_BASE) playbooks/demo.yml
 
 lint: setup
 	$(BIN)/ruff check .
