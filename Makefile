@@ -27,8 +27,9 @@ os-deps:
 
 venv: $(VENV)/.installed
 
+# An existing environment (or a link to a shared one) is updated in place, not made again.
 $(VENV)/.installed: requirements/dev.txt
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
 

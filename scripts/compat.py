@@ -64,8 +64,10 @@ def ensure_venv(core):
     venv = os.path.join(WORK, "venv-" + core)
     wanted = " ".join(["ansible-core==" + core] + NODE_EXTRAS)
     marker = os.path.join(venv, ".compat-installed")
-    if os.path.exists(marker) and open(marker, encoding="utf-8").read() == wanted:
-        return venv
+    if os.path.exists(marker):
+        with open(marker, encoding="utf-8") as f:
+            if f.read() == wanted:
+                return venv
     shutil.rmtree(venv, ignore_errors=True)
     log("making %s (%s)" % (os.path.relpath(venv, TOP), wanted))
     run([PYTHON, "-m", "venv", venv])

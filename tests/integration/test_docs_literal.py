@@ -108,7 +108,9 @@ def prepare_node(root, work):
 
 
 def remove_containers(root):
-    listing = subprocess.run([PVESIM, "run", "--root", root, "--", "pct", "list"], capture_output=True, text=True)
+    listing = subprocess.run(
+        [PVESIM, "run", "--root", root, "--", "pct", "list"], capture_output=True, text=True, check=False
+    )
     for line in listing.stdout.splitlines()[1:]:
         vmid = line.split()[0]
         for argv in (["pct", "stop", vmid], ["pct", "destroy", vmid]):
