@@ -43,9 +43,8 @@ def log(msg):
     print("compat: " + msg, flush=True)
 
 
-def run(argv, **kwargs):
-    kwargs.setdefault("check", True)
-    return subprocess.run(argv, **kwargs)
+def run(argv, check=True, **kwargs):
+    return subprocess.run(argv, check=check, **kwargs)
 
 
 def clean_env(core_dir, venv):
@@ -164,7 +163,7 @@ def run_demo(core, core_dir, venv, env, vmid_base):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--ends", action="store_true", help="only the lowest and the highest version")
     parser.add_argument("--core", action="append", help="this ansible-core version (repeatable)")
     parser.add_argument("--no-demo", action="store_true", help="install and ansible-doc only")
