@@ -102,9 +102,11 @@ def prepare_node(root, work):
     ocifix.make_busybox_rootfs(rootfs)
     layer = ocifix.tar_directory(rootfs, os.path.join(work, "app01-layer.tar"))
     ocifix.make_oci_layout_from_tars(os.path.join(root, APP01_LAYOUT), [layer], {"config": {"Cmd": ["/sbin/init"]}})
-    made = not os.path.exists(APP01_MOUNT)
+    # The host's own /etc (the simulated node does not map it): remove afterwards what was made here.
+    made = os.path.dirname(APP01_MOUNT) if not os.path.exists(os.path.dirname(APP01_MOUNT)) else APP01_MOUNT
+    made = [] if os.path.exists(APP01_MOUNT) else [made]
     os.makedirs(APP01_MOUNT, exist_ok=True)
-    return [APP01_MOUNT] if made else []
+    return made
 
 
 def remove_containers(root):
