@@ -243,7 +243,7 @@ EXAMPLES = r"""
 
 display = Display()
 
-LOCAL_NODES = ("localhost", "127.0.0.1", "::1")
+LOCAL_NODES = ("localhost",)  # exactly as documented: any other name or address goes over SSH
 CT_CONF_DIR = "/etc/pve/lxc"
 ENV_C = {"LANG": "C", "LC_ALL": "C"}
 # root's login environment inside the container (pct exec --keep-env 0 gives only PATH and container=lxc)
@@ -257,6 +257,12 @@ STOPPED_RE = re.compile(
 )
 ABSENT_RE = re.compile(r"Configuration file '[^']*' does not exist")
 NOT_ROOT_RE = re.compile(r"please run as root|Unable to load access control list|ipcc_send_rec")
+# the SSH hop's own failures (exit 255 from ssh), told apart from a command that exits 255 by itself
+SSH_FAILURE_RE = re.compile(
+    r"^(?:ssh|kex_exchange_identification|unix_listener|mux_client\w*|muxclient|Control\w*):|^Host key verification"
+    r"|^\S+@\S+: Permission denied|Connection (?:closed|refused|timed out|reset)|Could not resolve hostname",
+    re.M,
+)
 NO_PYTHON_RE = re.compile(rb"python[0-9.]*: (?:\d+: )?(?:[^:\n]*: )?(?:not found|No such file or directory)")
 # lock waits that pct prints on stderr while it succeeds
 LOCK_NOISE_RE = re.compile(r"^(?:trying to acquire lock\.\.\.)?\s*(?:OK)?\s*$")
@@ -301,8 +307,14 @@ class Connection(ConnectionBase):
 
     def _control_path(self):
         directory = os.path.expanduser(self.get_option("control_path_dir"))
+        # %C is a 40-character hash; a Unix socket path has room for 107 bytes
+        if len(os.fsencode(directory)) + len("/pct-") + 40 > 107:
+            raise AnsibleConnectionFailure(
+                "control_path_dir %r is too long for the SSH control socket (at most %d characters): set "
+                "ansible_control_path_dir to a shorter directory" % (directory, 107 - 45)
+            )
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        return os.path.join(directory, "nexcage-pct-%C")
+        return os.path.join(directory, "pct-%C")
 
     def _ssh_argv(self, remote_command):
         argv = [
@@ -392,11 +404,7 @@ class Connection(ConnectionBase):
                 "pct on node %s refused to run (%s): pct needs root; set nexcage_node_user: root"
                 % (self._node, text.splitlines()[-1])
             )
-        if (
-            self._remote
-            and rc == 255
-            and (text.startswith("ssh:") or "Permission denied" in text or "Host key" in text)
-        ):
+        if self._remote and rc == 255 and SSH_FAILURE_RE.search(text):
             raise AnsibleConnectionFailure("cannot reach node %s over SSH: %s" % (self._node, text))
         if rc == 127 and re.match(
             r"^(?:sh: \d+: |bash: )?%s: (?:command )?not found" % re.escape(self.get_option("pct_executable")), text
@@ -418,6 +426,11 @@ class Connection(ConnectionBase):
                 what="the hostname look-up",
             )
             self._check_node_failure(rc, err)
+            if rc != 0:
+                raise AnsibleConnectionFailure(
+                    "could not read the container list of node %s (exit %d): %s"
+                    % (self._node, rc, to_text(err, errors="surrogate_or_replace").strip() or "no message")
+                )
             listing = to_text(out, errors="surrogate_or_replace")
             pairs = [line.split(None, 1) for line in listing.splitlines() if " " in line]
         else:
