@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -306,15 +307,38 @@ class Connection(ConnectionBase):
         return "%s on node %s" % (what, self._node)
 
     def _control_path(self):
+        """The node's control socket: one per (user, node, port), named by a hash as ssh's %C is."""
         directory = os.path.expanduser(self.get_option("control_path_dir"))
-        # %C is a 40-character hash; a Unix socket path has room for 107 bytes
-        if len(os.fsencode(directory)) + len("/pct-") + 40 > 107:
+        key = "%s@%s:%s" % (self.get_option("node_user"), self._node, self.get_option("node_port"))
+        path = os.path.join(directory, "pct-" + hashlib.sha1(key.encode()).hexdigest())
+        if len(os.fsencode(path)) > 107:  # what a Unix socket path has room for
             raise AnsibleConnectionFailure(
                 "control_path_dir %r is too long for the SSH control socket (at most %d characters): set "
                 "ansible_control_path_dir to a shorter directory" % (directory, 107 - 45)
             )
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        return os.path.join(directory, "pct-%C")
+        return path
+
+    def _ensure_master(self):
+        """Open the node's persistent SSH connection once: parallel tasks (forks) wait for the first one
+        instead of each racing to become the master and opening connections of their own."""
+        path = self._control_path()
+        if os.path.exists(path):
+            return  # a live master (a stale socket is replaced by ssh itself)
+        lock = os.open(path + ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if os.path.exists(path):
+                return
+            rc, _out, err = self._run(self._ssh_argv("true"), stdin=subprocess.DEVNULL, what="the SSH connection")
+            self._check_node_failure(rc, err)
+            if rc != 0:
+                raise AnsibleConnectionFailure(
+                    "cannot reach node %s over SSH (exit %d): %s"
+                    % (self._node, rc, to_text(err, errors="surrogate_or_replace").strip() or "no message")
+                )
+        finally:
+            os.close(lock)
 
     def _ssh_argv(self, remote_command):
         argv = [
@@ -380,10 +404,12 @@ class Connection(ConnectionBase):
         """Run a command on the node: directly when it is this machine, else over the persistent SSH connection."""
         if not self._remote:
             return self._run(argv, **kwargs)
+        self._ensure_master()
         return self._run(self._ssh_argv("LANG=C LC_ALL=C " + shlex.join(argv)), **kwargs)
 
     def _node_script(self, script, **kwargs):
         """A small POSIX sh script on the remote node (only ever used over SSH)."""
+        self._ensure_master()
         return self._run(self._ssh_argv("LANG=C LC_ALL=C sh -c %s" % shlex.quote(script)), **kwargs)
 
     def _check_node_failure(self, rc, stderr):
