@@ -98,16 +98,22 @@ def _yaml(path, data):
     return path
 
 
+def require_debian_template():
+    """Fail when the set-up did not build the Debian template; skip only when it could not (no network)."""
+    if os.path.isfile(DEBIAN_FILE):
+        return
+    if not _mirror_reachable():
+        pytest.skip("the Debian template is not built and Debian's mirror cannot be reached (no network)")
+    pytest.fail(
+        "the Debian template %s is missing although Debian's mirror is reachable: the set-up "
+        "(make setup, scripts/build-debian-template.sh) failed or was not run" % DEBIAN_FILE
+    )
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A node with the Debian template, two running Debian CTs (privileged, unprivileged) and a stopped one."""
-    if not os.path.isfile(DEBIAN_FILE):
-        if not _mirror_reachable():
-            pytest.skip("the Debian template is not built and Debian's mirror cannot be reached (no network)")
-        pytest.fail(
-            "the Debian template %s is missing although Debian's mirror is reachable: the set-up "
-            "(make setup, scripts/build-debian-template.sh) failed or was not run" % DEBIAN_FILE
-        )
+    require_debian_template()
     base = tmp_path_factory.mktemp("pctconn")
     node = make_node(base)
     assert node.exists("/var/lib/vz/template/cache/debian-12-nexcage_12_amd64.tar.zst"), "the node does not offer it"
