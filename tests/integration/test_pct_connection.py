@@ -121,8 +121,8 @@ def lab(tmp_path_factory):
     cts = {
         "deb-priv": {"vmid": 100000 + seed, "unprivileged": 0},
         "deb-unpriv": {"vmid": 100001 + seed, "unprivileged": 1},
-        "deb-stopped": {"vmid": 100002 + seed, "unprivileged": 1},
     }
+    stopped = {"vmid": 100002 + seed}  # never started; busybox: quick to make and to destroy
     busybox = {"vmid": 100003 + seed}
     made = []
     try:
@@ -135,18 +135,19 @@ def lab(tmp_path_factory):
             made.append(ct["vmid"])
             conf = node.conf(ct["vmid"])
             assert "ostype: debian" in conf, conf  # Proxmox's detection, no ostype given
-        proc = node.sh(
-            "pct", "create", busybox["vmid"], TEMPLATE, "--rootfs", "local-zfs:1", "--hostname", "bb-nopython",
-            "--ostype", "unmanaged", timeout=120,
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        made.append(busybox["vmid"])
+        for ct, name in ((busybox, "bb-nopython"), (stopped, "bb-stopped")):
+            proc = node.sh(
+                "pct", "create", ct["vmid"], TEMPLATE, "--rootfs", "local-zfs:1", "--hostname", name,
+                "--ostype", "unmanaged", timeout=120,
+            )  # fmt: skip
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            made.append(ct["vmid"])
         for vmid in (cts["deb-priv"]["vmid"], cts["deb-unpriv"]["vmid"], busybox["vmid"]):
             proc = node.sh("pct", "start", vmid, timeout=120)
             assert proc.returncode == 0, proc.stdout + proc.stderr
         proc = node.sh("pct", "exec", cts["deb-priv"]["vmid"], "--", "cat", "/etc/debian_version")
         assert proc.stdout.startswith("12."), proc.stdout + proc.stderr
-        yield {"node": node, "base": str(base), "cts": cts, "busybox": busybox}
+        yield {"node": node, "base": str(base), "cts": cts, "busybox": busybox, "stopped": stopped}
     finally:
         # in parallel: one pct destroy takes seconds on a loaded machine
         procs = [
@@ -449,9 +450,9 @@ def test_failures_are_clear_and_raw_works_without_python(lab):
     """Stopped, absent and unknown containers are unreachable with a message; no Python: modules fail, raw works."""
     work = os.path.join(lab["base"], "errors")
     os.makedirs(work)
-    stopped = lab["cts"]["deb-stopped"]["vmid"]
+    stopped = lab["stopped"]["vmid"]
     hosts = {
-        "deb-stopped": {"nexcage_vmid": stopped},
+        "ct-stopped": {"nexcage_vmid": stopped},
         "gone": {"nexcage_vmid": 999999999},
         "no-such-name": {},
         "bb-nopython": {},  # by hostname
@@ -476,8 +477,8 @@ def test_failures_are_clear_and_raw_works_without_python(lab):
     proc, report = _run(lab, {"work": work, "inventory": inventory, "playbook": playbook})
     assert proc.returncode != 0
     raw, ping = _results(report, "raw"), _results(report, "ping")
-    assert raw["deb-stopped"]["unreachable"] and "is not running" in raw["deb-stopped"]["msg"], raw["deb-stopped"]
-    assert "pct start %d" % stopped in raw["deb-stopped"]["msg"]
+    assert raw["ct-stopped"]["unreachable"] and "is not running" in raw["ct-stopped"]["msg"], raw
+    assert "pct start %d" % stopped in raw["ct-stopped"]["msg"]
     assert raw["gone"]["unreachable"] and "does not exist" in raw["gone"]["msg"], raw["gone"]
     assert raw["no-such-name"]["unreachable"] and "no container with hostname 'no-such-name'" in raw["no-such-name"][
         "msg"], raw["no-such-name"]  # fmt: skip
