@@ -10,7 +10,7 @@ Two modes, chosen per call by `mode()`:
   That namespace is kept alive by the LXC monitor and dies with it, so no
   mount outlives the container. A CT runs when the abstract socket
   `@/var/lib/lxc/<vmid>/command` is listed in /proc/net/unix (what PVE
-  checks), so processes outside `pvesim run` see the same truth.
+  checks); abstract sockets belong to the node's network namespace.
 - `sim` (no LXC or not root; or PVESIM_RUNTIME=sim): the run state is a file
   /run/pve/ct-<vmid>.sim holding a fake pid; exec runs the command chrooted
   into the rootfs directory (needs root), push/pull work on that directory.
@@ -195,12 +195,23 @@ def _v1_has(controller, filename):
     return os.path.exists(os.path.join(CGROUP_ROOT, controller, filename))
 
 
-def leftover_cgroups(vmid):
-    """The lxc.payload.<vmid> / lxc.monitor.<vmid> dirs that exist in any hierarchy."""
+def cgroup_base():
+    """The node's cgroup parent: every CT of this node lives below it (pvesim-<node id>)."""
+    return "pvesim-%s" % node.node_id()
+
+
+def _ct_cgroups(vmid, base=None):
+    """The CT's payload and monitor cgroups, as PVE names them (lxc/<vmid>, lxc.monitor/<vmid>)."""
+    base = base or cgroup_base()
+    return ("%s/lxc/%s" % (base, vmid), "%s/lxc.monitor/%s" % (base, vmid))
+
+
+def leftover_cgroups(vmid, base=None):
+    """The CT's cgroup dirs that exist in any hierarchy."""
     out = []
-    for base in _cgroup_dirs():
-        for prefix in ("lxc.payload.", "lxc.monitor."):
-            path = os.path.join(base, prefix + str(vmid))
+    for hierarchy in _cgroup_dirs():
+        for name in _ct_cgroups(vmid, base):
+            path = os.path.join(hierarchy, name)
             if os.path.isdir(path):
                 out.append(path)
     return out
@@ -217,9 +228,17 @@ def _rmdir_tree(path):
 
 
 def cleanup_cgroups(vmid):
-    """Remove empty leftover cgroup dirs of a CT (a failed start leaves lxc.monitor.<vmid>)."""
+    """Remove empty leftover cgroup dirs of a CT (a failed start leaves its monitor cgroup)."""
     for path in leftover_cgroups(vmid):
         _rmdir_tree(path)
+
+
+def remove_node_cgroups(node_id):
+    """Remove the node's (empty) cgroup parent everywhere: called when nothing runs on it."""
+    for hierarchy in _cgroup_dirs():
+        path = os.path.join(hierarchy, "pvesim-%s" % node_id)
+        if os.path.isdir(path):
+            _rmdir_tree(path)
 
 
 # ---------------------------------------------------------------- state
@@ -248,7 +267,7 @@ def is_running(vmid):
 def _payload_procs(vmid):
     """Pids in the CT's payload cgroup (and its children) of the first hierarchy that has it."""
     for base in _cgroup_dirs():
-        top = os.path.join(base, "lxc.payload.%s" % vmid)
+        top = os.path.join(base, _ct_cgroups(vmid)[0])
         if not os.path.isdir(top):
             continue
         procs = set()
@@ -381,18 +400,6 @@ def _mount_all(vmid, plan, unprivileged):
                 with contextlib.suppress(OSError):
                     os.chown(dst, UNPRIV_BASE, UNPRIV_BASE)
         namespace.bind(src, dst, readonly=readonly)
-
-
-def _hide_node_sysfs():
-    """Drop the namespace's tmpfs over /sys/class/net: the kernel refuses a fresh
-    sysfs mount inside a user namespace while part of sysfs is covered."""
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8") as f:
-            covered = any(line.split()[4] == namespace.SYS_CLASS_NET for line in f)
-    except OSError:
-        covered = False
-    if covered:
-        namespace.umount(namespace.SYS_CLASS_NET)
 
 
 # ---------------------------------------------------------------- the LXC config
@@ -531,6 +538,10 @@ def lxc_config(vmid, conf):
     lines.append(("lxc.uts.name", conf.get("hostname") or "CT%s" % vmid))
     lines.extend(_limits(conf))
     lines.append(("lxc.rootfs.path", rootfs_mountpoint(vmid)))
+    # PVE's cgroup layout (lxc/<vmid>, lxc.monitor/<vmid>) below the node's own parent.
+    payload, monitor = _ct_cgroups(vmid)
+    lines.append(("lxc.cgroup.dir.monitor", monitor))
+    lines.append(("lxc.cgroup.dir.container", payload))
     lines.append(("lxc.init.cmd", conf.get("entrypoint") or "/sbin/init"))
     for item in (conf.get("env") or "").split("\0"):
         if "=" in item:
@@ -550,7 +561,6 @@ def _exec_start_child(vmid, plan, unprivileged, errpipe):
         if _libc.unshare(CLONE_NEWNS) != 0:
             err = ctypes.get_errno()
             raise OSError(err, "unshare(CLONE_NEWNS): %s" % os.strerror(err))
-        _hide_node_sysfs()
         _mount_all(vmid, plan, unprivileged)
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):

@@ -772,7 +772,7 @@ class Db:
                 return bool(ctstatus.is_running(vmid))
             except Exception:  # noqa: BLE001 - fall back to PVE's own check
                 pass
-        return vmid in running_ct_ids()
+        return vmid in running_ct_ids(self.root)
 
 
 def _current_section(lines):
@@ -782,18 +782,11 @@ def _current_section(lines):
         yield line
 
 
-def running_ct_ids():
-    """VMIDs whose LXC command socket exists (what PVE checks, facts §9)."""
-    out = set()
-    try:
-        with open("/proc/net/unix", encoding="utf-8") as f:
-            for line in f:
-                m = re.search(r"@/var/lib/lxc/(\d+)/command", line)
-                if m:
-                    out.add(m.group(1))
-    except OSError:
-        pass
-    return out
+def running_ct_ids(root=""):
+    """VMIDs whose LXC command socket exists in the node's network namespace (facts §9)."""
+    from pvesim import namespace
+
+    return set(re.findall(r"@/var/lib/lxc/(\d+)/command$", namespace.proc_net_unix(root), re.M))
 
 
 def _disk_usage(path, skip):
