@@ -50,6 +50,29 @@ def node_name():
         return socket.gethostname().split(".")[0]
 
 
+# Besides the node, the only places a simulated tool writes to: `pct pull` destinations and
+# bind-mount sources may be the machine's temporary directories (where tests keep their files).
+SCRATCH_DIRS = ("/tmp", "/var/tmp")
+
+
+def _below(path, base):
+    return path == base or path.startswith(base.rstrip("/") + "/")
+
+
+def in_node(path, root="", scratch=False):
+    """Whether path (symlinks resolved) lies in the simulated node: one of its directories inside
+    `pvesim run`, or below root from outside; scratch=True also accepts SCRATCH_DIRS."""
+    real = os.path.realpath(path)
+    bases = [os.path.realpath(root)] if root else [os.path.realpath(d) for d in MOUNTED_DIRS]
+    if scratch:
+        bases += [os.path.realpath(d) for d in SCRATCH_DIRS]
+    return any(_below(real, base) for base in bases)
+
+
+def outside_message(path):
+    return "pvesim: refusing to use '%s': outside the simulated node" % path
+
+
 def node_id(root=""):
     """The node's random id (made on first use for nodes older than the id)."""
     path = os.path.join(root, NODE_ID_FILE.lstrip("/")) if root else NODE_ID_FILE

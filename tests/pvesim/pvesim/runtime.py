@@ -344,6 +344,13 @@ def _volume_dir(key, volume):
         raise cli.TaskFailed(e.message) from None
 
 
+def _check_host_dir(path):
+    """A CT sees (and writes) a bind-mounted host directory: only the node's own directories and
+    the machine's temporary directories are allowed, so the simulator never touches the host."""
+    if not node.in_node(path, scratch=True):
+        raise cli.TaskFailed(node.outside_message(path))
+
+
 def mount_plan(vmid, conf):
     """[(source, target in CT, readonly, kind)] for rootfs and every mpN, in mount order.
 
@@ -353,6 +360,7 @@ def mount_plan(vmid, conf):
         raise cli.TaskFailed("unable to start CT %s - no rootfs configured" % vmid)
     rootfs = split_property(conf["rootfs"], "volume")
     root_src = _volume_dir("rootfs", rootfs.get("volume", ""))
+    _check_host_dir(root_src)
     if not os.path.isdir(root_src):
         raise cli.TaskFailed("startup for container '%s' failed" % vmid)
     plan = [(root_src, "/", _bool(rootfs.get("ro", 0)), "volume")]
@@ -372,6 +380,7 @@ def mount_plan(vmid, conf):
             src = volume
             if not os.path.isdir(src):
                 raise cli.TaskFailed("directory '%s' does not exist" % src)
+            _check_host_dir(src)
         else:
             kind = "volume"
             src = _volume_dir(key, volume)
@@ -807,6 +816,7 @@ def _ct_root(vmid):
     state = _load_state(vmid) or {}
     conf = state.get("conf") or {}
     root = _volume_dir("rootfs", split_property(conf.get("rootfs", ""), "volume").get("volume", ""))
+    _check_host_dir(root)
     idmap = [(0, UNPRIV_BASE, UNPRIV_COUNT)] if _bool(conf.get("unprivileged", 0)) else [(0, 0, 4294967295)]
     return root, idmap, idmap
 
@@ -903,6 +913,8 @@ def pull(vmid, src, dst, user=None, group=None, perms=None):
     finally:
         os.close(root_fd)
     with os.fdopen(fd, "rb") as src_f:
+        if not node.in_node(dst, scratch=True):
+            raise cli.TaskFailed("failed to open %s for writing: %s" % (dst, node.outside_message(dst)), rc=0)
         try:
             out = open(dst, "wb")
         except OSError as e:

@@ -723,6 +723,8 @@ def cmd_create(argv):
                     print("volume '%s' does not exist" % ostemplate)
                     raise cli.PveError("volume '%s' does not exist" % ostemplate)
                 rootdir = st.volume_path(rootfs["volume"]) if rootfs["type"] == "volume" else rootfs["volume"]
+                if not node.in_node(rootdir):
+                    raise cli.PveError(node.outside_message(rootdir))
                 extract_template(archive, rootdir, unprivileged)
                 if "arch" not in conf:
                     try:
