@@ -932,10 +932,96 @@ def pull(vmid, src, dst, user=None, group=None, perms=None):
 # ---------------------------------------------------------------- hot-plug
 
 
+SYS_OPEN_TREE = 428
+SYS_MOVE_MOUNT = 429
+SYS_MOUNT_SETATTR = 442
+OPEN_TREE_CLONE = 1
+AT_RECURSIVE = 0x8000
+AT_EMPTY_PATH = 0x1000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOUNT_ATTR_RDONLY = 1
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def _syscall(number, *args):
+    ret = _libc.syscall(number, *args)
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return ret
+
+
+def _hotplug_child(ct_pid, src, target, readonly, unprivileged):
+    """In a forked child: clone src as a detached mount, enter the CT's mount namespace and
+    attach it at target (PVE's mountpoint_hotplug: stage, open_tree, move_mount)."""
+    tree = _syscall(SYS_OPEN_TREE, -100, src.encode(), OPEN_TREE_CLONE | os.O_CLOEXEC | AT_RECURSIVE)
+    if readonly:
+        attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
+        _syscall(SYS_MOUNT_SETATTR, tree, b"", AT_EMPTY_PATH | AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr))
+    namespace_fd = os.open("/proc/%d/ns/mnt" % ct_pid, os.O_RDONLY | os.O_CLOEXEC)
+    if _libc.setns(namespace_fd, CLONE_NEWNS) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "setns: %s" % os.strerror(err))
+    # Now `/` is the CT's root: paths (and symlinks) resolve as inside the CT.
+    if not os.path.isdir(target):
+        os.makedirs(target, exist_ok=True)
+        if unprivileged:
+            os.chown(target, UNPRIV_BASE, UNPRIV_BASE)
+    _syscall(SYS_MOVE_MOUNT, tree, b"", -100, target.encode(), MOVE_MOUNT_F_EMPTY_PATH)
+
+
+def _hotplug_mountpoint(vmid, conf, key, value):
+    """A new mpN of a running CT appears inside at once, as PVE hot-plugs mount points."""
+    plan = mount_plan(vmid, {"rootfs": conf.get("rootfs"), key: value})[1:]
+    if not plan:
+        return
+    src, target, readonly, kind = plan[0]
+    if kind == "device":
+        raise cli.TaskFailed("device mount points are not simulated: %s" % src)
+    ct_pid = pid(vmid)
+    if ct_pid is None:
+        raise cli.TaskFailed("failed to open pidfd of container %s's init process" % vmid)
+    rfd, wfd = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(rfd)
+        try:
+            _hotplug_child(ct_pid, src, target, readonly, _bool(conf.get("unprivileged", 0)))
+        except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+            with contextlib.suppress(OSError):
+                os.write(wfd, str(e).encode("utf-8", "replace"))
+            os._exit(1)
+        os._exit(0)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as f:
+        error = f.read().decode("utf-8", "replace")
+    _pid, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise cli.TaskFailed(error or "mount failed")
+    state = _load_state(vmid)
+    if state:
+        state["conf"][key] = value
+        _write_atomic(state_path(vmid), json.dumps(state, default=str))
+
+
 def hotplug(vmid, conf, key, value):
-    """Apply a hot-pluggable change to a running CT where the host allows it (limits only)."""
+    """Apply a hot-pluggable change to a running CT where the host allows it: limits, and new
+    mount points (bind mounts and volumes; mode lxc only)."""
     vmid = str(vmid)
-    if not _socket_listed(vmid) or key not in ("memory", "swap", "cpulimit", "cpuunits", "cores"):
+    if not _socket_listed(vmid):
+        return
+    if re.fullmatch(r"mp\d+", key):
+        _hotplug_mountpoint(vmid, conf, key, value)
+        return
+    if key not in ("memory", "swap", "cpulimit", "cpuunits", "cores"):
         return
     new = dict(conf)
     new[key] = value
