@@ -564,13 +564,19 @@ def lxc_config(vmid, conf):
 # ---------------------------------------------------------------- start
 
 
-def _exec_start_child(vmid, plan, unprivileged, errpipe):
-    """In the forked child: own mount namespace, mounts, then exec lxc-start -d."""
+def _exec_start_child(vmid, plan, unprivileged, errpipe, gate=None):
+    """In the forked child: own mount namespace, mounts, then exec lxc-start -d.
+
+    gate: a pipe the parent answers when a fault waits at before-hooks-finish: `stop` fails
+    the start there (as a failing PVE pre-start hook does); `go` or EOF (the task was killed;
+    a real node's systemd unit goes on) continues."""
     try:
         if _libc.unshare(CLONE_NEWNS) != 0:
             err = ctypes.get_errno()
             raise OSError(err, "unshare(CLONE_NEWNS): %s" % os.strerror(err))
         _mount_all(vmid, plan, unprivileged)
+        if gate is not None and os.read(gate, 4) == b"stop":
+            os._exit(3)
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
@@ -615,11 +621,31 @@ def start(vmid, conf):
     sys.stdout.flush()
     sys.stderr.flush()
     rfd, wfd = os.pipe()
+    gate_r, gate_w = os.pipe() if cli.phase_armed("before-hooks-finish") else (None, None)
     child = os.fork()
     if child == 0:
         os.close(rfd)
-        _exec_start_child(vmid, plan, unprivileged, wfd)
+        if gate_w is not None:
+            os.close(gate_w)
+        _exec_start_child(vmid, plan, unprivileged, wfd, gate_r)
     os.close(wfd)
+    if gate_r is not None:
+        os.close(gate_r)
+        # PVE's pre-start hook (the mounts) runs inside lxc-start: a failure there fails the
+        # start; a kill of the task does not stop it (systemd's unit goes on; here: the child).
+        try:
+            cli.phase("before-hooks-finish", error=cli.TaskFailed)
+        except cli.TaskFailed as e:
+            os.write(gate_w, b"stop")
+            os.close(gate_w)
+            os.waitpid(child, 0)
+            os.close(rfd)
+            print(e.message)
+            cleanup_cgroups(vmid)
+            _unlink(state_path(vmid))
+            raise cli.TaskFailed("startup for container '%s' failed" % vmid) from None
+        os.write(gate_w, b"go")
+        os.close(gate_w)
     deadline = time.monotonic() + START_TIMEOUT
     status = None
     while time.monotonic() < deadline:
@@ -636,6 +662,8 @@ def start(vmid, conf):
         child_error = f.read().decode("utf-8", "replace")
     rc = os.waitstatus_to_exitcode(status) if status is not None else -1
     if rc == 0 and _wait_running(vmid, 2):
+        # After lxc-start, before the post-start hookscript: a failure fails the task, the CT runs.
+        cli.phase("after-lxc-start", error=cli.TaskFailed)
         return None
     if child_error:
         print(child_error)

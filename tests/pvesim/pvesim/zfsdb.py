@@ -415,6 +415,7 @@ class Db:
         self.data = data
         self._dirty = False
         self._cache = {}
+        self.path = _real(root, DB_PATH)
 
     @property
     def dirty(self):
@@ -424,6 +425,13 @@ class Db:
     def dirty(self, value):
         self._dirty = value
         self._cache.clear()  # any change invalidates the space figures
+
+    def save(self):
+        """Write the database now (the lock is held by db())."""
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.data, f, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
 
     # -- basics
 
@@ -876,12 +884,10 @@ def db(root=""):
         except FileNotFoundError:
             data = _empty()
         d = Db(root, data)
+        d.path = path
         yield d
         if d.dirty:
-            tmp = path + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(d.data, f, indent=1, sort_keys=True)
-            os.replace(tmp, path)
+            d.save()
 
 
 def _new_guid():
@@ -1177,10 +1183,17 @@ def destroy(name, recursive=False, dry_run=False, verbose=False, root=""):
         for n in order:
             if d.datasets[n]["type"] == "filesystem" and d.busy(n):
                 raise ZfsError("cannot destroy '%s': dataset is busy" % n)
+        removed = 0
         for n in order:
             if "/" not in n and "@" not in n:
                 continue  # the pool's root dataset stays (zfs destroy -r pool)
+            if removed:
+                # `zfs destroy -r` destroys one dataset after another: what is gone stays gone
+                from pvesim import cli
+
+                cli.phase("between-children", error=ZfsError, flush=d.save, rc=1)
             _remove_fs(d, n)
+            removed += 1
         return out
 
 
