@@ -332,7 +332,10 @@ def keeper(root, wfd):
 
 def _ip(*argv):
     ip = shutil.which("ip") or next((p for p in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip") if os.path.exists(p)), "ip")
-    subprocess.run([ip] + list(argv), stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
+    try:
+        subprocess.run([ip] + list(argv), stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        pass  # no iproute2: the node has no bridges, and `pct start` says which one is missing
 
 
 def _show_node_sysfs():
