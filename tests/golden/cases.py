@@ -17,6 +17,7 @@ import random
 
 SEED = 20261202
 
+STORAGE_ROOT = "/var/tmp/nexcage-golden"  # emptied before every recorded case
 STORAGE_CFG = (
     "dir: tstore\n"
     "\tpath /var/tmp/nexcage-golden/vz\n"
@@ -613,7 +614,10 @@ def print_cases(recorded):
         if req["op"] not in PRINT_OPS or "error" in res:
             continue
         op, field = PRINT_OPS[req["op"]]
-        request = {"op": op, field: res[field]}
+        value = res[field]
+        if isinstance(value, dict) and value.get("hwaddr") == "@MAC@":
+            value = dict(value, hwaddr="BC:24:11:00:00:AA")  # the generated (masked) MAC, fixed
+        request = {"op": op, field: value}
         if "key" in req:
             request["key"] = req["key"]
         cases.append({"id": case["id"].replace("/parse", "/print", 1), "group": "print", "request": request})
