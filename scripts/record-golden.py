@@ -174,7 +174,7 @@ def cgroup_mode():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--no-install", action="store_true", help="do not apt-get the Perl packages")
     args = ap.parse_args()
     if not args.no_install:
