@@ -110,7 +110,8 @@ def main():
         rows = []
         for latency in [int(value) for value in args.latency_ms.split(",")]:
             times = {
-                label: [run(node, work, path, latency) for _ in range(args.runs)] for label, path in inventories.items()
+                label: [run(node, work, path, latency) for _round in range(args.runs)]
+                for label, path in inventories.items()
             }
             local = statistics.median(times["local (host)"])
             for label, values in times.items():

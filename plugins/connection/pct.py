@@ -3,23 +3,12 @@
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import os
-import re
-import shlex
-import subprocess
-
-from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
-from ansible.module_utils.common.text.converters import to_bytes, to_text
-from ansible.plugins.connection import ConnectionBase
-from ansible.utils.display import Display
-
 DOCUMENTATION = r"""
 name: pct
 short_description: Run tasks inside a Proxmox VE container through the node's own pct
 version_added: 0.2.0
-author: nexcage contributors
+author:
+  - nexcage contributors (@cageforge)
 description:
   - Runs Ansible inside an LXC container of a Proxmox VE node with the node's own C(pct exec),
     C(pct push) and C(pct pull). The container needs no SSH server, no network and no keys.
@@ -234,13 +223,26 @@ EXAMPLES = r"""
       become_user: nobody
       changed_when: false
 
-- name: A container without Python: raw still works
+- name: "A container without Python: raw still works"
   hosts: busybox01
   gather_facts: false
   tasks:
     - name: Look around
       ansible.builtin.raw: cat /etc/os-release
 """
+
+
+import fcntl
+import hashlib
+import os
+import re
+import shlex
+import subprocess
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.plugins.connection import ConnectionBase
+from ansible.utils.display import Display
 
 display = Display()
 

@@ -350,8 +350,8 @@ def _check_play(lab, project, proc, report):
     for host, shift in (("deb-priv", 0), ("deb-unpriv", 100000)):
         vmid = lab["cts"][host]["vmid"]
         proc = node.sh("sh", "-c", "stat -c '%%u:%%g %%a' /proc/$(lxc-info -n %d -p -H)/root/etc/probe.conf" % vmid)
-        assert proc.stdout.split() == ["%d:%d" % (65534 + shift, 65534 + shift), "640"], (host, proc.stdout,
-                                                                                           proc.stderr)  # fmt: skip
+        expected = ["%d:%d" % (65534 + shift, 65534 + shift), "640"]
+        assert proc.stdout.split() == expected, (host, proc.stdout, proc.stderr)
 
 
 def _pct_calls(node, verb):

@@ -39,7 +39,7 @@ STATES = [("created", None, None), ("running", 4242, {"org.cageforge.nexcage.vmi
     reason="upstream OCI schemas missing: %s (defs.json, state-schema.json)" % os.path.normpath(SCHEMA_DIR),
 )
 @pytest.mark.parametrize("status,pid,annotations", STATES)
-def test_upstream_schema(status, pid, annotations):
+def test_upstream_schema(run_dir, status, pid, annotations):  # noqa: ARG001 (run_dir: state written under tmp)
     import jsonschema
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT4
@@ -48,7 +48,7 @@ def test_upstream_schema(status, pid, annotations):
         with open(os.path.join(SCHEMA_DIR, name), encoding="utf-8") as f:
             return Resource.from_contents(json.load(f), default_specification=DRAFT4)
 
-    state = O.write_state(100, status, pid, "/var/lib/lxc/100", annotations)
+    state = ocistate.write_state(100, status, pid, "/var/lib/lxc/100", annotations)
     registry = Registry().with_resources([(n, load(n)) for n in ("defs.json", "state-schema.json")])
     jsonschema.Draft4Validator(registry["state-schema.json"].contents, registry=registry).validate(state)
 
