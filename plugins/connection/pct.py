@@ -244,10 +244,11 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
+
 display = Display()
 
 LOCAL_NODES = ("localhost",)  # exactly as documented: any other name or address goes over SSH
-CT_CONF_DIR = "/etc/pve/lxc"
 ENV_C = {"LANG": "C", "LC_ALL": "C"}
 # root's login environment inside the container (pct exec --keep-env 0 gives only PATH and container=lxc)
 CT_PROLOGUE = 'export HOME=/root USER=root LOGNAME=root SHELL=/bin/sh; cd "$HOME" 2>/dev/null || cd /; '
@@ -450,7 +451,7 @@ class Connection(ConnectionBase):
             return name
         if self._remote:
             rc, out, err = self._node_script(
-                "awk %s %s/*.conf 2>/dev/null; exit 0" % (shlex.quote(HOSTNAME_LIST_AWK), CT_CONF_DIR),
+                "awk %s %s/*.conf 2>/dev/null; exit 0" % (shlex.quote(HOSTNAME_LIST_AWK), paths.LXC_CONF_DIR),
                 what="the hostname look-up",
             )
             self._check_node_failure(rc, err)
@@ -472,7 +473,7 @@ class Connection(ConnectionBase):
         if not found:
             raise AnsibleConnectionFailure(
                 "no container with hostname %r on node %s (looked in %s/*.conf): set nexcage_vmid for this "
-                "host, or check the name" % (name, self._node, CT_CONF_DIR)
+                "host, or check the name" % (name, self._node, paths.LXC_CONF_DIR)
             )
         raise AnsibleConnectionFailure(
             "hostname %r is used by containers %s on node %s: set nexcage_vmid to choose one"
@@ -483,13 +484,13 @@ class Connection(ConnectionBase):
     def _local_hostnames():
         pairs = []
         try:
-            names = sorted(os.listdir(CT_CONF_DIR))
+            names = sorted(os.listdir(paths.LXC_CONF_DIR))
         except OSError:
             return pairs
         for entry in names:
             if not entry.endswith(".conf"):
                 continue
-            path = os.path.join(CT_CONF_DIR, entry)
+            path = os.path.join(paths.LXC_CONF_DIR, entry)
             try:
                 with open(path, encoding="utf-8", errors="replace") as handle:
                     for line in handle:
