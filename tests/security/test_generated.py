@@ -393,7 +393,7 @@ def test_zfs_dataset_options(sim, scene):
             "nexcage_zfs_dataset %s=%r" % (label, value[:120]), answer, names, escape=escape, loose=loose
         )
 
-    assert_clean(run_cases(strategy, one, 300))
+    assert_clean(run_cases(strategy, one, 150))
 
 
 # --------------------------------------------------------------------------- nexcage_health
@@ -557,4 +557,4 @@ def test_deploy_config_fields(sim, scene):
         skip = (".diff",) if label == "$.annotations" else (".diff", ".config.annotations")
         return problems + judge("nexcage_bundle config " + shown, answer, names, skip=skip)
 
-    assert_clean(run_cases(strategy, one, 400))
+    assert_clean(run_cases(strategy, one, 300))
