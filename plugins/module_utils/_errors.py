@@ -15,9 +15,11 @@ PRIVATE to the collection.
   exit codes are not reliable, see facts §1).
 * ``NexcageError`` is what module_utils raise; ``to_dict()`` gives the
   ``error`` return value {category, message, hint, cmd, rc, stdout, stderr}.
-* ``from_result(result, action, vmid, name)`` builds a ``NexcageError`` for a
-  failed command with a message naming the container, the VMID, the step and
-  the fix.
+* ``ValidationError(option, value, message, fix)`` is the NexcageError of a
+  refused option value.
+* ``error_from_result(result, action, vmid, name)`` builds the ``NexcageError`` for
+  every failed command (with a message naming the container, the VMID, the step
+  and the fix when an action is given).
 """
 
 from __future__ import annotations
@@ -252,7 +254,7 @@ def describe_container(vmid=None, name=None):
 
 
 class NexcageError(Exception):
-    """A failure with a category, an actionable message and the evidence."""
+    """A failure with a category, an actionable message and the evidence (base of every nexcage error)."""
 
     def __init__(self, category, message, hint=None, cmd=None, rc=None, stdout=None, stderr=None, **extra):
         if category not in CATEGORIES:
@@ -280,18 +282,56 @@ class NexcageError(Exception):
         data.update(self.extra)
         return data
 
+    def failure(self):
+        """(msg, error) as a module's fail_json reports them."""
+        return self.message, self.to_dict()
 
-def from_result(result, action, vmid=None, name=None, hint=None):
-    """NexcageError for a failed CommandResult of step `action` (e.g. 'create', 'start')."""
-    found = match(result.stderr, result.rc, result.stdout)
-    what = describe_container(vmid, name)
-    detail = found.line or "exit code %s" % result.rc
-    params = parameter_errors(result.stderr)
-    if params:
-        detail = "; ".join("%s: %s" % (k, v) for k, v in sorted(params.items()))
-    if found.category == TIMEOUT and result.rc == TIMEOUT_RC:
-        detail = "`%s` did not finish: %s" % (result.cmd, (result.stderr or "").strip())
-    message = "Cannot %s %s: %s [%s]" % (action, what, detail, found.category)
+
+class ValidationError(NexcageError, ValueError):
+    """An option value that Proxmox VE (or nexcage) would refuse.
+
+    option is the option as the user wrote it (``netif[0].hwaddr``, or a JSON path
+    ``$.process.cwd``), value what was given, message one line, fix what to write instead.
+    """
+
+    def __init__(self, option, value, message, fix=None):
+        text = "%s: %s (got %r)" % (option, message, value)
+        if fix:
+            text += ". " + fix
+        super().__init__(INVALID_ARGUMENT, text, hint=fix, option=option)
+        self.option = option
+        self.value = value
+        self.message = message
+        self.fix = fix
+
+    def to_dict(self):
+        return {"option": self.option, "value": self.value, "message": self.message, "fix": self.fix}
+
+    def failure(self):
+        text = str(self)
+        error = {"category": self.category, "message": text, "hint": self.hint, "cmd": None, "rc": None}
+        error.update(stdout=None, stderr=None, option=self.option)
+        return text, error
+
+
+def _output(result):
+    return (result.stderr or result.stdout or "").strip() or "no output"
+
+
+def error_from_result(result, action=None, vmid=None, name=None, hint=None, message=None, patterns=()):
+    """The NexcageError for a failed CommandResult: the one place a failed command becomes an error.
+
+    The category and hint come from the first of patterns [(regex, category, hint)]
+    (a tool's own, e.g. zfs) that matches the output, else from the PVE patterns.
+    The message is message when given; with an action (a container step such as
+    'create', 'start') it names the container and the step; otherwise it is
+    "`<command>` failed (rc N): <output>".
+    """
+    found = _match_tool(result, patterns) or match(result.stderr, result.rc, result.stdout)
+    if message is None:
+        message = _container_message(result, found, action, vmid, name) if action else None
+    if message is None:
+        message = "`%s` failed (rc %s): %s" % (result.cmd, result.rc, _output(result))
     fix = hint or found.hint or CATEGORY_HINTS[found.category]
     if vmid is not None:
         fix = fix.replace("<vmid>", str(vmid))
@@ -306,8 +346,30 @@ def from_result(result, action, vmid=None, name=None, hint=None):
     )
 
 
+def _match_tool(result, patterns):
+    if not patterns:
+        return None
+    if result.timed_out:
+        return Match(TIMEOUT)
+    text = (result.stderr or "") + (result.stdout or "")
+    for regex, category, hint in patterns:
+        if re.search(regex, text, re.IGNORECASE):
+            return Match(category, hint)
+    return Match(classify(result.stderr, result.rc))
+
+
+def _container_message(result, found, action, vmid, name):
+    detail = found.line or "exit code %s" % result.rc
+    params = parameter_errors(result.stderr)
+    if params:
+        detail = "; ".join("%s: %s" % (k, v) for k, v in sorted(params.items()))
+    if found.category == TIMEOUT and result.rc == TIMEOUT_RC:
+        detail = "`%s` did not finish: %s" % (result.cmd, (result.stderr or "").strip())
+    return "Cannot %s %s: %s [%s]" % (action, describe_container(vmid, name), detail, found.category)
+
+
 def from_validation(exc, vmid=None, name=None):
-    """NexcageError (invalid_argument) for a _validation.ValidationError."""
+    """NexcageError (invalid_argument) for a ValidationError about a container's option."""
     message = "Invalid option for %s: %s: %s (got %r)" % (
         describe_container(vmid, name),
         exc.option,

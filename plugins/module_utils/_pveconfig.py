@@ -34,9 +34,16 @@ import json
 import re
 from urllib.parse import unquote
 
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import sizes
+
+# size_to_gib is re-exported: part of this module's public API.
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node.sizes import (  # noqa: F401 pylint: disable=unused-import
+    format_size,
+    size_to_gib,
+)
+
 KIB = 1024
 UNITS = {"": 1, "K": KIB, "M": KIB**2, "G": KIB**3, "T": KIB**4}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
 
 # Scalar keys and their types. Anything not listed stays a string.
 INT_KEYS = frozenset({"memory", "swap", "cores", "cpuunits", "tty", "snaptime"})
@@ -120,37 +127,12 @@ def parse_size(value):
     """'8G' -> 8589934592; '512M'; '1.5G'; '100' (bytes); an int is returned as is.
 
     Units are binary (K = 1024) as in Proxmox VE; a trailing 'B'/'iB' is accepted.
+    The parser is _node.sizes.parse_size; this keeps ConfigError for this module's callers.
     """
-    if isinstance(value, bool):
-        raise ConfigError("invalid size %r" % (value,))
-    if isinstance(value, int):
-        if value < 0:
-            raise ConfigError("invalid size %r" % (value,))
-        return value
-    if isinstance(value, float):
-        return int(value)
-    match = _SIZE_RE.match(str(value))
-    if not match:
-        raise ConfigError("invalid size %r (use a number with an optional unit K, M, G or T)" % (value,))
-    number, unit = match.groups()
-    return int(float(number) * UNITS[unit.upper()])
-
-
-def format_size(size):
-    """Bytes to PVE's notation: the largest unit that divides exactly (8G, 512M, 1T, 1000)."""
-    size = int(size)
-    for unit in ("T", "G", "M", "K"):
-        if size and size % UNITS[unit] == 0:
-            return "%d%s" % (size // UNITS[unit], unit)
-    return str(size)
-
-
-def size_to_gib(size):
-    """Bytes as the GiB number pct wants for new volumes (``local-zfs:8``, ``local:0.5``)."""
-    gib = size / UNITS["G"]
-    if gib == int(gib):
-        return str(int(gib))
-    return ("%.6f" % gib).rstrip("0").rstrip(".")
+    try:
+        return sizes.parse_size(value, units=sizes.PVE_UNITS)
+    except sizes.SizeError:
+        raise ConfigError("invalid size %r (use a number with an optional unit K, M, G or T)" % (value,)) from None
 
 
 # --------------------------------------------------------------------------- scalars

@@ -20,6 +20,46 @@ DEFAULT_TIMEOUT = 120
 TIMEOUT_RC = 124  # what coreutils timeout(1) uses; the error mapper knows it
 
 
+# --------------------------------------------------------------------------- tool argv builders
+# The only place an argv of a node tool is spelled out: every other module calls these.
+
+
+def _tool(name, args, options=()):
+    argv = [name] + [str(arg) for arg in args]
+    for key, value in options:
+        argv += ["--" + key, str(value)]
+    return argv
+
+
+def pct(*args, options=()):
+    """["pct", *args, "--key", "value", ...]; options are (key, value) pairs, passed in order."""
+    return _tool("pct", args, options)
+
+
+def pveam(*args):
+    return _tool("pveam", args)
+
+
+def pvesm(*args):
+    return _tool("pvesm", args)
+
+
+def pvecm(*args):
+    return _tool("pvecm", args)
+
+
+def lxc_info(*args):
+    return _tool("lxc-info", args)
+
+
+def zfs(*args):
+    return _tool("zfs", args)
+
+
+def zpool(*args):
+    return _tool("zpool", args)
+
+
 class CommandResult:
     def __init__(self, argv, rc, stdout, stderr, duration, planned=False):
         self.argv = list(argv)

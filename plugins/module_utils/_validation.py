@@ -23,6 +23,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import ValidationError
+
 VMID_MIN = 100
 VMID_MAX = 999999999
 
@@ -38,23 +40,6 @@ _TAG_RE = re.compile(r"^[a-z0-9_][a-z0-9_+.\-]*$")
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,15}$")
 _BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,15}$")
 _POOL_RE = re.compile(r"^[A-Za-z0-9\-_.]+$")
-
-
-class ValidationError(ValueError):
-    """An option value that Proxmox VE (or nexcage) would refuse."""
-
-    def __init__(self, option, value, message, fix=None):
-        self.option = option
-        self.value = value
-        self.message = message
-        self.fix = fix
-        text = "%s: %s (got %r)" % (option, message, value)
-        if fix:
-            text += ". " + fix
-        super().__init__(text)
-
-    def to_dict(self):
-        return {"option": self.option, "value": self.value, "message": self.message, "fix": self.fix}
 
 
 def check(validator, value, *args, **kwargs):

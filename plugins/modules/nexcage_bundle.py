@@ -353,7 +353,7 @@ error:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec, runner_for  # noqa: E402
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci_bundle import (  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.bundle import (  # noqa: E402
     DEFAULT_BUNDLE_ROOTS,
     run_module,
 )

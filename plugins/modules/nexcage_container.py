@@ -39,6 +39,9 @@ description:
     start and stop, removed with the container).
 author:
   - nexcage contributors (@cageforge)
+requirements:
+  - jsonschema (Python library; on Debian and Proxmox VE the package C(python3-jsonschema)) when O(image) is an
+    OCI bundle directory (the bundle's C(config.json) is validated). Not needed for templates.
 extends_documentation_fragment:
   - cageforge.nexcage.common
   - cageforge.nexcage.common.ATTRIBUTES
@@ -71,10 +74,12 @@ options:
     description:
       - The OS template, as a volume ID C(<storage>:vztmpl/<file>.tar[.gz|.xz|.zst|.bz2]).
       - Or an OCI runtime bundle, as the absolute path of its directory (with C(config.json) and its rootfs, for
-        example made by M(cageforge.nexcage.nexcage_bundle)). The bundle is validated; its rootfs is packed into
-        the content-addressed template C(<template_storage>:vztmpl/nexcage-bundle-<digest>.tar.zst) (reused while
-        the rootfs is unchanged), and C(config.json) is mapped to the container (hostname, memory, swap,
-        cpulimit, cpuunits, unprivileged, bind mounts of directories as O(mounts) entries, C(cmode=console)).
+        example made by M(cageforge.nexcage.nexcage_bundle)). The bundle is validated before anything is written;
+        when a container is created from it, its rootfs is packed into the content-addressed template
+        C(<template_storage>:vztmpl/nexcage-bundle-<digest>.tar.zst) (reused while the rootfs is unchanged;
+        in check mode the C(tar) command is only planned), and C(config.json) is mapped to the container
+        (hostname, memory, swap, cpulimit, cpuunits, unprivileged, bind mounts of directories as O(mounts)
+        entries, C(cmode=console)).
         The entrypoint, environment, cwd, uid/gid, file and tmpfs mounts and other C(lxc.*) settings are written
         as raw C(lxc.*) lines into C(/etc/pve/lxc/<vmid>.conf) under the config lock; a change to C(config.json)
         converges them. Task options win over the bundle's values (with a warning). Settings with no Proxmox VE
@@ -414,10 +419,19 @@ bundle:
       description: The template volume packed from its rootfs.
       type: str
     packed:
-      description: Whether the template was packed by this run (false when reused).
+      description:
+        - Whether this run packed the template (in check mode, would pack it); false when the template existed
+          or no container was created.
       type: bool
     options:
-      description: The C(pct) options taken from C(config.json), as [key, value] pairs.
+      description:
+        - The O(hostname), O(memory), O(swap), O(cpulimit), O(cpuunits), O(unprivileged) and O(ostype) values
+          taken from C(config.json), and C(mounts), its bind mounts of directories (as O(mounts) entries
+          without id).
+      type: dict
+    pct:
+      description: The C(pct create) options the bundle needs that have no module option (C(cmode)), as
+        [key, value] pairs.
       type: list
       elements: list
     lxc:
@@ -539,7 +553,8 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils._container import argument_spec, run_module  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.argspec import argument_spec  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.lifecycle import run_module  # noqa: E402
 
 
 def main():

@@ -194,7 +194,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._common import (
     common_argument_spec,
     runner_for,
 )
-from ansible_collections.cageforge.nexcage.plugins.module_utils._health import (  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._health.run import (  # noqa: E402
     CHECKS,
     REPAIRS,
     run_module,

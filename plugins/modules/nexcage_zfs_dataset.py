@@ -156,7 +156,7 @@ error:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec, runner_for  # noqa: E402
-from ansible_collections.cageforge.nexcage.plugins.module_utils._zfs import run_module  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._zfs.manager import run_module  # noqa: E402
 
 
 def main():

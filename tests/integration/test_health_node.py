@@ -7,25 +7,11 @@ import sys
 
 import pytest
 
+from ansible_collections.cageforge.nexcage.plugins.module_utils._health.checks import CHECKS
 from pvesim import zfsdb
 
 MODULE = "nexcage_health"
 TEMPLATE = "local:vztmpl/busybox-1.35_amd64.tar.zst"
-ALL_CHECKS = [
-    "tools",
-    "pve_filesystem",
-    "quorum",
-    "storage",
-    "template_storage",
-    "zfs_pools",
-    "bridges",
-    "cgroup",
-    "subids",
-    "run_dir",
-    "stale_state",
-    "stale_locks",
-    "duplicate_vmid",
-]
 
 
 @pytest.fixture
@@ -79,7 +65,7 @@ def zfs_exists(node, name):
 def test_fresh_node_every_check_ok(node):
     res = run_task(node)
     assert not res.get("failed"), res["msg"]
-    assert [(c["name"], c["status"]) for c in res["checks"]] == [(n, "ok") for n in ALL_CHECKS], res["checks"]
+    assert [(c["name"], c["status"]) for c in res["checks"]] == [(n, "ok") for n in CHECKS], res["checks"]
     assert res["changed"] is False
     assert res["summary"] == {"status": "ok", "total": 13, "ok": 13, "warn": 0, "fail": 0, "failing": []}
     assert res["commands"] == ["pvesm status", "zpool list -H -o name,health", "zpool status -x"]

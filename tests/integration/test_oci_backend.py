@@ -1,4 +1,4 @@
-"""The runc and crun backends (_oci_runtime) with the real runtimes: a busybox bundle is created,
+"""The runc and crun backends (_oci.runtime) with the real runtimes: a busybox bundle is created,
 started, stopped, restarted and removed; each step checks the runtime's own state and the OCI
 state file /run/nexcage/<id>/state.json against the upstream state schema. Container ids are
 unique per test run, and every container is removed with ``<runtime> delete -f`` afterwards.
@@ -38,7 +38,7 @@ def runtime_available(name):
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_bundle
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
 
     base = tmp_path_factory.mktemp("ocibundle")
     path = base / "bundle"
@@ -46,7 +46,7 @@ def bundle(tmp_path_factory):
     hostdata = base / "hostdata"
     hostdata.mkdir()
     (hostdata / "x").write_text("from the host\n")
-    config = _oci_bundle.default_config()
+    config = default_config()
     config["process"]["terminal"] = False
     config["process"]["args"] = [
         "/bin/sh",
@@ -63,9 +63,9 @@ def bundle(tmp_path_factory):
 
 @pytest.fixture
 def rundir(tmp_path, monkeypatch):
-    from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths as node_paths
 
-    monkeypatch.setattr(_ocistate, "RUN_DIR", str(tmp_path / "run-nexcage"))
+    monkeypatch.setattr(node_paths, "RUN_NEXCAGE", str(tmp_path / "run-nexcage"))
     return tmp_path / "run-nexcage"
 
 
@@ -93,14 +93,14 @@ def runtime(request):
 
 
 def test_lifecycle(runtime, bundle, rundir):
-    from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_runtime
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import runtime as oci_runtime
     from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
 
     name, cid, wrapper = runtime
     path, hostdata, _config = bundle
 
     def converge(state, check=False):
-        return _oci_runtime.converge(
+        return oci_runtime.converge(
             Runner(check_mode=check), cid, str(path), state, runtime=name, wrapper=wrapper, stop_timeout=1
         )
 
@@ -140,7 +140,7 @@ def test_lifecycle(runtime, bundle, rundir):
 
 
 def test_config_change_recreates_running_container(runtime, bundle, rundir, tmp_path):
-    from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_runtime
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import runtime as oci_runtime
     from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
 
     name, cid, wrapper = runtime
@@ -151,7 +151,7 @@ def test_config_change_recreates_running_container(runtime, bundle, rundir, tmp_
     (path / "config.json").write_text(json.dumps(config))
 
     def converge(state):
-        return _oci_runtime.converge(Runner(), cid, str(path), state, runtime=name, wrapper=wrapper)
+        return oci_runtime.converge(Runner(), cid, str(path), state, runtime=name, wrapper=wrapper)
 
     assert converge("started")["steps"] == ["create", "start"]
     changed = dict(config, hostname="changed")
@@ -163,8 +163,8 @@ def test_config_change_recreates_running_container(runtime, bundle, rundir, tmp_
 
 
 def test_create_failure_is_reported_with_the_runtime_message(runtime, tmp_path, rundir):
-    from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_runtime
     from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import NexcageError
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import runtime as oci_runtime
     from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
 
     name, cid, wrapper = runtime
@@ -172,6 +172,6 @@ def test_create_failure_is_reported_with_the_runtime_message(runtime, tmp_path, 
     path.mkdir()
     (path / "config.json").write_text(json.dumps({"ociVersion": "1.0.2", "root": {"path": "missing"}}))
     with pytest.raises(NexcageError) as err:
-        _oci_runtime.converge(Runner(), cid, str(path), "started", runtime=name, wrapper=wrapper)
+        oci_runtime.converge(Runner(), cid, str(path), "started", runtime=name, wrapper=wrapper)
     assert "Cannot create OCI container '%s' with %s" % (cid, name) in err.value.message
     assert err.value.cmd.startswith(" ".join(wrapper or [name])[:4])

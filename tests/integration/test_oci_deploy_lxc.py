@@ -1,11 +1,12 @@
-"""Deploying an OCI bundle as a Proxmox VE container (_oci_deploy) on a simulated node with real LXC.
+"""Deploying an OCI bundle as a Proxmox VE container on a simulated node with real LXC, through
+nexcage_container (image: <bundle directory>).
 
 A busybox bundle (runc spec defaults + entrypoint, env, cwd, a directory bind mount, a file bind
-mount, a tmpfs) is deployed with ``_oci_deploy.deploy`` inside ``pvesim run``: one ``pct create``
-from the packed template, raw ``lxc.*`` lines written into the CT config under the config lock,
-``pct start``. Inside the running container: the entrypoint ran, the environment is set, the host
-file shows through the mount, and a file written inside appears on the host. A second run changes
-nothing; a change to config.json converges the container's config.
+mount, a tmpfs) is deployed inside ``pvesim run``: one ``pct create`` from the packed template, raw
+``lxc.*`` lines written into the CT config under the config lock, ``pct start``. Inside the running
+container: the entrypoint ran, the environment is set, the host file shows through the mount, and a
+file written inside appears on the host. A second run changes nothing; a change to config.json
+converges the container's config.
 """
 
 import json
@@ -13,7 +14,7 @@ import os
 import sys
 
 import pytest
-from conftest import COLLECTIONS, lxc_available
+from conftest import lxc_available
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "oci"))
 import ocifix  # noqa: E402
@@ -24,30 +25,16 @@ pytestmark = [
     pytest.mark.skipif(not ocifix.have_busybox(), reason="busybox-static not installed (/bin/busybox)"),
 ]
 
+MOD = "nexcage_container"
 ROOTFS = {"storage": "local-zfs", "size": 1}
-
-# Runs inside the node: deploy(...) with the arguments of a JSON file, prints the result as JSON.
-DRIVER = r"""
-import json, sys
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_deploy
-from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import NexcageError
-from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
-args = json.load(open(sys.argv[1]))
-runner = Runner(check_mode=args.pop("check", False))
-try:
-    result = _oci_deploy.deploy(runner, **args)
-except NexcageError as exc:
-    result = {"failed": True, "error": exc.to_dict(), "extra": exc.extra, "commands": runner.commands}
-print(json.dumps(result))
-"""
 
 
 def make_bundle(base, hostdata):
-    from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_bundle
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
 
     bundle = os.path.join(base, "bundle")
     ocifix.make_busybox_rootfs(os.path.join(bundle, "rootfs"))
-    config = _oci_bundle.default_config()
+    config = default_config()
     config["hostname"] = "bundle-ct"
     config["process"]["terminal"] = False
     config["process"]["cwd"] = "/data"
@@ -79,17 +66,11 @@ def write_config(bundle, config):
         json.dump(config, f, indent=2)
 
 
-def deploy(node, **args):
-    driver = os.path.join(node.work, "deploy_driver.py")
-    with open(driver, "w") as f:
-        f.write(DRIVER)
-    spec = os.path.join(node.work, "deploy_args.json")
-    with open(spec, "w") as f:
-        json.dump(args, f)
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-    proc = node.sh(sys.executable, driver, spec, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def deploy(node, check=False, **args):
+    """One nexcage_container run inside the node; commands of the reading kind are not counted."""
+    result = node.run_task(MOD, args, check=check)
+    assert "Traceback" not in result.get("_stderr", ""), result["_stderr"]
+    return result
 
 
 def test_bundle_deploys_and_runs_with_mounts_env_and_entrypoint(ct, tmp_path):
@@ -98,7 +79,7 @@ def test_bundle_deploys_and_runs_with_mounts_env_and_entrypoint(ct, tmp_path):
     hostdata.mkdir()
     (hostdata / "from-host").write_text("written on the host\n")
     bundle, config = make_bundle(str(tmp_path), str(hostdata))
-    args = dict(vmid=vmid, bundle=bundle, state="started", rootfs="local-zfs:1")
+    args = dict(vmid=vmid, image=bundle, state="started", rootfs=ROOTFS, restart_on_change=True, stop_timeout=2)
 
     check = deploy(node, check=True, **args)
     assert not check.get("failed"), check
@@ -107,11 +88,11 @@ def test_bundle_deploys_and_runs_with_mounts_env_and_entrypoint(ct, tmp_path):
     first = deploy(node, **args)
     assert not first.get("failed"), first
     assert first["changed"] is True
-    assert first["steps"] == ["pack", "create", "lxc", "start"]
+    assert [step.split(" ")[0] for step in first["steps"]] == ["pack", "create", "lxc", "start"]
     create = [c for c in first["commands"] if c.startswith("pct create")]
     assert len(create) == 1 and "--hostname bundle-ct" in create[0] and "--memory 256" in create[0]
     assert "--cpulimit 0.5" in create[0] and ("--mp0 %s,mp=/data" % hostdata) in create[0]
-    template = first["deployment"]["template"]
+    template = first["bundle"]["template"]
     assert template.startswith("local:vztmpl/nexcage-bundle-") and template.endswith(".tar.zst")
     assert node.exists("/var/lib/vz/template/cache/" + template.split("/", 1)[1])
 
@@ -140,7 +121,7 @@ def test_bundle_deploys_and_runs_with_mounts_env_and_entrypoint(ct, tmp_path):
     again = deploy(node, **args)
     assert not again.get("failed"), again
     assert again["changed"] is False and again["steps"] == []
-    assert [c for c in again["commands"] if not c.startswith("pct status")] == []
+    assert again["commands"] == [] and again["_calls"] == []
     again_check = deploy(node, check=True, **args)
     assert again_check["changed"] is False and again_check["steps"] == []
 
@@ -160,7 +141,7 @@ def test_bundle_deploys_and_runs_with_mounts_env_and_entrypoint(ct, tmp_path):
     assert "MODE=changed" in environ and not any(e.startswith("GREETING=") for e in environ)
     assert deploy(node, **args)["changed"] is False
 
-    gone = deploy(node, vmid=vmid, bundle=bundle, state="absent")
+    gone = deploy(node, vmid=vmid, image=bundle, state="absent", force=True)
     assert gone["changed"] is True and node.conf(vmid) is None
 
 
@@ -173,8 +154,8 @@ def test_unmappable_settings_are_listed_in_one_error(fresh_node, unique_vmid, tm
     config["mounts"].append({"destination": "/nfs", "type": "nfs", "source": "srv:/x", "options": []})
     write_config(bundle, config)
     vmid = unique_vmid()
-    result = deploy(node, vmid=vmid, bundle=bundle, state="started", rootfs="local-zfs:1")
-    assert result["failed"] is True
+    result = deploy(node, vmid=vmid, image=bundle, state="started", rootfs=ROOTFS)
+    assert result["failed"] is True and "Internal error" not in result["msg"]
     message = result["error"]["message"]
     assert "$.hooks.prestart" in message and "type 'nfs'" in message
     assert result["commands"] == [] and node.conf(vmid) is None

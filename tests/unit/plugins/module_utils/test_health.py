@@ -4,9 +4,11 @@ commands from a table), the summary/fail_on logic, and the repairs."""
 import posixpath
 
 import pytest
+from scripted_runner import ScriptedRunner
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _health
-from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, CommandResult
+from ansible_collections.cageforge.nexcage.plugins.module_utils._health import checks
+from ansible_collections.cageforge.nexcage.plugins.module_utils._health.node import NodeView, mount_at
+from ansible_collections.cageforge.nexcage.plugins.module_utils._health.run import run_health
 
 MOUNTINFO_V2 = (
     "22 1 0:21 / / rw,relatime - ext4 /dev/sda1 rw\n"
@@ -41,39 +43,13 @@ PVESM_BAD = (
 )
 
 
-class FakeRunner:
-    def __init__(self, answers, check_mode=False):
-        self.answers = answers
-        self.check_mode = check_mode
-        self.history = []
-
-    @property
-    def commands(self):
-        return [r.cmd for r in self.history]
-
-    def run(self, argv, mutating=False, timeout=None, data=None, check=True):
-        argv = [str(a) for a in argv]
-        if mutating and self.check_mode:
-            res = CommandResult(argv, 0, "", "", 0.0, planned=True)
-            self.history.append(res)
-            return res
-        answer = self.answers.get(" ".join(argv), (0, "", ""))
-        if callable(answer):
-            answer = answer(argv)
-        rc, out, err = answer
-        res = CommandResult(argv, rc, out, err, 0.0)
-        self.history.append(res)
-        if check and rc != 0:
-            raise CommandFailed(res)
-        return res
-
-
-class FakeNode(_health.NodeView):
+class FakeNode(NodeView):
     """A node whose files live in a dict and whose commands come from a table."""
 
     def __init__(self, files=None, answers=None, tools=("pct", "lxc-start", "pvesm", "zfs", "zpool"), check_mode=False):
         super().__init__(
-            FakeRunner(answers or {}, check_mode), which=lambda t: "/usr/sbin/" + t if t in tools else None
+            ScriptedRunner(answers or {}, check_mode, default=(0, "", "")),
+            which=lambda t: "/usr/sbin/" + t if t in tools else None,
         )
         self.files = dict(files or {})
         self.readonly = set()
@@ -142,10 +118,10 @@ def healthy_answers():
 
 
 def results(node, **params):
-    params.setdefault("checks", list(_health.CHECKS))
+    params.setdefault("checks", list(checks.CHECKS))
     params.setdefault("fail_on", "fail")
     params.setdefault("min_free_percent", 10)
-    return _health.run_health(node, params, node.runner.check_mode)
+    return run_health(node, params, node.runner.check_mode)
 
 
 def by_name(out):
@@ -160,7 +136,7 @@ def test_healthy_node_all_ok():
     )
     out, failed = results(node)
     assert failed is None
-    assert {c["name"]: c["status"] for c in out["checks"]} == dict.fromkeys(_health.CHECKS, "ok")
+    assert {c["name"]: c["status"] for c in out["checks"]} == dict.fromkeys(checks.CHECKS, "ok")
     assert out["changed"] is False
     assert out["summary"] == {"status": "ok", "total": 13, "ok": 13, "warn": 0, "fail": 0, "failing": []}
     assert node.runner.commands == ["pvesm status", "zpool list -H -o name,health", "zpool status -x"]
@@ -168,36 +144,36 @@ def test_healthy_node_all_ok():
 
 def test_tools_missing():
     node = FakeNode(healthy_files(), tools=("pct", "pvesm", "zfs"))
-    res = _health.check_tools(node, {})
+    res = checks.check_tools(node, {})
     assert res.status == "fail" and "missing: lxc-start" in res.detail
     node = FakeNode(healthy_files(), tools=("pct", "pvesm", "lxc-start"))
-    res = _health.check_tools(node, {})
+    res = checks.check_tools(node, {})
     assert res.status == "warn" and "missing: zfs" in res.detail and "zfsutils-linux" in res.remedy
 
 
 def test_pve_filesystem():
     node = FakeNode(healthy_files())
-    assert _health.check_pve_filesystem(node, {}).detail == "/etc/pve is mounted (fuse) and writable"
+    assert checks.check_pve_filesystem(node, {}).detail == "/etc/pve is mounted (fuse) and writable"
     node._cache.clear()
     node.files["/proc/self/mountinfo"] = MOUNTINFO_V2.replace(" /etc/pve ", " /etc/other ")
-    res = _health.check_pve_filesystem(node, {})
+    res = checks.check_pve_filesystem(node, {})
     assert res.status == "fail" and "not a mount point" in res.detail and "pve-cluster" in res.remedy
     node = FakeNode(healthy_files())
     node.readonly.add("/etc/pve")
-    assert _health.check_pve_filesystem(node, {}).status == "fail"
+    assert checks.check_pve_filesystem(node, {}).status == "fail"
 
 
 def test_quorum():
     node = FakeNode(healthy_files())
-    assert _health.check_quorum(node, {}).detail.startswith("standalone node")
+    assert checks.check_quorum(node, {}).detail.startswith("standalone node")
     node.files["/etc/pve/corosync.conf"] = "totem {}\n"
     members = '{"nodename": "pve", "version": 3, "cluster": {"name": "c", "version": 2, "nodes": 2, "quorate": %d}, '
     members += '"nodelist": {"pve": {"id": 1, "online": 1}, "pve2": {"id": 2, "online": %d}}}'
     node.files["/etc/pve/.members"] = members % (1, 1)
-    res = _health.check_quorum(node, {})
+    res = checks.check_quorum(node, {})
     assert res.status == "ok" and "2 of 2 nodes online" in res.detail
     node.files["/etc/pve/.members"] = members % (0, 0)
-    res = _health.check_quorum(node, {})
+    res = checks.check_quorum(node, {})
     assert res.status == "fail" and "NOT quorate (1 of 2 nodes online)" in res.detail and "pvecm" in res.remedy
 
 
@@ -206,38 +182,38 @@ def test_quorum_falls_back_to_pvecm():
         healthy_files(), {"pvecm status": (0, "Quorum information\nQuorate:          Yes\n", "")}, tools=("pvecm",)
     )
     node.files["/etc/pve/corosync.conf"] = "totem {}\n"
-    assert _health.check_quorum(node, {}).status == "ok"
+    assert checks.check_quorum(node, {}).status == "ok"
     assert node.runner.commands == ["pvecm status"]
 
 
 def test_storage_inactive_full_and_threshold():
     node = FakeNode(healthy_files(), {"pvesm status": (0, PVESM_BAD, "storage 'local-zfs' is not online\n")})
-    res = _health.check_storage(node, {"min_free_percent": 10})
+    res = checks.check_storage(node, {"min_free_percent": 10})
     assert res.status == "fail"
     assert res.detail == (
         "local has 3.6% free (below 10%); local-zfs is inactive; pvesm: storage 'local-zfs' is not online"
     )
     assert "pvesm status --storage" in res.remedy and "min_free_percent" in res.remedy
     node = FakeNode(healthy_files(), {"pvesm status": (0, PVESM_OK, "")})
-    res = _health.check_storage(node, {"min_free_percent": 85})
+    res = checks.check_storage(node, {"min_free_percent": 85})
     assert res.status == "warn" and res.items == ["local has 82.3% free (below 85%)"]
 
 
 def test_storage_command_fails():
     node = FakeNode(healthy_files(), {"pvesm status": (255, "", "ipcc_send_rec[1] failed: Connection refused\n")})
-    res = _health.check_storage(node, {"min_free_percent": 10})
+    res = checks.check_storage(node, {"min_free_percent": 10})
     assert res.status == "fail" and "Connection refused" in res.detail
 
 
 def test_template_storage():
     node = FakeNode(healthy_files(), healthy_answers())
-    assert _health.check_template_storage(node, {}).detail == "vztmpl content on: local"
+    assert checks.check_template_storage(node, {}).detail == "vztmpl content on: local"
     node._cache.clear()
     node.files["/etc/pve/storage.cfg"] = STORAGE_CFG.replace("iso,vztmpl,backup", "iso,backup")
-    res = _health.check_template_storage(node, {})
+    res = checks.check_template_storage(node, {})
     assert res.status == "fail" and "pvesm set local --content iso,vztmpl,backup" in res.remedy
     node = FakeNode(healthy_files(), {"pvesm status": (0, PVESM_OK.replace("dir     active", "dir   inactive"), "")})
-    assert _health.check_template_storage(node, {}).status == "fail"
+    assert checks.check_template_storage(node, {}).status == "fail"
 
 
 @pytest.mark.parametrize(
@@ -252,7 +228,7 @@ def test_template_storage():
 )
 def test_zfs_pools(listing, status_x, expected):
     answers = {"zpool list -H -o name,health": (0, listing, ""), "zpool status -x": (0, status_x, "")}
-    res = _health.check_zfs_pools(FakeNode(healthy_files(), answers), {})
+    res = checks.check_zfs_pools(FakeNode(healthy_files(), answers), {})
     assert res.status == expected
     if expected != "ok":
         assert "zpool status -v" in res.remedy
@@ -262,60 +238,60 @@ def test_bridges():
     node = FakeNode(healthy_files())
     node.add_ct(100, "net0: name=eth0,bridge=vmbr0\n")
     node.add_ct(101, "net0: name=eth0,bridge=vmbr0\nnet1: name=eth1,bridge=vmbr9\n")
-    res = _health.check_bridges(node, {})
+    res = checks.check_bridges(node, {})
     assert res.status == "fail" and res.detail == "CT 101 net1: bridge vmbr9 does not exist"
     assert "ifreload -a" in res.remedy
     node = FakeNode(healthy_files())
     node.files["/sys/class/net/ovsbr0/type"] = "1"
     node.add_ct(102, "net0: name=eth0,bridge=ovsbr0\n")
-    assert _health.check_bridges(node, {}).status == "warn"
+    assert checks.check_bridges(node, {}).status == "warn"
 
 
 def test_cgroup_layouts():
     node = FakeNode(healthy_files())
-    assert _health.check_cgroup(node, {}).detail == "unified (cgroup v2 on /sys/fs/cgroup)"
+    assert checks.check_cgroup(node, {}).detail == "unified (cgroup v2 on /sys/fs/cgroup)"
     node._cache.clear()
     node.files["/proc/self/mountinfo"] = MOUNTINFO_HYBRID
-    res = _health.check_cgroup(node, {})
+    res = checks.check_cgroup(node, {})
     assert res.status == "ok" and res.detail.startswith("hybrid (cgroup v1 controllers memory under")
     node._cache.clear()
     node.files["/proc/self/mountinfo"] = "\n".join(
         line for line in MOUNTINFO_HYBRID.splitlines() if "unified" not in line
     )
-    res = _health.check_cgroup(node, {})
+    res = checks.check_cgroup(node, {})
     assert res.status == "warn" and res.detail.startswith("legacy (cgroup v1 only: memory)")
     node._cache.clear()
     node.files["/proc/self/mountinfo"] = "22 1 0:21 / / rw - ext4 /dev/sda1 rw\n"
-    assert _health.check_cgroup(node, {}).status == "fail"
+    assert checks.check_cgroup(node, {}).status == "fail"
 
 
 def test_subids():
-    assert _health.covered((100000, 65536), [(100000, 65536)])
-    assert _health.covered((100000, 65536), [(100000, 1000), (101000, 64536)])
-    assert not _health.covered((100000, 65536), [(100000, 65535)])
+    assert checks.covered((100000, 65536), [(100000, 65536)])
+    assert checks.covered((100000, 65536), [(100000, 1000), (101000, 64536)])
+    assert not checks.covered((100000, 65536), [(100000, 65535)])
     node = FakeNode(healthy_files())
     node.add_ct(100, "unprivileged: 1\n")
     node.add_ct(101, "unprivileged: 0\n")
-    assert _health.check_subids(node, {}).status == "ok"
+    assert checks.check_subids(node, {}).status == "ok"
     node.files["/etc/subgid"] = ""
     node._cache.clear()
-    res = _health.check_subids(node, {})
+    res = checks.check_subids(node, {})
     assert res.status == "fail" and res.detail == "CT 100 needs root:100000:65536 in /etc/subgid"
     node.add_ct(102, "unprivileged: 1\nlxc.idmap: u 0 200000 65536\nlxc.idmap: g 0 100000 65536\n")
     node.files["/etc/subgid"] = "root:100000:65536\n"
     node._cache.clear()
-    res = _health.check_subids(node, {})
+    res = checks.check_subids(node, {})
     assert res.detail == "CT 102 needs root:200000:65536 in /etc/subuid"
 
 
 def test_run_dir():
     node = FakeNode(healthy_files())
-    assert _health.check_run_dir(node, {}).status == "ok"
+    assert checks.check_run_dir(node, {}).status == "ok"
     node.readonly.add("/run/nexcage")
-    assert _health.check_run_dir(node, {}).status == "fail"
+    assert checks.check_run_dir(node, {}).status == "fail"
     node = FakeNode(healthy_files())
     del node.files["/run/nexcage"]
-    assert "does not exist yet" in _health.check_run_dir(node, {}).detail
+    assert "does not exist yet" in checks.check_run_dir(node, {}).detail
 
 
 def test_duplicate_vmid():
@@ -323,12 +299,12 @@ def test_duplicate_vmid():
     node.add_ct(100, "arch: amd64\n")
     node.files["/etc/pve/nodes/pve2/qemu-server/100.conf"] = "memory: 512\n"
     node.files["/etc/pve/.vmlist"] = '{"version": 3, "ids": {"100": {"node": "pve", "type": "lxc", "version": 2}}}'
-    res = _health.check_duplicate_vmid(node, {})
+    res = checks.check_duplicate_vmid(node, {})
     assert res.status == "fail"
     assert res.detail == "duplicated VMID(s): VMID 100: nodes/pve/lxc/100.conf, nodes/pve2/qemu-server/100.conf"
     node = FakeNode(healthy_files())
     node.add_ct(101, "arch: amd64\n")
-    res = _health.check_duplicate_vmid(node, {})
+    res = checks.check_duplicate_vmid(node, {})
     assert res.status == "warn" and res.detail == "VMID 101 has a config but is not in .vmlist"
 
 
@@ -350,10 +326,10 @@ def stale_node(check_mode=False):
 
 def test_stale_findings():
     node = stale_node()
-    state = _health.check_stale_state(node, {})
+    state = checks.check_stale_state(node, {})
     assert state.status == "warn" and [f["vmid"] for f in state.items] == [900]
     assert "/run/nexcage/900/state.json" in state.detail and "repair: [stale_state]" in state.remedy
-    locks = _health.check_stale_locks(node, {})
+    locks = checks.check_stale_locks(node, {})
     assert locks.status == "warn" and [(f["vmid"], f["lock"]) for f in locks.items] == [
         (105, "create"),
         (106, "destroyed"),
@@ -368,15 +344,15 @@ def test_live_task_protects():
         (4243, ["task UPID:pve:00001093:0000A1B2:65F0A1B2:vzdestroy:106:root@pam:"]),
     ]
     node.held.add("/run/lock/lxc/pve-config-900.lock")
-    assert _health.check_stale_locks(node, {}).status == "ok"
-    assert _health.check_stale_state(node, {}).status == "ok"
-    assert "pid 4242" in _health.check_stale_locks(node, {}).detail
+    assert checks.check_stale_locks(node, {}).status == "ok"
+    assert checks.check_stale_state(node, {}).status == "ok"
+    assert "pid 4242" in checks.check_stale_locks(node, {}).detail
 
 
 def test_running_ct_is_not_stale():
     node = stale_node()
     node.files["/proc/net/unix"] = "0000: 00000002 0 10000 0001 01 1234 @/var/lib/lxc/105/command\n"
-    assert [f["vmid"] for f in _health.check_stale_locks(node, {}).items] == [106]
+    assert [f["vmid"] for f in checks.check_stale_locks(node, {}).items] == [106]
 
 
 def test_repair_check_mode_plans_and_predicts():
@@ -443,9 +419,9 @@ def test_fail_on_levels():
 
 def test_mountinfo_unescapes_and_last_mount_wins():
     node = FakeNode({"/proc/self/mountinfo": MOUNTINFO_V2 + "60 22 0:50 / /etc/pve ro,relatime - fuse x ro\n"})
-    assert _health.mount_at(node, "/etc/pve")[2][0] == "ro"
+    assert mount_at(node, "/etc/pve")[2][0] == "ro"
     node = FakeNode({"/proc/self/mountinfo": "61 22 0:50 / /mnt/a\\040b rw - ext4 x rw\n"})
-    assert _health.mount_at(node, "/mnt/a b") is not None
+    assert mount_at(node, "/mnt/a b") is not None
 
 
 def test_real_remove_runtime_dir_stays_on_filesystem(tmp_path):
@@ -454,7 +430,7 @@ def test_real_remove_runtime_dir_stays_on_filesystem(tmp_path):
     (top / "state.json").write_text("{}")
     (top / "sub" / "f").write_text("x")
     (top / "link").symlink_to(tmp_path)
-    node = _health.NodeView(FakeRunner({}), which=lambda t: None)
+    node = NodeView(ScriptedRunner({}), which=lambda t: None)
     assert node.remove_runtime_dir(str(top)) == []
     assert not top.exists() and tmp_path.exists()
     assert posixpath.isdir(str(tmp_path))
@@ -464,7 +440,7 @@ def test_state_of_a_live_process_is_not_stale():
     node = stale_node()
     node.files["/run/nexcage/900/state.json"] = '{"ociVersion": "1.0.2", "id": "900", "status": "running", "pid": 4321}'
     node.files["/proc/4321/cmdline"] = "runc"
-    res = _health.check_stale_state(node, {})
+    res = checks.check_stale_state(node, {})
     assert res.status == "ok" and "900 (its state.json names live pid 4321)" in res.detail
     node.files["/run/nexcage/900/state.json"] = '{"ociVersion": "1.0.2", "id": "900", "status": "stopped", "pid": 4321}'
-    assert _health.check_stale_state(node, {}).status == "warn"
+    assert checks.check_stale_state(node, {}).status == "warn"

@@ -7,8 +7,10 @@ import sys
 
 import pytest
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_bundle, _oci_schema
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import NexcageError
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths as node_paths
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "oci"))
@@ -69,7 +71,7 @@ def env(tmp_path):
 
 def run(state, path, check_mode=False, **kw):
     runner = Runner(check_mode=check_mode)
-    manager = _oci_bundle.BundleManager(runner, params(**kw))
+    manager = oci_bundle.BundleManager(runner, params(**kw))
     result = getattr(manager, state)(path)
     return result, runner, manager
 
@@ -78,15 +80,23 @@ def run(state, path, check_mode=False, **kw):
 
 
 def test_no_options_gives_the_runc_defaults():
-    assert _oci_bundle.build_config(params()) == _oci_bundle.default_config()
-    cfg = _oci_bundle.default_config()
+    assert oci_bundle.build_config(params()) == default_config()
+    cfg = default_config()
     assert cfg["process"]["args"] == ["sh"] and cfg["process"]["terminal"] is True
     assert cfg["root"] == {"path": "rootfs", "readonly": True}
-    assert [m["destination"] for m in cfg["mounts"]] == list(_oci_bundle.DEFAULT_MOUNT_DESTINATIONS)
+    assert [m["destination"] for m in cfg["mounts"]] == [
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
+        "/sys",
+        "/sys/fs/cgroup",
+    ]
 
 
 def test_options_build_config():
-    cfg = _oci_bundle.build_config(
+    cfg = oci_bundle.build_config(
         params(
             args=["/bin/app", "x"],
             env={"PATH": "/bin", "A": 1},
@@ -134,7 +144,7 @@ def test_options_build_config():
 
 def test_env_list_form_and_image_overlay_order():
     overlay = {"env": ["PATH=/img", "IMG=1"], "args": ["/img"], "cwd": "/w", "user": {"uid": 3, "gid": 3}}
-    cfg = _oci_bundle.build_config(params(env=["IMG=2", "NEW=x"]), overlay)
+    cfg = oci_bundle.build_config(params(env=["IMG=2", "NEW=x"]), overlay)
     assert cfg["process"]["env"] == ["PATH=/img", "TERM=xterm", "IMG=2", "NEW=x"]
     assert cfg["process"]["args"] == ["/img"] and cfg["process"]["cwd"] == "/w"
     assert cfg["process"]["user"] == {"uid": 3, "gid": 3}
@@ -153,18 +163,18 @@ def test_env_list_form_and_image_overlay_order():
     ],
 )
 def test_parse_size(value, expected):
-    assert _oci_bundle.parse_size(value) == expected
+    assert oci_bundle.parse_size(value) == expected
 
 
 @pytest.mark.parametrize("value", ["lots", "-5", "1X", "-1G"])
 def test_parse_size_rejects(value):
     with pytest.raises(NexcageError, match="memory_limit"):
-        _oci_bundle.parse_size(value)
+        oci_bundle.parse_size(value)
 
 
 def test_deep_merge():
     base = {"a": {"b": 1, "c": [1]}, "d": 1}
-    assert _oci_bundle.deep_merge(base, {"a": {"c": [2], "e": None}, "d": None, "f": 3}) == {
+    assert oci_bundle.deep_merge(base, {"a": {"c": [2], "e": None}, "d": None, "f": 3}) == {
         "a": {"b": 1, "c": [2]},
         "f": 3,
     }
@@ -177,13 +187,13 @@ def test_deep_merge():
 def test_bundle_path_must_be_inside_roots(tmp_path):
     roots = [str(tmp_path / "r")]
     (tmp_path / "r").mkdir()
-    assert _oci_bundle.check_bundle_path(str(tmp_path / "r" / "b"), roots)[0] == str(tmp_path / "r" / "b")
+    assert oci_bundle.check_bundle_path(str(tmp_path / "r" / "b"), roots)[0] == str(tmp_path / "r" / "b")
     for bad in (str(tmp_path / "other" / "b"), str(tmp_path / "r"), str(tmp_path / "r" / ".." / "b"), "/etc"):
         with pytest.raises(NexcageError, match="not inside any of bundle_roots") as exc:
-            _oci_bundle.check_bundle_path(bad, roots)
+            oci_bundle.check_bundle_path(bad, roots)
         assert exc.value.category == "permission_denied"
     with pytest.raises(NexcageError, match="absolute"):
-        _oci_bundle.check_bundle_path("rel/b", roots)
+        oci_bundle.check_bundle_path("rel/b", roots)
 
 
 def test_bundle_path_symlink_escape_refused(tmp_path):
@@ -191,7 +201,7 @@ def test_bundle_path_symlink_escape_refused(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     os.symlink(str(tmp_path / "elsewhere"), str(tmp_path / "r" / "link"))
     with pytest.raises(NexcageError, match="not inside"):
-        _oci_bundle.check_bundle_path(str(tmp_path / "r" / "link" / "b"), [str(tmp_path / "r")])
+        oci_bundle.check_bundle_path(str(tmp_path / "r" / "link" / "b"), [str(tmp_path / "r")])
 
 
 # --------------------------------------------------------------------------- present / idempotency
@@ -205,7 +215,7 @@ def test_present_from_directory_then_idempotent(env):
     assert (bundle / "rootfs" / "bin" / "sh").exists()
     on_disk = json.loads((bundle / "config.json").read_text())
     assert on_disk == result["config"]
-    stored = json.loads((bundle / _oci_bundle.DIGEST_FILE).read_text())
+    stored = json.loads((bundle / oci_bundle.DIGEST_FILE).read_text())
     assert stored["digest"] == result["digest"] and result["digest"].startswith("sha256:")
     assert result["validation"] == []
     assert oct(os.stat(bundle).st_mode & 0o777) == "0o700"
@@ -245,7 +255,7 @@ def test_source_change_rebuilds_rootfs_and_keeps_other_files(env):
     assert result["changed"] and result["rootfs_changed"] and not result["config_changed"]
     assert (pathlib.Path(env["path"]) / "rootfs" / "new-file").read_text() == "n"
     assert (pathlib.Path(env["path"]) / "hostdata" / "keep").read_text() == "k"
-    assert sorted(os.listdir(env["path"])) == [_oci_bundle.DIGEST_FILE, "config.json", "hostdata", "rootfs"]
+    assert sorted(os.listdir(env["path"])) == [oci_bundle.DIGEST_FILE, "config.json", "hostdata", "rootfs"]
     assert os.listdir(env["roots"]) == ["b1"]
 
 
@@ -287,7 +297,7 @@ def test_hand_made_bundle_without_source_gets_config_and_digest(env):
     assert result["changed"] and result["config_changed"] and not result["rootfs_changed"]
     assert runner.commands == []
     assert json.loads((bundle / "config.json").read_text()) == result["config"]
-    assert (bundle / _oci_bundle.DIGEST_FILE).exists() and (bundle / "rootfs" / "bin" / "sh").exists()
+    assert (bundle / oci_bundle.DIGEST_FILE).exists() and (bundle / "rootfs" / "bin" / "sh").exists()
     again, _ignored, _ignored = run("present", env["path"], args=["/bin/sh"], terminal=False)
     assert again["changed"] is False
 
@@ -389,7 +399,7 @@ def test_hostile_tarball_on_existing_bundle_keeps_old_bundle(env):
     with pytest.raises(NexcageError):
         run("present", env["path"], source=bad, args=["/bin/sh"], terminal=False)
     assert os.listdir(env["roots"]) == ["b1"]
-    assert sorted(os.listdir(env["path"])) == [_oci_bundle.DIGEST_FILE, "config.json", "rootfs"]
+    assert sorted(os.listdir(env["path"])) == [oci_bundle.DIGEST_FILE, "config.json", "rootfs"]
     again, _ignored, _ignored = run("present", env["path"], source=good, args=["/bin/sh"], terminal=False)
     assert again["changed"] is False and again["digest"] == first["digest"]
 
@@ -414,8 +424,8 @@ def test_template_volume(env, monkeypatch):
     ocifix.make_tar(str(vz / "template" / "cache" / "mini.tar.gz"), GOOD_MEMBERS, mode="w:gz")
     cfg = env["tmp"] / "storage.cfg"
     cfg.write_text(STORAGE_CFG.format(vz=vz))
-    monkeypatch.setattr(_oci_bundle, "STORAGE_CFG", str(cfg))
-    assert _oci_bundle.template_path("local:vztmpl/mini.tar.gz") == str(vz / "template" / "cache" / "mini.tar.gz")
+    monkeypatch.setattr(node_paths, "STORAGE_CFG", str(cfg))
+    assert oci_bundle.template_path("local:vztmpl/mini.tar.gz") == str(vz / "template" / "cache" / "mini.tar.gz")
     result, _ignored, _ignored = run(
         "present", env["path"], source="local:vztmpl/mini.tar.gz", args=["/bin/sh"], terminal=False
     )
@@ -427,7 +437,7 @@ def test_template_volume(env, monkeypatch):
         ("local:vztmpl/missing.tar.zst", "does not exist"),
     ):
         with pytest.raises(NexcageError, match=words):
-            _oci_bundle.template_path(volid)
+            oci_bundle.template_path(volid)
 
 
 def test_oci_layout_source_seeds_config(env):
@@ -534,177 +544,6 @@ def test_validated_missing_bundle(env):
 # --------------------------------------------------------------------------- Proxmox mapping
 
 
-def lxc_split(value):
-    """Port of LXC: parse_line strips one pair of surrounding quotes, then
-    lxc_string_split_quoted splits on whitespace with '...' / "..." words."""
-    if len(value) >= 2 and value[0] in "'\"" and value[-1] == value[0]:
-        value = value[1:-1]
-    words, i = [], 0
-    while i < len(value):
-        if value[i].isspace():
-            i += 1
-            continue
-        if value[i] in "'\"":
-            q = value[i]
-            end = value.index(q, i + 1) if q in value[i + 1 :] else len(value)
-            words.append(value[i + 1 : end])
-            i = end + 1
-        else:
-            end = i
-            while end < len(value) and not value[end].isspace():
-                end += 1
-            words.append(value[i:end])
-            i = end
-    return words
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["/bin/sh"],
-        ["/bin/sh", "-c", "echo hello; cat /data/x"],
-        ["nginx", "-g", "daemon off;"],
-        ["my app", "x y"],
-        ["echo", "it's"],
-        ['say "hi"', "plain"],
-        ["'quoted'"],
-    ],
-)
-def test_lxc_quote_args_roundtrip(args):
-    assert lxc_split(_oci_bundle.lxc_quote_args(args)) == args
-
-
-@pytest.mark.parametrize("args", [["a'b\"c"], [""], ["a\nb"]])
-def test_lxc_quote_args_unrepresentable(args):
-    with pytest.raises(ValueError):
-        _oci_bundle.lxc_quote_args(args)
-
-
-def test_shares_to_weight():
-    assert _oci_bundle.shares_to_weight(1024) == 100
-    assert _oci_bundle.shares_to_weight(2) == 1
-    assert _oci_bundle.shares_to_weight(262144) == 10000
-
-
-def test_pve_settings_full(tmp_path):
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    hosts_file = tmp_path / "hosts"
-    hosts_file.write_text("x")
-    (tmp_path / "rel").mkdir()
-    cfg = _oci_bundle.build_config(
-        params(
-            args=["/bin/sh", "-c", "echo hi"],
-            env=["A=1", "BAD.NAME=2"],
-            cwd="/srv",
-            user=dict(uid=1000, gid=1000, additional_gids=[10, 20]),
-            hostname="web-1",
-            terminal=False,
-            mounts=[
-                dict(destination="/data", source=str(data_dir), type=None, options=["ro", "nosuid"]),
-                dict(destination="/etc/hosts2", source=str(hosts_file), type=None, options=None),
-                dict(destination="/cache", source=None, type="tmpfs", options=["size=64m"]),
-                dict(destination="/rel", source="rel", type="bind", options=None),
-            ],
-            memory_limit="512M",
-            cpu_quota=50000,
-            cpu_period=100000,
-            cpu_shares=1024,
-            rlimits=[dict(type="nproc", soft=100, hard=18446744073709551615)],
-            annotations={"org.opencontainers.image.stopSignal": "SIGTERM"},
-            config={"linux": {"resources": {"memory": {"swap": 1024 * 1024 * 1024}, "pids": {"limit": 50}}}},
-        )
-    )
-    settings, warnings, errors = _oci_bundle.pve_settings(cfg, str(tmp_path))
-    assert errors == []
-    assert settings["hostname"] == "web-1"
-    assert settings["memory"] == 512 and settings["swap"] == 512
-    assert settings["cpulimit"] == 0.5 and settings["cpuunits"] == 100
-    assert settings["unprivileged"] is False and settings["rootfs_readonly"] is True
-    assert settings["mounts"] == [
-        {"host_path": str(data_dir), "mountpoint": "/data", "read_only": True, "mount_options": ["nosuid"]},
-        {"host_path": str(tmp_path / "rel"), "mountpoint": "/rel", "read_only": False, "mount_options": []},
-    ]
-    lxc = settings["lxc"]
-    assert ["lxc.init.cmd", "/bin/sh -c 'echo hi'"] in lxc
-    assert ["lxc.init.cwd", "/srv"] in lxc
-    assert ["lxc.init.uid", "1000"] in lxc and ["lxc.init.gid", "1000"] in lxc
-    assert ["lxc.init.groups", "10,20"] in lxc
-    assert ["lxc.environment", "A=1"] in lxc and ["lxc.environment", "BAD.NAME=2"] in lxc
-    assert ["lxc.mount.entry", "%s etc/hosts2 none bind,create=file 0 0" % hosts_file] in lxc
-    assert ["lxc.mount.entry", "tmpfs cache tmpfs size=64m,create=dir 0 0"] in lxc
-    assert ["lxc.prlimit.nproc", "100:unlimited"] in lxc
-    assert ["lxc.cap.keep", "audit_write kill net_bind_service"] in lxc
-    assert ["lxc.cgroup2.pids.max", "50"] in lxc
-    assert ["lxc.signal.halt", "SIGTERM"] in lxc
-    assert not [e for e in lxc if e[0] == "lxc.mount.entry" and "proc" in e[1]]  # defaults are LXC's job
-    assert any("BAD.NAME" in w or "env[3]" in w for w in warnings)
-    assert any("noNewPrivileges" in w for w in warnings)
-
-
-def test_pve_settings_errors(tmp_path):
-    cfg = _oci_bundle.build_config(
-        params(
-            args=["a'b\"c"],
-            mounts=[
-                dict(destination="/gone", source=str(tmp_path / "missing"), type=None, options=None),
-                dict(destination="/x", source="nfs:/x", type="nfs", options=None),
-            ],
-            memory_limit="1M",
-            config={
-                "hostname": "bad_host",
-                "hooks": {"poststop": [{"path": "/bin/true"}]},
-                "linux": {"sysctl": {"net.ipv4.ip_forward": "1"}, "devices": [{"type": "c", "path": "/dev/x"}]},
-            },
-        )
-    )
-    settings, warnings, errors = _oci_bundle.pve_settings(cfg, str(tmp_path))
-    text = "\n".join(errors)
-    for words in (
-        "$.hostname",
-        "$.process.args",
-        "does not exist",
-        "'nfs'",
-        "16 MiB",
-        "$.hooks.poststop",
-        "only IPC sysctls",
-        "$.linux.devices",
-    ):
-        assert words in text, words
-    assert "hostname" not in settings and "memory" not in settings
-
-
-def test_pve_settings_user_namespace(tmp_path):
-    ns = [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "user")]
-    default_map = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    cfg = _oci_bundle.build_config(
-        params(
-            args=["/bin/sh"],
-            config={"linux": {"namespaces": ns, "uidMappings": default_map, "gidMappings": default_map}},
-        )
-    )
-    settings, warnings, errors = _oci_bundle.pve_settings(cfg, str(tmp_path))
-    assert settings["unprivileged"] is True and not [e for e in settings["lxc"] if e[0] == "lxc.idmap"]
-    other = [{"containerID": 0, "hostID": 200000, "size": 65536}]
-    cfg["linux"]["uidMappings"] = other
-    settings, warnings, errors = _oci_bundle.pve_settings(cfg, str(tmp_path))
-    assert ["lxc.idmap", "u 0 200000 65536"] in settings["lxc"] and errors == []
-
-
-def test_pve_settings_on_every_generated_config_is_schema_valid_input(tmp_path):
-    cfg = _oci_bundle.build_config(params(args=["/bin/sh"]))
-    assert _oci_schema.schema_problems(cfg) == []
-    settings, warnings, errors = _oci_bundle.pve_settings(cfg, str(tmp_path))
-    assert errors == [] and settings["lxc"][0] == ["lxc.init.cmd", "/bin/sh"]
-
-
-def test_pve_settings_rootfs_and_foreign_platform(tmp_path):
-    cfg = _oci_bundle.build_config(params(args=["/bin/sh"], config={"windows": {"layerFolders": ["C:\\x"]}}))
-    settings, warnings, errors = _oci_bundle.pve_settings(cfg, str(tmp_path))
-    assert settings["rootfs_dir"] == str(tmp_path / "rootfs")
-    assert any(e.startswith("$.windows") for e in errors)
-
-
 def test_missing_bind_source_is_a_warning(env):
     result, _ignored, _ignored = run(
         "present",
@@ -721,9 +560,9 @@ def test_missing_bind_source_is_a_warning(env):
 
 def test_inspect_bundle(env):
     result, _ignored, _ignored = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
-    info = _oci_bundle.inspect_bundle(env["path"])
+    info = oci_bundle.inspect_bundle(env["path"])
     assert info["valid"] and info["config"] == result["config"] and info["digest"] == result["digest"]
     assert info["rootfs"] == os.path.join(env["path"], "rootfs") and info["rootfs_digest"].startswith("sha256:")
     pathlib.Path(env["path"], "config.json").write_text("[")
-    info = _oci_bundle.inspect_bundle(env["path"])
+    info = oci_bundle.inspect_bundle(env["path"])
     assert not info["valid"] and info["config"] is None and info["validation"][0]["check"] == "load"

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_image
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "oci"))
@@ -24,7 +24,7 @@ def extract(tmp_path, members, **kw):
     root = tmp_path / "root"
     root.mkdir(exist_ok=True)
     runner = Runner()
-    _oci_image.extract_tar(tar, str(root), runner, str(tmp_path), **kw)
+    oci_image.extract_tar(tar, str(root), runner, str(tmp_path), **kw)
     return root
 
 
@@ -68,7 +68,7 @@ def test_plain_members_extracted_with_modes_and_links(tmp_path):
     ],
 )
 def test_hostile_members_refused(tmp_path, members, words):
-    with pytest.raises(_oci_image.ExtractError, match=words.replace("(", r"\(")):
+    with pytest.raises(oci_image.ExtractError, match=words.replace("(", r"\(")):
         extract(tmp_path, members)
 
 
@@ -79,7 +79,7 @@ def test_absolute_symlink_out_of_rootfs_is_never_written_through(tmp_path):
         {"name": "escape", "type": "symlink", "linkname": str(outside)},
         {"name": "escape/pwned", "data": "pwned"},
     ]
-    with pytest.raises(_oci_image.ExtractError, match="absolute symlink escape -> .*outside the rootfs on the host"):
+    with pytest.raises(oci_image.ExtractError, match="absolute symlink escape -> .*outside the rootfs on the host"):
         extract(tmp_path, members)
     assert os.listdir(outside) == []
 
@@ -124,8 +124,8 @@ def test_not_a_tar(tmp_path):
     bad = tmp_path / "bad.tar"
     bad.write_bytes(b"this is not a tar archive at all" * 100)
     (tmp_path / "root").mkdir()
-    with pytest.raises(_oci_image.ExtractError, match="not a readable tar archive"):
-        _oci_image.extract_tar(str(bad), str(tmp_path / "root"), Runner(), str(tmp_path))
+    with pytest.raises(oci_image.ExtractError, match="not a readable tar archive"):
+        oci_image.extract_tar(str(bad), str(tmp_path / "root"), Runner(), str(tmp_path))
 
 
 @pytest.mark.parametrize("kind", ["gzip", "xz", "zstd"])
@@ -141,11 +141,11 @@ def test_compressed_tarballs(tmp_path, kind):
         if not shutil.which("zstd"):
             pytest.skip("zstd command not installed")
         subprocess.run(["zstd", "-q", "-o", str(path), raw], check=True)
-    assert _oci_image.compression_of(str(path)) == kind
+    assert oci_image.compression_of(str(path)) == kind
     root = tmp_path / "root"
     root.mkdir()
     runner = Runner()
-    _oci_image.extract_tar(str(path), str(root), runner, str(tmp_path))
+    oci_image.extract_tar(str(path), str(root), runner, str(tmp_path))
     assert (root / "etc" / "os-release").read_text() == "ID=test\n"
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".nexcage-unzstd")]
 
@@ -178,10 +178,10 @@ def test_layers_applied_in_order_with_whiteouts(tmp_path):
             ],
         ],
     )
-    image = _oci_image.read_image_layout(layout)
+    image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    _oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
     assert (root / "etc" / "keep").read_text() == "2"
     assert not (root / "etc" / "remove").exists()
     assert sorted(os.listdir(root / "opt" / "app")) == ["new"]
@@ -197,36 +197,36 @@ def test_opaque_marker_after_same_layer_entries_keeps_them(tmp_path):
             [{"name": "d/", "type": "dir"}, {"name": "d/upper", "data": "2"}, {"name": "d/.wh..wh..opq"}],
         ],
     )
-    image = _oci_image.read_image_layout(layout)
+    image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    _oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
     assert os.listdir(root / "d") == ["upper"]
 
 
 def test_whiteout_of_dotdot_refused(tmp_path):
     layout = _layout(tmp_path, [[{"name": "a/", "type": "dir"}, {"name": "a/.wh..."}]])
-    image = _oci_image.read_image_layout(layout)
+    image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    with pytest.raises(_oci_image.ExtractError):
-        _oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    with pytest.raises(oci_image.ExtractError):
+        oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
 
 
 def test_hostile_layer_refused(tmp_path):
     layout = _layout(tmp_path, [[{"name": "../../etc/passwd", "data": "x"}]])
-    image = _oci_image.read_image_layout(layout)
+    image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    with pytest.raises(_oci_image.ExtractError, match="path traversal"):
-        _oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    with pytest.raises(oci_image.ExtractError, match="path traversal"):
+        oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
 
 
 def test_layout_ref_selection_and_errors(tmp_path):
     layout = _layout(tmp_path, [[{"name": "x", "data": "1"}]], ref="v1")
-    assert _oci_image.read_image_layout(layout, ref="v1")["manifest_digest"].startswith("sha256:")
-    with pytest.raises(_oci_image.ImageError, match="no manifest named 'v2'.*v1"):
-        _oci_image.read_image_layout(layout, ref="v2")
+    assert oci_image.read_image_layout(layout, ref="v1")["manifest_digest"].startswith("sha256:")
+    with pytest.raises(oci_image.ImageError, match="no manifest named 'v2'.*v1"):
+        oci_image.read_image_layout(layout, ref="v2")
 
 
 def test_layout_blob_tampering_detected(tmp_path):
@@ -236,8 +236,8 @@ def test_layout_blob_tampering_detected(tmp_path):
     path = os.path.join(layout, "blobs", "sha256", mdigest.split(":")[1])
     with open(path, "a") as fh:
         fh.write(" ")
-    with pytest.raises(_oci_image.ImageError, match="does not match its digest"):
-        _oci_image.read_image_layout(layout)
+    with pytest.raises(oci_image.ImageError, match="does not match its digest"):
+        oci_image.read_image_layout(layout)
 
 
 def test_layout_digest_path_traversal_refused(tmp_path):
@@ -247,22 +247,22 @@ def test_layout_digest_path_traversal_refused(tmp_path):
     index["manifests"][0]["digest"] = "sha256:../../../etc/passwd"
     with open(os.path.join(layout, "index.json"), "w") as fh:
         json.dump(index, fh)
-    with pytest.raises(_oci_image.ImageError, match="invalid blob digest"):
-        _oci_image.read_image_layout(layout)
+    with pytest.raises(oci_image.ImageError, match="invalid blob digest"):
+        oci_image.read_image_layout(layout)
 
 
 def test_non_linux_image_refused(tmp_path):
     layout = _layout(tmp_path, [[{"name": "x", "data": "1"}]], config={"os": "windows", "config": {}})
-    with pytest.raises(_oci_image.ImageError, match="only linux"):
-        _oci_image.read_image_layout(layout)
+    with pytest.raises(oci_image.ImageError, match="only linux"):
+        oci_image.read_image_layout(layout)
 
 
 def test_uncompressed_layers(tmp_path):
     layout = _layout(tmp_path, [[{"name": "x", "data": "1"}]], gzip_layers=False)
-    image = _oci_image.read_image_layout(layout)
+    image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    _oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
     assert (root / "x").read_text() == "1"
 
 
@@ -293,7 +293,7 @@ def test_overlay_from_image_config(tmp_path):
             "Labels": {"com.example.team": "ops", "org.opencontainers.image.source": "https://x"},
         },
     }
-    overlay, dropped = _oci_image.image_runtime_overlay(image, root)
+    overlay, dropped = oci_image.image_runtime_overlay(image, root)
     assert overlay["args"] == ["/bin/app", "--serve"]
     assert overlay["cwd"] == "/srv"
     assert overlay["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [10, 50]}
@@ -315,13 +315,13 @@ def test_overlay_from_image_config(tmp_path):
     ],
 )
 def test_resolve_user(tmp_path, user, expected):
-    assert _oci_image.resolve_user(user, _passwd_root(tmp_path)) == expected
+    assert oci_image.resolve_user(user, _passwd_root(tmp_path)) == expected
 
 
 @pytest.mark.parametrize("user", ["ghost", "app:nogroup"])
 def test_resolve_user_unknown_is_an_error(tmp_path, user):
-    with pytest.raises(_oci_image.ImageError, match="not found"):
-        _oci_image.resolve_user(user, _passwd_root(tmp_path))
+    with pytest.raises(oci_image.ImageError, match="not found"):
+        oci_image.resolve_user(user, _passwd_root(tmp_path))
 
 
 def test_zstd_layers(tmp_path):
@@ -330,11 +330,11 @@ def test_zstd_layers(tmp_path):
     layout = _layout(
         tmp_path, [[{"name": "a", "data": "1"}], [{"name": ".wh.a"}, {"name": "b", "data": "2"}]], gzip_layers="zstd"
     )
-    image = _oci_image.read_image_layout(layout)
+    image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
     runner = Runner()
-    _oci_image.extract_layers(image["layers"], str(root), runner, str(tmp_path))
+    oci_image.extract_layers(image["layers"], str(root), runner, str(tmp_path))
     assert os.listdir(root) == ["b"]
 
 
@@ -348,7 +348,7 @@ def test_index_picks_this_architecture(tmp_path, monkeypatch):
     index["manifests"] = [other, good]
     with open(os.path.join(layout, "index.json"), "w") as fh:
         json.dump(index, fh)
-    monkeypatch.setattr(_oci_image.platform, "machine", lambda: "x86_64")
-    assert _oci_image.read_image_layout(layout)["manifest_digest"] == good["digest"]
-    with pytest.raises(_oci_image.ImageError, match="missing"):
-        _oci_image.read_image_layout(layout, arch="arm64")
+    monkeypatch.setattr(oci_image.platform, "machine", lambda: "x86_64")
+    assert oci_image.read_image_layout(layout)["manifest_digest"] == good["digest"]
+    with pytest.raises(oci_image.ImageError, match="missing"):
+        oci_image.read_image_layout(layout, arch="arm64")

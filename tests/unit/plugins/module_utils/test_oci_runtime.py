@@ -1,46 +1,38 @@
-"""Unit tests of _oci_runtime with a scripted runner: the exact runtime commands per state and
+"""Unit tests of _oci.runtime with a scripted runner: the exact runtime commands per state and
 starting status, the wrapper only on create, error messages, and the OCI state file."""
 
 import json
 
 import pytest
+from scripted_runner import ScriptedRunner
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_runtime as R
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import NexcageError
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths as node_paths
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import runtime as oci_runtime
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandResult, Runner
 
 CID = "app1"
 WRAP = ["unshare", "-m", "sh", "-c", 'umount /sys/fs/cgroup/unified && exec "$@"', "w"]
 
 
-class FakeRuntime(Runner):
+class FakeRuntime(ScriptedRunner):
     """A runner that plays runc: keeps one container's status and answers state/create/start/kill/delete."""
 
     def __init__(self, status=None, check_mode=False, stubborn=False):
-        super().__init__(check_mode=check_mode)
+        super().__init__({}, check_mode=check_mode, default=self.answer)
         self.status = status
         self.stubborn = stubborn  # ignores TERM
 
-    def _result(self, argv, rc=0, out="", err=""):
-        result = CommandResult(argv, rc, out, err, 0.0)
-        self.history.append(result)
-        return result
-
-    def run(self, argv, mutating=False, timeout=None, data=None, check=True):
-        argv = [str(a) for a in argv]
-        if mutating and self.check_mode:
-            result = CommandResult(argv, 0, "", "", 0.0, planned=True)
-            self.history.append(result)
-            return result
+    def answer(self, argv):
         op = argv[1]
         if op == "state":
             if self.status is None:
-                return self._result(argv, 1, "", 'time="x" level=error msg="container does not exist"\n')
+                return 1, "", 'time="x" level=error msg="container does not exist"\n'
             state = {"ociVersion": "1.0.2", "id": CID, "status": self.status, "bundle": "/b", "pid": 0}
             if self.status in ("created", "running"):
                 state["pid"] = 4242
-            return self._result(argv, 0, json.dumps(state))
+            return 0, json.dumps(state), ""
         if op == "start":
             self.status = "running"
         elif op == "kill":
@@ -48,12 +40,12 @@ class FakeRuntime(Runner):
                 self.status = "stopped"
         elif op == "delete":
             self.status = None
-        return self._result(argv)
+        return 0, "", ""
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setattr(_ocistate, "RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setattr(node_paths, "RUN_NEXCAGE", str(tmp_path / "run"))
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     (bundle / "config.json").write_text('{"ociVersion": "1.0.2"}')
@@ -64,7 +56,7 @@ def env(tmp_path, monkeypatch):
             runner.status = "created"
         return runner.history[-1]
 
-    monkeypatch.setattr(R, "run_detached", fake_detached)
+    monkeypatch.setattr(oci_runtime, "run_detached", fake_detached)
     return bundle
 
 
@@ -88,29 +80,29 @@ def env(tmp_path, monkeypatch):
 )
 def test_states(env, state, status, steps, final):
     runner = FakeRuntime(status)
-    result = R.converge(runner, CID, str(env), state, stop_timeout=1)
+    result = oci_runtime.converge(runner, CID, str(env), state, stop_timeout=1)
     assert result["steps"] == steps and result["changed"] is bool(steps)
     assert runner.status == final
-    saved = _ocistate.read_state(CID)
+    saved = ocistate.read_state(CID)
     if final is None:
         assert saved is None
     else:
         assert saved["status"] == final and saved["bundle"] == str(env)
         assert ("pid" in saved) is (final in ("created", "running"))
-        assert saved["annotations"][R.BACKEND_ANNOTATION] == "runc"
+        assert saved["annotations"][oci_runtime.BACKEND_ANNOTATION] == "runc"
 
 
 def test_check_mode_runs_only_state(env):
     runner = FakeRuntime(None, check_mode=True)
-    result = R.converge(runner, CID, str(env), "started")
+    result = oci_runtime.converge(runner, CID, str(env), "started")
     assert result["steps"] == ["create", "start"] and result["changed"] is True
     assert [r.planned for r in runner.history] == [False, True, True]
-    assert _ocistate.read_state(CID) is None
+    assert ocistate.read_state(CID) is None
 
 
 def test_stubborn_process_gets_kill_after_the_timeout(env):
     runner = FakeRuntime("running", stubborn=True)
-    result = R.converge(runner, CID, str(env), "stopped", stop_timeout=0.1)
+    result = oci_runtime.converge(runner, CID, str(env), "stopped", stop_timeout=0.1)
     assert result["status"] == "stopped"
     kills = [r.argv[-1] for r in runner.history if r.argv[1] == "kill"]
     assert kills == ["TERM", "KILL"]
@@ -118,17 +110,19 @@ def test_stubborn_process_gets_kill_after_the_timeout(env):
 
 def test_changed_config_recreates(env):
     runner = FakeRuntime(None)
-    R.converge(runner, CID, str(env), "started")
+    oci_runtime.converge(runner, CID, str(env), "started")
     (env / "config.json").write_text('{"ociVersion": "1.0.2", "hostname": "x"}')
-    result = R.converge(FakeRuntime("running"), CID, str(env), "started")
+    result = oci_runtime.converge(FakeRuntime("running"), CID, str(env), "started")
     assert result["steps"] == ["delete", "create", "start"]
 
 
 def test_wrapper_goes_only_in_front_of_create(env, monkeypatch):
     seen = []
-    monkeypatch.setattr(R, "run_detached", lambda runner, argv, log, timeout=None: seen.append(argv) or _ok(runner))
+    monkeypatch.setattr(
+        oci_runtime, "run_detached", lambda runner, argv, log, timeout=None: seen.append(argv) or _ok(runner)
+    )
     runner = FakeRuntime(None)
-    R.converge(runner, CID, str(env), "started", runtime="crun", wrapper=WRAP)
+    oci_runtime.converge(runner, CID, str(env), "started", runtime="crun", wrapper=WRAP)
     assert seen == [WRAP + ["crun", "create", "--bundle", str(env), CID]]
     assert all(r.argv[0] == "crun" for r in runner.history)
 
@@ -140,19 +134,19 @@ def _ok(runner):
 
 def test_unknown_runtime_and_missing_bundle(env, tmp_path):
     with pytest.raises(NexcageError, match="not an OCI runtime"):
-        R.OciRuntime(Runner(), "docker")
+        oci_runtime.OciRuntime(Runner(), "docker")
     with pytest.raises(NexcageError, match="has no config.json"):
-        R.converge(FakeRuntime(), CID, str(tmp_path / "nope"), "started")
+        oci_runtime.converge(FakeRuntime(), CID, str(tmp_path / "nope"), "started")
 
 
 def test_run_detached_sends_output_to_the_log_and_reports_errors(tmp_path):
     runner = Runner()
     log = tmp_path / "d" / "console.log"
-    ok = R.run_detached(runner, ["sh", "-c", "echo out; echo err >&2"], str(log))
+    ok = oci_runtime.run_detached(runner, ["sh", "-c", "echo out; echo err >&2"], str(log))
     assert ok.rc == 0 and log.read_text() == "out\nerr\n" and runner.history == [ok]
-    bad = R.run_detached(runner, ["sh", "-c", "echo boom >&2; exit 3"], str(log))
+    bad = oci_runtime.run_detached(runner, ["sh", "-c", "echo boom >&2; exit 3"], str(log))
     assert bad.rc == 3 and bad.stderr == "boom\n"
-    planned = R.run_detached(Runner(check_mode=True), ["false"], str(log))
+    planned = oci_runtime.run_detached(Runner(check_mode=True), ["false"], str(log))
     assert planned.planned is True and planned.rc == 0
 
 
@@ -162,8 +156,38 @@ def test_failure_message_names_the_runtime_error(env, monkeypatch):
         runner.history.append(result)
         return result
 
-    monkeypatch.setattr(R, "run_detached", failing)
+    monkeypatch.setattr(oci_runtime, "run_detached", failing)
     with pytest.raises(NexcageError) as err:
-        R.converge(FakeRuntime(None), CID, str(env), "started")
+        oci_runtime.converge(FakeRuntime(None), CID, str(env), "started")
     assert err.value.message.startswith("Cannot create OCI container 'app1' with runc: ")
     assert "invalid rootfs" in err.value.message and err.value.rc == 1
+
+
+def backend_params(bundle, **extra):
+    params = {"backend": "runc", "hostname": CID, "vmid": None, "image": str(bundle), "state": "started"}
+    params.update(stop_timeout=1, runtime_wrapper=None)
+    params.update(extra)
+    return params
+
+
+def test_backend_result_and_diff(env):
+    runner = FakeRuntime(None)
+    result = oci_runtime.RuntimeBackend(backend_params(env), runner, diff=True).execute()
+    assert result["changed"] is True and result["steps"] == ["create", "start"] and result["vmid"] is None
+    assert result["container"]["id"] == CID and result["container"]["backend"] == "runc"
+    assert result["container"]["status"] == "running" and result["container"]["oci_state"]["status"] == "running"
+    assert result["diff"] == {"before": {"status": "absent"}, "after": {"status": "running"}}
+    assert [c.split()[1] for c in result["commands"]] == ["state", "create", "start", "state"]
+    again = oci_runtime.RuntimeBackend(backend_params(env, state="stopped"), runner, diff=True).execute()
+    assert again["diff"] == {"before": {"status": "running"}, "after": {"status": "stopped"}}
+    gone = oci_runtime.RuntimeBackend(backend_params(env, state="absent", image=None), runner).execute()
+    assert gone["container"] is None and "diff" not in gone
+
+
+def test_backend_needs_an_id_and_a_bundle(env, tmp_path):
+    with pytest.raises(NexcageError, match="needs hostname"):
+        oci_runtime.RuntimeBackend(backend_params(env, hostname=None), FakeRuntime()).execute()
+    with pytest.raises(NexcageError, match="image must be an absolute bundle directory"):
+        oci_runtime.RuntimeBackend(backend_params(env, image="local:vztmpl/x.tar.zst"), FakeRuntime()).execute()
+    result = oci_runtime.RuntimeBackend(backend_params(env, hostname=None, vmid=7), FakeRuntime(), diff=False)
+    assert result.container_id() == "7"

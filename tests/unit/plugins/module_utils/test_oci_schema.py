@@ -7,7 +7,9 @@ import pathlib
 
 import pytest
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_bundle, _oci_schema
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks, schema
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed in this Python")
 
@@ -31,7 +33,7 @@ def upstream():
     return jsonschema.Draft4Validator(json.loads((UPSTREAM / "config-schema.json").read_text()), registry=registry)
 
 
-MINE = jsonschema.Draft4Validator(_oci_schema.CONFIG_SCHEMA)
+MINE = jsonschema.Draft4Validator(schema.CONFIG_SCHEMA)
 
 
 def fixtures(kind):
@@ -48,7 +50,7 @@ def _load(path):
 
 
 def test_schema_is_a_valid_draft4_schema():
-    jsonschema.Draft4Validator.check_schema(_oci_schema.CONFIG_SCHEMA)
+    jsonschema.Draft4Validator.check_schema(schema.CONFIG_SCHEMA)
 
 
 def test_schema_has_no_external_refs():
@@ -64,7 +66,7 @@ def test_schema_has_no_external_refs():
             for v in node:
                 walk(v)
 
-    walk(_oci_schema.CONFIG_SCHEMA)
+    walk(schema.CONFIG_SCHEMA)
     assert refs and all(r.startswith("#/definitions/") for r in refs)
 
 
@@ -89,12 +91,12 @@ def test_agrees_with_upstream_on_bad_fixture(upstream, path):
     doc = _load(path)
     if doc is None:
         # invalid-json.json: neither schema can even be applied; the bundle loader reports it
-        problems = _oci_bundle.load_config_text(path.read_text())[1]
+        problems = oci_bundle.load_config_text(path.read_text())[1]
         assert [p["check"] for p in problems] == ["load"]
         return
     assert upstream.is_valid(doc) is False
     assert MINE.is_valid(doc) is False
-    assert _oci_schema.schema_problems(doc)
+    assert checks.schema_problems(doc)
 
 
 @needs_upstream
@@ -213,20 +215,20 @@ GENERATED = {
 @needs_upstream
 @pytest.mark.parametrize("name", sorted(GENERATED))
 def test_agrees_with_upstream_on_generated_configs(upstream, name):
-    config = _oci_bundle.build_config(GENERATED[name])
+    config = oci_bundle.build_config(GENERATED[name])
     assert upstream.is_valid(config) is True
     assert MINE.is_valid(config) is True
-    assert _oci_schema.errors_of(_oci_schema.semantic_problems(config)) == []
+    assert checks.errors_of(checks.semantic_problems(config)) == []
 
 
 # --------------------------------------------------------------------------- schema problem format
 
 
 def test_schema_problem_names_path_value_and_fix():
-    config = _oci_bundle.default_config()
+    config = default_config()
     config["process"]["user"]["uid"] = -1
     del config["process"]["cwd"]
-    problems = _oci_schema.schema_problems(config)
+    problems = checks.schema_problems(config)
     by_path = {p["path"]: p for p in problems}
     assert by_path["$.process.user.uid"]["value"] == -1
     assert "minimum" in by_path["$.process.user.uid"]["fix"]
@@ -236,18 +238,18 @@ def test_schema_problem_names_path_value_and_fix():
 
 
 def test_json_path_quotes_odd_keys():
-    assert _oci_schema.json_path(["annotations", "com.example.k", 0]) == '$.annotations["com.example.k"][0]'
+    assert checks.json_path(["annotations", "com.example.k", 0]) == '$.annotations["com.example.k"][0]'
 
 
 # --------------------------------------------------------------------------- semantic checks
 
 
 def _checks(config, **kw):
-    return {(p["path"], p["check"], p["level"]) for p in _oci_schema.semantic_problems(config, **kw)}
+    return {(p["path"], p["check"], p["level"]) for p in checks.semantic_problems(config, **kw)}
 
 
 def test_default_config_has_no_semantic_problem():
-    assert _oci_schema.semantic_problems(_oci_bundle.default_config()) == []
+    assert checks.semantic_problems(default_config()) == []
 
 
 @pytest.mark.parametrize(
@@ -374,22 +376,22 @@ def test_default_config_has_no_semantic_problem():
     ],
 )
 def test_semantic_check_finds(mutate, path, check, level):
-    config = _oci_bundle.default_config()
+    config = default_config()
     mutate(config)
-    found = _oci_schema.semantic_problems(config)
+    found = checks.semantic_problems(config)
     match = [p for p in found if p["path"] == path and p["check"] == check and p["level"] == level]
     assert match, found
     assert all(p["message"] and p["fix"] for p in found)
 
 
 def test_allowed_oci_annotation_passes():
-    config = _oci_bundle.default_config()
+    config = default_config()
     config["annotations"] = {"org.opencontainers.image.os": "linux", "com.example.x": ""}
-    assert _oci_schema.semantic_problems(config) == []
+    assert checks.semantic_problems(config) == []
 
 
 def test_root_checks_need_rootfs_inside_bundle(tmp_path):
-    config = _oci_bundle.default_config()
+    config = default_config()
     config["process"]["args"] = ["/bin/true"]
     assert ("$.root.path", "root", "error") in _checks(config, bundle_dir=str(tmp_path))
     (tmp_path / "rootfs").mkdir()
@@ -412,7 +414,7 @@ def _rootfs(tmp_path):
 
 def test_args0_lookup_in_rootfs(tmp_path):
     _rootfs(tmp_path)
-    config = _oci_bundle.default_config()
+    config = default_config()
     for arg0, ok in (
         ("sh", True),
         ("/bin/sh", True),
@@ -423,40 +425,40 @@ def test_args0_lookup_in_rootfs(tmp_path):
         ("/usr/bin/nope", False),
     ):
         config["process"]["args"] = [arg0]
-        found = [p for p in _oci_schema.semantic_problems(config, bundle_dir=str(tmp_path)) if p["check"] == "args"]
+        found = [p for p in checks.semantic_problems(config, bundle_dir=str(tmp_path)) if p["check"] == "args"]
         assert (found == []) is ok, (arg0, found)
 
 
 def test_args0_absolute_symlink_resolves_inside_rootfs(tmp_path):
     root = _rootfs(tmp_path)
     os.symlink("/etc/passwd", root / "bin" / "escape")  # the host's /etc/passwd must not be looked at
-    config = _oci_bundle.default_config()
+    config = default_config()
     config["process"]["args"] = ["/bin/escape"]
-    found = [p for p in _oci_schema.semantic_problems(config, bundle_dir=str(tmp_path)) if p["check"] == "args"]
+    found = [p for p in checks.semantic_problems(config, bundle_dir=str(tmp_path)) if p["check"] == "args"]
     assert found and "not found" in found[0]["message"]
 
 
 def test_rootfs_unknown_skips_rootfs_checks(tmp_path):
-    config = _oci_bundle.default_config()
+    config = default_config()
     config["process"]["args"] = ["/nothing/here"]
-    assert _oci_schema.semantic_problems(config, bundle_dir=str(tmp_path), rootfs_known=False) == []
+    assert checks.semantic_problems(config, bundle_dir=str(tmp_path), rootfs_known=False) == []
 
 
 def test_validate_config_combines_schema_and_semantic():
-    config = _oci_bundle.default_config()
+    config = default_config()
     config["process"]["user"]["uid"] = "0"
     config["process"]["cwd"] = "rel"
-    checks = {p["check"] for p in _oci_schema.validate_config(config)}
-    assert {"schema", "cwd"} <= checks
+    found = {p["check"] for p in checks.validate_config(config)}
+    assert {"schema", "cwd"} <= found
 
 
 def test_format_problem():
-    p = _oci_schema.problem(["process", "cwd"], "x", "must be absolute", "use /x")
-    assert _oci_schema.format_problem(p) == "$.process.cwd: must be absolute (value: 'x'). Fix: use /x"
+    p = checks.problem(["process", "cwd"], "x", "must be absolute", "use /x")
+    assert checks.format_problem(p) == "$.process.cwd: must be absolute (value: 'x'). Fix: use /x"
 
 
 def test_mutations_do_not_share_state():
-    a = _oci_bundle.default_config()
+    a = default_config()
     b = copy.deepcopy(a)
     a["process"]["env"].append("X=1")
-    assert _oci_bundle.default_config() == b
+    assert default_config() == b

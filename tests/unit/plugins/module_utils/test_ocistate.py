@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate as O
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths as node_paths
 
 # The upstream schemas in ../shared, beside the checkout (an oracle; never copied in).
 SCHEMA_DIR = os.path.join(
@@ -18,14 +19,14 @@ SCHEMA_DIR = os.path.join(
 
 @pytest.fixture(autouse=True)
 def run_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(O, "RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setattr(node_paths, "RUN_NEXCAGE", str(tmp_path / "run"))
     return tmp_path / "run"
 
 
 def _validate(state):
     """Required keys and types of state-schema.json; the upstream schema too when it is available."""
     assert {"ociVersion", "id", "status", "bundle"} <= set(state)
-    assert state["status"] in O.STATUSES and isinstance(state["id"], str) and isinstance(state["bundle"], str)
+    assert state["status"] in ocistate.STATUSES and isinstance(state["id"], str) and isinstance(state["bundle"], str)
     if "pid" in state:
         assert isinstance(state["pid"], int) and state["pid"] >= 0
     schema_path = os.path.join(SCHEMA_DIR, "state-schema.json")
@@ -47,24 +48,24 @@ def _validate(state):
     [("created", None, None), ("running", 4242, {"org.cageforge.nexcage.vmid": "100"}), ("stopped", None, {})],
 )
 def test_write_read_remove(run_dir, status, pid, annotations):
-    state = O.write_state(100, status, pid, "/var/lib/lxc/100", annotations)
+    state = ocistate.write_state(100, status, pid, "/var/lib/lxc/100", annotations)
     _validate(state)
-    assert O.read_state(100) == state
+    assert ocistate.read_state(100) == state
     assert (run_dir / "100" / "state.json").exists()
     assert [p.name for p in (run_dir / "100").iterdir()] == ["state.json"], "no temporary file left"
-    assert O.remove_state(100) is True
-    assert O.read_state(100) is None
-    assert O.remove_state(100) is False
+    assert ocistate.remove_state(100) is True
+    assert ocistate.read_state(100) is None
+    assert ocistate.remove_state(100) is False
 
 
 def test_invalid_values():
     with pytest.raises(ValueError):
-        O.build_state(100, "paused")
+        ocistate.build_state(100, "paused")
     with pytest.raises(ValueError):
-        O.build_state(100, "running", pid=-1)
+        ocistate.build_state(100, "running", pid=-1)
 
 
 def test_unreadable_state_is_none(run_dir):
     (run_dir / "101").mkdir(parents=True)
     (run_dir / "101" / "state.json").write_text("{not json")
-    assert O.read_state(101) is None
+    assert ocistate.read_state(101) is None

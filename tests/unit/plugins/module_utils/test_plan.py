@@ -2,14 +2,21 @@
 
 import pytest
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _plan as P
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig as C
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _validation as V
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig, _validation
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.desired import desired_from_params
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.plan import (
+    CREATE_ONLY,
+    LIVE,
+    RESTART,
+    create_options,
+    plan_update,
+    predicted_config,
+)
 
 G = 1024**3
 
-CURRENT = C.effective_config(
-    C.parse_config(
+CURRENT = _pveconfig.effective_config(
+    _pveconfig.parse_config(
         """arch: amd64
 cores: 2
 features: nesting=1
@@ -49,7 +56,7 @@ SAME = {
 
 
 def plan(params, running=False, current=None, image=None):
-    return P.plan_update(P.desired_from_params(params), current or CURRENT, running, image)
+    return plan_update(desired_from_params(params), current or CURRENT, running, image)
 
 
 def test_converged_is_empty():
@@ -65,36 +72,41 @@ def test_omitted_options_are_not_managed():
 
 # (params, key, kind, set argv)
 CASES = [
-    ({"memory": 2048}, "memory", P.LIVE, ["pct", "set", "100", "--memory", "2048"]),
-    ({"hostname": "web02"}, "hostname", P.LIVE, ["pct", "set", "100", "--hostname", "web02"]),
-    ({"cpulimit": 1.5}, "cpulimit", P.LIVE, ["pct", "set", "100", "--cpulimit", "1.5"]),
-    ({"onboot": False}, "onboot", P.LIVE, ["pct", "set", "100", "--delete", "onboot"]),
-    ({"tags": ["c"]}, "tags", P.LIVE, ["pct", "set", "100", "--tags", "c"]),
-    ({"tags": []}, "tags", P.LIVE, ["pct", "set", "100", "--delete", "tags"]),
-    ({"description": "hello\nworld"}, "description", P.LIVE, ["pct", "set", "100", "--description", "hello\nworld"]),
-    ({"timezone": "UTC"}, "timezone", P.RESTART, ["pct", "set", "100", "--timezone", "UTC"]),
+    ({"memory": 2048}, "memory", LIVE, ["pct", "set", "100", "--memory", "2048"]),
+    ({"hostname": "web02"}, "hostname", LIVE, ["pct", "set", "100", "--hostname", "web02"]),
+    ({"cpulimit": 1.5}, "cpulimit", LIVE, ["pct", "set", "100", "--cpulimit", "1.5"]),
+    ({"onboot": False}, "onboot", LIVE, ["pct", "set", "100", "--delete", "onboot"]),
+    ({"tags": ["c"]}, "tags", LIVE, ["pct", "set", "100", "--tags", "c"]),
+    ({"tags": []}, "tags", LIVE, ["pct", "set", "100", "--delete", "tags"]),
+    ({"description": "hello\nworld"}, "description", LIVE, ["pct", "set", "100", "--description", "hello\nworld"]),
+    ({"timezone": "UTC"}, "timezone", RESTART, ["pct", "set", "100", "--timezone", "UTC"]),
     (
         {"nameserver": "10.0.0.1 10.0.0.2"},
         "nameserver",
-        P.RESTART,
+        RESTART,
         ["pct", "set", "100", "--nameserver", "10.0.0.1 10.0.0.2"],
     ),
-    ({"features": {"keyctl": True}}, "features", P.RESTART, ["pct", "set", "100", "--features", "keyctl=1,nesting=1"]),
-    ({"features": {"nesting": False}}, "features", P.RESTART, ["pct", "set", "100", "--delete", "features"]),
-    ({"startup": {"order": 2}}, "startup", P.LIVE, ["pct", "set", "100", "--startup", "order=2"]),
+    (
+        {"features": {"keyctl": True}},
+        "features",
+        RESTART,
+        ["pct", "set", "100", "--features", "keyctl=1,nesting=1"],
+    ),
+    ({"features": {"nesting": False}}, "features", RESTART, ["pct", "set", "100", "--delete", "features"]),
+    ({"startup": {"order": 2}}, "startup", LIVE, ["pct", "set", "100", "--startup", "order=2"]),
     (
         {"netif": [{"name": "eth0", "bridge": "vmbr1", "ip": "dhcp"}]},
         "net0",
-        P.LIVE,
+        LIVE,
         ["pct", "set", "100", "--net0", "name=eth0,bridge=vmbr1,hwaddr=BC:24:11:5E:7A:01,ip=dhcp,type=veth"],
     ),
     (
         {"netif": [{"name": "eth0", "ip": ""}]},
         "net0",
-        P.LIVE,
+        LIVE,
         ["pct", "set", "100", "--net0", "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:5E:7A:01,type=veth"],
     ),
-    ({"netif": []}, "net0", P.LIVE, ["pct", "set", "100", "--delete", "net0"]),
+    ({"netif": []}, "net0", LIVE, ["pct", "set", "100", "--delete", "net0"]),
 ]
 
 
@@ -115,7 +127,7 @@ def test_add_second_interface_takes_free_slot():
 
 def test_mount_list_is_authoritative():
     p = plan({"mounts": [SAME["mounts"][0]]})
-    assert [(c.key, c.kind) for c in p.changes] == [("mp1", P.RESTART)]
+    assert [(c.key, c.kind) for c in p.changes] == [("mp1", RESTART)]
     assert p.delete == ["mp1"]
     assert p.pending_keys(running=True) == ["mp1"]
     assert p.pending_keys(running=False) == []
@@ -131,7 +143,7 @@ def test_new_storage_mount_and_bind_mount():
             ]
         }
     )
-    assert [(c.key, c.kind) for c in p.changes] == [("mp2", P.LIVE), ("mp3", P.LIVE)]
+    assert [(c.key, c.kind) for c in p.changes] == [("mp2", LIVE), ("mp3", LIVE)]
     argv = p.set_argv(100)
     assert argv[argv.index("--mp2") + 1] == "local-zfs:0.5,mp=/cache"
     assert argv[argv.index("--mp3") + 1] == "/srv/logs,mp=/logs,ro=0"
@@ -140,7 +152,7 @@ def test_new_storage_mount_and_bind_mount():
 def test_mount_options_change_is_restart():
     mounts = [dict(SAME["mounts"][0]), dict(SAME["mounts"][1], read_only=False)]
     p = plan({"mounts": mounts})
-    assert [(c.key, c.kind) for c in p.changes] == [("mp1", P.RESTART)]
+    assert [(c.key, c.kind) for c in p.changes] == [("mp1", RESTART)]
     assert p.set_argv(100) == ["pct", "set", "100", "--mp1", "/srv/shared,mp=/shared,ro=0"]
 
 
@@ -149,12 +161,12 @@ def test_mount_grow_is_resize_and_shrink_is_create_only():
     assert grow.resize_argvs(100) == [["pct", "resize", "100", "mp0", "32G"]]
     assert grow.set_argv(100) is None
     shrink = plan({"mounts": [dict(SAME["mounts"][0], size=8), SAME["mounts"][1]]})
-    assert [c.kind for c in shrink.changes] == [P.CREATE_ONLY]
+    assert [c.kind for c in shrink.changes] == [CREATE_ONLY]
 
 
 def test_mount_storage_change_is_create_only():
     p = plan({"mounts": [dict(SAME["mounts"][0], storage="other"), SAME["mounts"][1]]})
-    assert [(c.key, c.kind) for c in p.changes] == [("mp0.storage", P.CREATE_ONLY)]
+    assert [(c.key, c.kind) for c in p.changes] == [("mp0.storage", CREATE_ONLY)]
     assert p.set_argv(100) is None
 
 
@@ -228,13 +240,13 @@ def test_several_changes_make_one_set():
     ],
 )
 def test_invalid_params(params, option):
-    with pytest.raises(V.ValidationError) as info:
-        P.desired_from_params(params)
+    with pytest.raises(_validation.ValidationError) as info:
+        desired_from_params(params)
     assert info.value.option == option
 
 
 def test_create_options():
-    d = P.desired_from_params(
+    d = desired_from_params(
         dict(
             SAME,
             tags=["web"],
@@ -246,7 +258,7 @@ def test_create_options():
             ],
         )
     )
-    opts = dict(P.create_options(d))
+    opts = dict(create_options(d))
     assert opts["rootfs"] == "local-zfs:8"
     assert opts["net0"] == "name=eth0,bridge=vmbr0,ip=dhcp"
     assert opts["mp0"] == "local-zfs:16,mp=/data,backup=1"
@@ -254,5 +266,5 @@ def test_create_options():
     assert opts["features"] == "nesting=1"
     assert opts["unprivileged"] == "1" and opts["onboot"] == "1"
     assert opts["tags"] == "web" and opts["pool"] == "prod" and opts["startup"] == "order=1"
-    cfg = P.predicted_config(d, 100)
+    cfg = predicted_config(d, 100)
     assert cfg["hostname"] == "web01" and cfg["rootfs"]["size"] == 8 * G

@@ -2,12 +2,13 @@
 
 import json
 import os
+import sys
 
 import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_bundle, _oci_schema
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
 from ansible_collections.cageforge.nexcage.plugins.modules import nexcage_bundle
 
 pytest.importorskip("jsonschema", reason="jsonschema is not installed in this Python")
@@ -103,10 +104,11 @@ def test_absent(setup, capsys):
 
 
 def test_missing_jsonschema(setup, capsys, monkeypatch):
-    monkeypatch.setattr(_oci_schema, "HAS_JSONSCHEMA", False)
+    monkeypatch.setitem(sys.modules, "jsonschema", None)  # import jsonschema raises ImportError
     out = call(setup["base"], capsys)
-    assert out["failed"] is True
-    assert "jsonschema" in out["msg"] and "python3-jsonschema" in out["msg"]
+    assert out["failed"] is True and out["error"]["category"] == "unsupported"
+    assert "jsonschema" in out["msg"] and "python3-jsonschema" in out["msg"] and "Internal error" not in out["msg"]
+    assert not os.path.exists(setup["base"]["path"])
     # absent needs no jsonschema
     out = call(dict(path=setup["base"]["path"], bundle_roots=setup["base"]["bundle_roots"], state="absent"), capsys)
     assert out["_rc"] == 0
@@ -145,4 +147,4 @@ def test_documentation_matches_argspec():
         assert doc[name].get("choices") == opt.get("choices"), name
         if opt.get("options"):
             assert set(doc[name]["suboptions"]) == set(opt["options"]), name
-    assert spec["bundle_roots"]["default"] == list(_oci_bundle.DEFAULT_BUNDLE_ROOTS)
+    assert spec["bundle_roots"]["default"] == list(oci_bundle.DEFAULT_BUNDLE_ROOTS)

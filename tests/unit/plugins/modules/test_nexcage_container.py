@@ -3,12 +3,16 @@ module_utils path constants are pointed there) and a fake Runner records the exa
 command and returns canned results; each scenario asserts the ordered command list."""
 
 import json
+import pathlib
 
 import pytest
+import yaml
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _container as K
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors as E
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.argspec import argument_spec
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.lifecycle import ContainerTask
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths as node_paths
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, CommandResult, Runner
 
 TEMPLATE = "local:vztmpl/busybox-1.35_amd64.tar.zst"
@@ -40,6 +44,7 @@ class FakeNode:
         self.unix.write_text("Num       RefCount Protocol Flags    Type St Inode Path\n")
         for name, value in {
             "ETC_PVE": tmp_path / "etc/pve",
+            "LOCAL_NODE_LINK": tmp_path / "etc/pve/local",
             "LXC_CONF_DIR": self.conf_dir,
             "VMLIST": tmp_path / "etc/pve/.vmlist",
             "STORAGE_CFG": tmp_path / "etc/pve/storage.cfg",
@@ -49,8 +54,8 @@ class FakeNode:
             "RECORD_DIR": tmp_path / "nexcage",
             "CGROUP_ROOT": tmp_path / "cgroup",
         }.items():
-            monkeypatch.setattr(K, name, str(value))
-        monkeypatch.setattr(_ocistate, "RUN_DIR", str(tmp_path / "run"))
+            monkeypatch.setattr(node_paths, name, str(value))
+        monkeypatch.setattr(node_paths, "RUN_NEXCAGE", str(tmp_path / "run"))
 
     def write_vmlist(self):
         ids = {str(k): {"node": "pve", "type": t, "version": 1} for k, t in self.vmlist.items()}
@@ -114,7 +119,7 @@ def _opt(argv, flag, default):
 
 class FakeModule:
     def __init__(self, params, check_mode=False, diff=False, tmpdir=None):
-        spec = K.argument_spec()
+        spec = argument_spec()
         self.params = {k: v.get("default") for k, v in spec.items()}
         self.params.update(params)
         self.check_mode = check_mode
@@ -130,95 +135,24 @@ def fake(tmp_path, monkeypatch):
 def run(fake, params, check=False, diff=False, failures=None):
     module = FakeModule(params, check, diff, str(fake.tmp))
     runner = FakeRunner(fake, check, failures)
-    task = K.ContainerTask(module, runner)
+    task = ContainerTask(module, runner)
     task.pid_reader = FakeRunner(fake)  # lxc-info fallback (the fake cgroup tree is empty)
     return task.execute(), runner
 
 
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
 
-# (id, existing CTs {vmid: running}, params, check, expected commands, changed)
-SCENARIOS = [
-    (
-        "create-check",
-        {},
-        dict(BASE, vmid=100, hostname="web01", memory=256),
-        True,
-        ["pct create 100 %s --hostname web01 --memory 256 --ostype unmanaged --rootfs local-zfs:1" % TEMPLATE],
-        True,
-    ),
-    (
-        "create-start",
-        {},
-        dict(BASE, vmid=100, state="started"),
-        False,
-        ["pct create 100 %s --ostype unmanaged --rootfs local-zfs:1" % TEMPLATE, "pct start 100"],
-        True,
-    ),
-    ("converged", {100: False}, dict(BASE, vmid=100, hostname="web01", memory=512), False, [], False),
-    ("converged-started", {100: True}, {"vmid": 100, "state": "started"}, False, [], False),
-    ("converged-stopped", {100: False}, {"vmid": 100, "state": "stopped"}, False, [], False),
-    (
-        "update",
-        {100: False},
-        {"vmid": 100, "memory": 1024, "swap": 0},
-        False,
-        ["pct set 100 --memory 1024 --swap 0"],
-        True,
-    ),
-    ("start", {100: False}, {"vmid": 100, "state": "started"}, False, ["pct start 100"], True),
-    (
-        "shutdown",
-        {100: True},
-        {"vmid": 100, "state": "stopped"},
-        False,
-        ["pct shutdown 100 --timeout 60 --forceStop 1"],
-        True,
-    ),
-    ("stop", {100: True}, {"vmid": 100, "state": "stopped", "stop_mode": "stop"}, False, ["pct stop 100"], True),
-    (
-        "restart-running",
-        {100: True},
-        {"vmid": 100, "state": "restarted"},
-        False,
-        ["pct reboot 100 --timeout 60"],
-        True,
-    ),
-    (
-        "absent",
-        {100: False},
-        {"vmid": 100, "state": "absent", "purge": True},
-        False,
-        ["pct destroy 100 --purge 1"],
-        True,
-    ),
-    (
-        "absent-force",
-        {100: True},
-        {"vmid": 100, "state": "absent", "force": True},
-        False,
-        ["pct destroy 100 --force 1"],
-        True,
-    ),
-    ("absent-missing", {}, {"vmid": 100, "state": "absent"}, False, [], False),
-    (
-        "pending-restart",
-        {100: True},
-        {"vmid": 100, "timezone": "UTC", "restart_on_change": True},
-        False,
-        ["pct set 100 --timezone UTC", "pct reboot 100 --timeout 60"],
-        True,
-    ),
-]
+SCENARIOS = yaml.safe_load((pathlib.Path(__file__).parent / "nexcage_container_scenarios.yml").read_text())
 
 
-@pytest.mark.parametrize("name,cts,params,check,commands,changed", SCENARIOS, ids=[s[0] for s in SCENARIOS])
-def test_scenarios(fake, name, cts, params, check, commands, changed):
-    for vmid, running in cts.items():
-        fake.add_ct(vmid, running=running)
-    result, runner = run(fake, params, check=check, diff=True)
-    assert result["commands"] == commands
-    assert result["changed"] is changed
+@pytest.mark.parametrize("case", SCENARIOS, ids=[case["id"] for case in SCENARIOS])
+def test_scenarios(fake, case):
+    for vmid, state in case["existing"].items():
+        fake.add_ct(vmid, running=state == "running")
+    check = case["check"]
+    result, runner = run(fake, case["params"], check=check, diff=True)
+    assert result["commands"] == case["commands"]
+    assert result["changed"] is case["changed"]
     assert set(result["diff"]) == {"before", "after"}
     if check:
         assert all(r.planned for r in runner.history)
@@ -251,7 +185,7 @@ def test_allocation_retries_when_taken(fake):
 
 def test_pct_failure_is_categorised(fake):
     fake.add_ct(100)
-    with pytest.raises(E.NexcageError) as info:
+    with pytest.raises(_errors.NexcageError) as info:
         run(fake, {"vmid": 100, "memory": 900}, failures={"pct set": (255, "CT is locked (backup)\n")})
     err = info.value.to_dict()
     assert err["category"] == "locked" and err["cmd"] == "pct set 100 --memory 900" and err["rc"] == 255
@@ -259,14 +193,14 @@ def test_pct_failure_is_categorised(fake):
 
 def test_lock_line_refuses_before_pct(fake):
     fake.add_ct(100, CONF + "lock: snapshot\n")
-    with pytest.raises(E.NexcageError) as info:
+    with pytest.raises(_errors.NexcageError) as info:
         run(fake, {"vmid": 100, "memory": 900})
     assert info.value.category == "locked" and info.value.cmd is None
 
 
 def test_absent_running_without_force(fake):
     fake.add_ct(100, running=True)
-    with pytest.raises(E.NexcageError) as info:
+    with pytest.raises(_errors.NexcageError) as info:
         run(fake, {"vmid": 100, "state": "absent"})
     assert info.value.category == "already_running"
 
@@ -274,13 +208,13 @@ def test_absent_running_without_force(fake):
 def test_vm_holds_vmid(fake):
     fake.vmlist = {100: "qemu"}
     fake.write_vmlist()
-    with pytest.raises(E.NexcageError) as info:
+    with pytest.raises(_errors.NexcageError) as info:
         run(fake, dict(BASE, vmid=100))
     assert info.value.category == "already_exists" and "QEMU" in info.value.message
 
 
 def test_missing_template_lists_available(fake):
-    with pytest.raises(E.NexcageError) as info:
+    with pytest.raises(_errors.NexcageError) as info:
         run(fake, dict(BASE, vmid=100, image="local:vztmpl/other.tar.xz"))
     assert info.value.category == "not_found" and TEMPLATE in info.value.message
 
@@ -288,7 +222,7 @@ def test_missing_template_lists_available(fake):
 def test_ambiguous_hostname(fake):
     fake.add_ct(100)
     fake.add_ct(101)
-    with pytest.raises(E.NexcageError) as info:
+    with pytest.raises(_errors.NexcageError) as info:
         run(fake, {"hostname": "web01"})
     assert "100, 101" in info.value.message
 
@@ -304,10 +238,10 @@ def test_password_masked_and_keyfile_removed(fake):
 
 def test_oci_state_written_and_removed(fake):
     run(fake, dict(BASE, vmid=100, state="started"))
-    state = _ocistate.read_state(100)
+    state = ocistate.read_state(100)
     assert state["status"] == "running" and state["pid"] == 4242 and state["id"] == "100"
     run(fake, {"vmid": 100, "state": "absent", "force": True})
-    assert _ocistate.read_state(100) is None
+    assert ocistate.read_state(100) is None
 
 
 def test_wait_timeout_names_last_state(fake):
@@ -318,8 +252,8 @@ def test_wait_timeout_names_last_state(fake):
 
     fake.add_ct(100)
     module = FakeModule({"vmid": 100, "state": "started", "wait_timeout": 0}, tmpdir=str(fake.tmp))
-    task = K.ContainerTask(module, NoStart(fake))
-    with pytest.raises(E.NexcageError) as info:
+    task = ContainerTask(module, NoStart(fake))
+    with pytest.raises(_errors.NexcageError) as info:
         task.execute()
     assert info.value.category == "timeout"
     assert "last state seen: stopped" in info.value.message

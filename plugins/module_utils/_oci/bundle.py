@@ -26,14 +26,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
 import stat
 import tempfile
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_image, _oci_schema
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _module
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     INVALID_ARGUMENT,
     NOT_FOUND,
@@ -42,100 +41,21 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     UNSUPPORTED,
     NexcageError,
 )
-from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import parse_storage_cfg
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import files, paths, readers, sizes
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
 
 DIGEST_FILE = ".nexcage-digest.json"
 DIGEST_FORMAT = 1
 DEFAULT_BUNDLE_ROOTS = ("/var/lib/nexcage/bundles",)
-STORAGE_CFG = "/etc/pve/storage.cfg"
 TMP_MARK = ".nexcage-tmp-"
 OLD_MARK = ".nexcage-old-"
-
-DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-DEFAULT_MOUNT_DESTINATIONS = ("/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup")
 
 # ---------------------------------------------------------------------------
 # config.json
 # ---------------------------------------------------------------------------
-
-# runc 1.4+ writes ociVersion 1.3.0, but crun 1.8 (Debian 12) refuses any version
-# without "1.0" in it ("unknown version specified"); 1.0.2 is accepted by every
-# runtime and by oci-runtime-tool, and the defaults use no newer field.
-DEFAULT_OCI_VERSION = "1.0.2"
-
-_RUNC_DEFAULT = {
-    "ociVersion": DEFAULT_OCI_VERSION,
-    "process": {
-        "terminal": True,
-        "user": {"uid": 0, "gid": 0},
-        "args": ["sh"],
-        "env": [DEFAULT_PATH_ENV, "TERM=xterm"],
-        "cwd": "/",
-        "capabilities": {
-            "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-            "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-            "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-        },
-        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-        "noNewPrivileges": True,
-    },
-    "root": {"path": "rootfs", "readonly": True},
-    "hostname": "runc",
-    "mounts": [
-        {"destination": "/proc", "type": "proc", "source": "proc"},
-        {
-            "destination": "/dev",
-            "type": "tmpfs",
-            "source": "tmpfs",
-            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
-        },
-        {
-            "destination": "/dev/pts",
-            "type": "devpts",
-            "source": "devpts",
-            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
-        },
-        {
-            "destination": "/dev/shm",
-            "type": "tmpfs",
-            "source": "shm",
-            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-        },
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {
-            "destination": "/sys/fs/cgroup",
-            "type": "cgroup",
-            "source": "cgroup",
-            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
-        },
-    ],
-    "linux": {
-        "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-        "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
-        "maskedPaths": [
-            "/proc/acpi",
-            "/proc/asound",
-            "/proc/kcore",
-            "/proc/keys",
-            "/proc/latency_stats",
-            "/proc/timer_list",
-            "/proc/timer_stats",
-            "/proc/sched_debug",
-            "/sys/firmware",
-            "/proc/scsi",
-        ],
-        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
-    },
-}
-
-
-def default_config():
-    """The config.json `runc spec` writes (runc 1.4/1.5) on a host that is not in
-    cgroup v2 unified mode (so without a cgroup namespace), with ociVersion
-    DEFAULT_OCI_VERSION instead of 1.3.0 (see above)."""
-    return copy.deepcopy(_RUNC_DEFAULT)
 
 
 def deep_merge(base, overlay):
@@ -152,26 +72,20 @@ def deep_merge(base, overlay):
     return result
 
 
-_SIZE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
-
-
 def parse_size(value, option="memory_limit"):
     """'512M', '1G', '1.5GiB', '536870912' (bytes) or -1 (unlimited) -> bytes."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = _SIZE.match(str(value))
-    if not match:
+    if value in (-1, "-1"):
+        return -1
+    try:
+        return sizes.parse_size(value)
+    except sizes.SizeError:
+        if str(value).strip().startswith("-"):
+            raise NexcageError(INVALID_ARGUMENT, "%s: %r: only -1 may be negative" % (option, value)) from None
         raise NexcageError(
             INVALID_ARGUMENT,
             "%s: %r is not a size" % (option, value),
             hint="Give bytes (536870912), a size with a binary unit (512M, 1G, 1.5GiB) or -1 for no limit.",
-        )
-    number, unit = float(match.group(1)), match.group(2).lower()
-    if number < 0:
-        if number != -1 or unit:
-            raise NexcageError(INVALID_ARGUMENT, "%s: %r: only -1 may be negative" % (option, value))
-        return -1
-    return int(number * 1024 ** " kmgtp".index(unit or " "))
+        ) from None
 
 
 def _env_name(entry):
@@ -233,6 +147,15 @@ def _mount_entry(m):
     return entry
 
 
+def _replace_or_append(entries, entry, key):
+    """Put entry in place of the entry with the same key, or at the end."""
+    for index, old in enumerate(entries):
+        if old.get(key) == entry[key]:
+            entries[index] = entry
+            return
+    entries.append(entry)
+
+
 def build_config(params, overlay=None):
     """config.json from the module options (see the module's DOCUMENTATION)."""
     cfg = default_config()
@@ -274,13 +197,7 @@ def build_config(params, overlay=None):
     if params.get("readonly_rootfs") is not None:
         cfg["root"]["readonly"] = params["readonly_rootfs"]
     for m in params.get("mounts") or []:
-        entry = _mount_entry(m)
-        for i, old in enumerate(cfg["mounts"]):
-            if old.get("destination") == entry["destination"]:
-                cfg["mounts"][i] = entry
-                break
-        else:
-            cfg["mounts"].append(entry)
+        _replace_or_append(cfg["mounts"], _mount_entry(m), "destination")
     if params.get("annotations"):
         cfg.setdefault("annotations", {}).update({str(k): str(v) for k, v in params["annotations"].items()})
     resources = cfg["linux"].setdefault("resources", {})
@@ -295,12 +212,7 @@ def build_config(params, overlay=None):
             proc["capabilities"][name] = list(caps)
     for rl in params.get("rlimits") or []:
         entry = {"type": _rlimit_name(rl["type"]), "hard": rl["hard"], "soft": rl["soft"]}
-        for i, old in enumerate(proc["rlimits"]):
-            if old.get("type") == entry["type"]:
-                proc["rlimits"][i] = entry
-                break
-        else:
-            proc["rlimits"].append(entry)
+        _replace_or_append(proc["rlimits"], entry, "type")
     if params.get("config"):
         cfg = deep_merge(cfg, params["config"])
     return cfg
@@ -354,47 +266,49 @@ def is_template_volid(value):
     return bool(_VOLID.match(value or ""))
 
 
-def template_path(volid, storage_cfg=None):
-    """Host path of a `<storage>:vztmpl/<file>` volume, from storage.cfg (no pvesm)."""
-    storage_cfg = storage_cfg or STORAGE_CFG
-    match = _VOLID.match(volid)
-    if not match:
-        raise NexcageError(INVALID_ARGUMENT, "%r is not a template volume (<storage>:vztmpl/<file>)" % volid)
-    storage, filename = match.groups()
-    try:
-        with open(storage_cfg, encoding="utf-8") as fh:
-            storages = parse_storage_cfg(fh.read())
-    except FileNotFoundError:
-        storages = {}
-        if storage == "local":
-            storages = {"local": {"type": "dir", "path": "/var/lib/vz"}}
-    except OSError as exc:
-        raise NexcageError(UNKNOWN, "cannot read %s: %s" % (storage_cfg, exc)) from exc
+def template_cache_dir(storage, what):
+    """The ``template/cache`` directory of a storage that can hold container templates (from storage.cfg).
+
+    what names the storage's role in messages (``storage 'x' of template local:vztmpl/y``,
+    ``template_storage 'x'``).
+    """
+    storage_cfg = paths.STORAGE_CFG
+    storages = readers.read_storage_cfg()
+    if not storages and storage == "local" and not os.path.exists(storage_cfg):
+        storages = {"local": {"type": "dir", "path": "/var/lib/vz"}}
     conf = storages.get(storage)
     if conf is None:
         raise NexcageError(
             NOT_FOUND,
-            "storage %r of template %s is not defined in %s (storages: %s)"
-            % (storage, volid, storage_cfg, ", ".join(sorted(storages)) or "none"),
+            "%s is not defined in %s (storages: %s)" % (what, storage_cfg, ", ".join(sorted(storages)) or "none"),
             hint="Use a storage that exists and has content type vztmpl.",
         )
     if not conf.get("path"):
         raise NexcageError(
             UNSUPPORTED,
-            "storage %r (type %s) has no path, so it cannot hold templates" % (storage, conf.get("type")),
+            "%s (type %s) has no path, so it cannot hold templates" % (what, conf.get("type")),
             hint="Use a directory-based storage (dir, nfs, cifs, cephfs) with content type vztmpl.",
         )
     content = conf.get("content") or []
     if content and "vztmpl" not in content:
         raise NexcageError(
             UNSUPPORTED,
-            "storage %r does not have content type vztmpl (content: %s)" % (storage, ",".join(content)),
+            "%s does not have content type vztmpl (content: %s)" % (what, ",".join(content)),
             hint="Enable vztmpl on the storage (pvesm set %s --content %s,vztmpl) or use another storage."
             % (storage, ",".join(content)),
         )
     if conf.get("disable"):
-        raise NexcageError(UNSUPPORTED, "storage %r is disabled" % storage, hint="Enable it, or use another storage.")
-    path = os.path.join(conf["path"], "template", "cache", filename)
+        raise NexcageError(UNSUPPORTED, "%s is disabled" % what, hint="Enable it, or use another storage.")
+    return paths.template_cache(conf["path"])
+
+
+def template_path(volid):
+    """Host path of a `<storage>:vztmpl/<file>` volume, from storage.cfg (no pvesm)."""
+    match = _VOLID.match(volid)
+    if not match:
+        raise NexcageError(INVALID_ARGUMENT, "%r is not a template volume (<storage>:vztmpl/<file>)" % volid)
+    storage, filename = match.groups()
+    path = os.path.join(template_cache_dir(storage, "storage %r of template %s" % (storage, volid)), filename)
     if not os.path.isfile(path):
         raise NexcageError(NOT_FOUND, "template %s not found: %s does not exist" % (volid, path))
     return path
@@ -410,7 +324,7 @@ def detect_source(source, source_type="auto"):
         if is_template_volid(source):
             kind = "template"
         elif os.path.isdir(source):
-            kind = "oci_layout" if _oci_image.is_image_layout(source) else "directory"
+            kind = "oci_layout" if oci_image.is_image_layout(source) else "directory"
         elif os.path.isfile(source):
             kind = "tarball"
         else:
@@ -421,7 +335,7 @@ def detect_source(source, source_type="auto"):
         raise NexcageError(INVALID_ARGUMENT, "source must be an absolute path or a template volume, got %r" % source)
     if kind in ("directory", "oci_layout") and not os.path.isdir(source):
         raise NexcageError(NOT_FOUND, "source directory %s does not exist" % source)
-    if kind == "oci_layout" and not _oci_image.is_image_layout(source):
+    if kind == "oci_layout" and not oci_image.is_image_layout(source):
         raise NexcageError(INVALID_ARGUMENT, "%s is not an OCI image layout (oci-layout and index.json)" % source)
     if kind == "tarball" and not os.path.isfile(source):
         raise NexcageError(NOT_FOUND, "source tarball %s does not exist" % source)
@@ -494,7 +408,7 @@ def load_config(bundle):
     path = os.path.join(bundle, "config.json")
     if not os.path.isfile(path):
         return None, [
-            _oci_schema.problem(
+            checks.problem(
                 "$",
                 None,
                 "config.json not found at the bundle root %s" % bundle,
@@ -507,9 +421,7 @@ def load_config(bundle):
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [
-            _oci_schema.problem("$", str(exc), "config.json is not UTF-8", "re-save it as UTF-8", check="load")
-        ]
+        return None, [checks.problem("$", str(exc), "config.json is not UTF-8", "re-save it as UTF-8", check="load")]
     return load_config_text(text)
 
 
@@ -519,7 +431,7 @@ def load_config_text(text):
         return json.loads(text), []
     except ValueError as exc:
         return None, [
-            _oci_schema.problem(
+            checks.problem(
                 "$",
                 str(exc),
                 "config.json is not valid JSON: %s" % exc,
@@ -530,13 +442,7 @@ def load_config_text(text):
 
 
 def _write_file(path, text, mode=0o600):
-    tmp = "%s%s%d" % (path, TMP_MARK, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    files.atomic_write(path, text, mode)
 
 
 class BundleManager:
@@ -568,8 +474,8 @@ class BundleManager:
             record["file"] = file_sha256(host, prev.get("file"))
         else:
             try:
-                image = _oci_image.read_image_layout(host, params.get("image_ref"))
-            except _oci_image.ImageError as exc:
+                image = oci_image.read_image_layout(host, params.get("image_ref"))
+            except oci_image.ImageError as exc:
                 raise BundleError(INVALID_ARGUMENT, str(exc), hint="Check the OCI image layout and image_ref.") from exc
             record["manifest"] = image["manifest_digest"]
             record["image_ref"] = params.get("image_ref")
@@ -616,12 +522,10 @@ class BundleManager:
                 return
             os.mkdir(dest, 0o755)
             if kind in ("tarball", "template"):
-                _oci_image.extract_tar(host, dest, self.runner, scratch, allow_devices=allow_devices)
+                oci_image.extract_tar(host, dest, self.runner, scratch, allow_devices=allow_devices)
             else:
-                _oci_image.extract_layers(
-                    self._image["layers"], dest, self.runner, scratch, allow_devices=allow_devices
-                )
-        except _oci_image.ExtractError as exc:
+                oci_image.extract_layers(self._image["layers"], dest, self.runner, scratch, allow_devices=allow_devices)
+        except oci_image.ExtractError as exc:
             raise BundleError(
                 INVALID_ARGUMENT,
                 "refusing the rootfs source %s: %s" % (self.params["source"], exc),
@@ -641,13 +545,13 @@ class BundleManager:
         if image is None:
             return None
         try:
-            overlay, dropped = _oci_image.image_runtime_overlay(image["config"], rootfs)
-        except _oci_image.ImageError as exc:
+            overlay, dropped = oci_image.image_runtime_overlay(image["config"], rootfs)
+        except oci_image.ImageError as exc:
             if rootfs is None:
                 # check mode before unpacking: user names cannot be resolved yet
                 cfg = dict(image["config"])
                 cfg["config"] = dict(cfg.get("config") or {}, User=None)
-                overlay, dropped = _oci_image.image_runtime_overlay(cfg, None)
+                overlay, dropped = oci_image.image_runtime_overlay(cfg, None)
                 self.warnings.append("check mode: image user not resolved before unpacking (%s)" % exc)
             else:
                 raise BundleError(INVALID_ARGUMENT, str(exc)) from exc
@@ -660,19 +564,10 @@ class BundleManager:
 
     # -- states ------------------------------------------------------------
 
-    def present(self, path):
-        params = self.params
-        result = {"changed": False, "path": path}
-        stored = self._stored(path)
-        exists = os.path.isdir(path)
-        old_config = load_config(path)[0] if exists else None
-        old_text = ""
-        if exists and os.path.isfile(os.path.join(path, "config.json")):
-            with open(os.path.join(path, "config.json"), encoding="utf-8", errors="replace") as fh:
-                old_text = fh.read()
+    def _rootfs_plan(self, path, exists, stored):
+        """(kind, host path, rootfs digest, source record, whether the rootfs is (re)built)."""
         rootfs_path = os.path.join(path, "rootfs")
-
-        if params.get("source"):
+        if self.params.get("source"):
             kind, host, rootfs_digest, record = self._source_state(stored)
         else:
             if not (exists and os.path.isdir(rootfs_path)):
@@ -690,9 +585,53 @@ class BundleManager:
             or stored is None
             or stored.get("rootfs", {}).get("digest") != rootfs_digest
         )
+        return kind, host, rootfs_digest, record, rootfs_changed
+
+    def _generated_config(self, path, new_rootfs):
+        """(config, problems) of the config.json the options make; a BundleError if it is not valid."""
+        config = build_config(self.params, self._overlay(new_rootfs))
+        problems = checks.schema_problems(config) + checks.semantic_problems(
+            config,
+            bundle_dir=path,
+            rootfs=new_rootfs,
+            rootfs_known=new_rootfs is not None,
+        )
+        errors = checks.errors_of(problems)
+        if errors:
+            raise BundleError(
+                INVALID_ARGUMENT,
+                "the generated config.json is not valid (%d problem%s): %s"
+                % (len(errors), "" if len(errors) == 1 else "s", "; ".join(map(checks.format_problem, errors))),
+                hint="Fix the options named in the problems; nothing was written.",
+                validation=problems,
+            )
+        return config, problems
+
+    def _diff(self, path, old_text, text, rootfs_changed, kind):
+        config_path = os.path.join(path, "config.json")
+        diff = {"before": old_text, "after": text, "before_header": config_path, "after_header": config_path}
+        if rootfs_changed:
+            diff["prepared"] = "%s/rootfs: %s from %s (%s)" % (
+                path,
+                "rebuilt" if os.path.isdir(os.path.join(path, "rootfs")) else "created",
+                self.params["source"],
+                kind,
+            )
+        return diff
+
+    def present(self, path):
+        result = {"changed": False, "path": path}
+        stored = self._stored(path)
+        exists = os.path.isdir(path)
+        old_config = load_config(path)[0] if exists else None
+        old_text = ""
+        if exists and os.path.isfile(os.path.join(path, "config.json")):
+            with open(os.path.join(path, "config.json"), encoding="utf-8", errors="replace") as fh:
+                old_text = fh.read()
+        kind, host, rootfs_digest, record, rootfs_changed = self._rootfs_plan(path, exists, stored)
         scratch = None
         try:
-            new_rootfs = rootfs_path
+            new_rootfs = os.path.join(path, "rootfs")
             if rootfs_changed:
                 if self.check_mode:
                     new_rootfs = host if kind == "directory" else None
@@ -700,47 +639,14 @@ class BundleManager:
                     scratch = self._scratch(path)
                     new_rootfs = os.path.join(scratch, "rootfs")
                     self._build_rootfs(kind, host, new_rootfs, scratch)
-            overlay = self._overlay(new_rootfs)
-            config = build_config(params, overlay)
+            config, problems = self._generated_config(path, new_rootfs)
             text = config_text(config)
-            problems = _oci_schema.schema_problems(config) + _oci_schema.semantic_problems(
-                config,
-                bundle_dir=path,
-                rootfs=new_rootfs,
-                rootfs_known=new_rootfs is not None,
-            )
             config_digest = sha256_text(_canonical(config))
             digest = sha256_text(rootfs_digest + "\n" + config_digest)
-            result.update(config=config, digest=digest, validation=problems)
-            errors = _oci_schema.errors_of(problems)
-            if errors:
-                raise BundleError(
-                    INVALID_ARGUMENT,
-                    "the generated config.json is not valid (%d problem%s): %s"
-                    % (
-                        len(errors),
-                        "" if len(errors) == 1 else "s",
-                        "; ".join(map(_oci_schema.format_problem, errors)),
-                    ),
-                    hint="Fix the options named in the problems; nothing was written.",
-                    validation=problems,
-                )
             config_changed = old_config != config or (stored or {}).get("config") != config_digest
-            result["rootfs_changed"] = rootfs_changed
-            result["config_changed"] = config_changed
-            result["diff"] = {
-                "before": old_text,
-                "after": text,
-                "before_header": os.path.join(path, "config.json"),
-                "after_header": os.path.join(path, "config.json"),
-            }
-            if rootfs_changed:
-                result["diff"]["prepared"] = "%s/rootfs: %s from %s (%s)" % (
-                    path,
-                    "rebuilt" if os.path.isdir(rootfs_path) else "created",
-                    params["source"],
-                    kind,
-                )
+            result.update(config=config, digest=digest, validation=problems)
+            result.update(rootfs_changed=rootfs_changed, config_changed=config_changed)
+            result["diff"] = self._diff(path, old_text, text, rootfs_changed, kind)
             if not (rootfs_changed or config_changed):
                 return result
             result["changed"] = True
@@ -829,13 +735,13 @@ class BundleManager:
             raise BundleError(NOT_FOUND, "bundle %s does not exist" % path, validation=[])
         config, problems = load_config(path)
         if config is not None:
-            problems = _oci_schema.schema_problems(config) + _oci_schema.semantic_problems(config, bundle_dir=path)
+            problems = checks.schema_problems(config) + checks.semantic_problems(config, bundle_dir=path)
         stored = self._stored(path)
         result.update(
             config=config,
             digest=(stored or {}).get("digest"),
             validation=problems,
-            valid=not _oci_schema.errors_of(problems),
+            valid=not checks.errors_of(problems),
         )
         return result
 
@@ -849,36 +755,30 @@ def inspect_bundle(path):
     """
     config, problems = load_config(path)
     if config is not None:
-        problems = _oci_schema.schema_problems(config) + _oci_schema.semantic_problems(config, bundle_dir=path)
+        problems = checks.schema_problems(config) + checks.semantic_problems(config, bundle_dir=path)
     try:
         stored = _read_json(os.path.join(path, DIGEST_FILE))
     except (OSError, ValueError):
         stored = None
     stored = stored if isinstance(stored, dict) else {}
-    rootfs = _oci_schema._root_dir(config, path) if isinstance(config, dict) else None
+    rootfs = checks.root_dir(config, path) if isinstance(config, dict) else None
     return {
         "config": config,
         "validation": problems,
-        "valid": not _oci_schema.errors_of(problems),
+        "valid": not checks.errors_of(problems),
         "digest": stored.get("digest"),
         "rootfs_digest": (stored.get("rootfs") or {}).get("digest"),
         "rootfs": rootfs,
     }
 
 
-def run_module(module, runner):
-    """The whole of nexcage_bundle: module is an AnsibleModule, runner its Runner."""
+def _bundle_task(module, runner, out):
+    """nexcage_bundle's work: the result dict (with failed and msg when a validated bundle is not valid)."""
     params = module.params
     state = params["state"]
-    if state != "absent" and not _oci_schema.HAS_JSONSCHEMA:
-        from ansible.module_utils.basic import missing_required_lib
-
-        module.fail_json(
-            msg=missing_required_lib("jsonschema") + " " + _oci_schema.JSONSCHEMA_HINT,
-            exception=str(_oci_schema.JSONSCHEMA_IMPORT_ERROR),
-        )
+    if state != "absent":
+        checks.import_jsonschema()  # fails cleanly, before anything is touched, when it is missing
     manager = BundleManager(runner, params)
-    out = {"path": params["path"]}
     try:
         path, _root = check_bundle_path(params["path"], params["bundle_roots"])
         out["path"] = path
@@ -888,372 +788,37 @@ def run_module(module, runner):
             result = manager.absent(path)
         else:
             result = manager.validated(path)
-    except NexcageError as exc:
-        details = exc.to_dict()
-        validation = details.pop("validation", None)
-        fail = dict(out, msg=exc.message, error=details, commands=runner.commands)
-        fail["validation"] = validation if validation is not None else []
-        module.fail_json(**fail)
     except OSError as exc:
-        module.fail_json(
-            msg="bundle %s: %s" % (out["path"], exc),
-            error=NexcageError(UNKNOWN, str(exc)).to_dict(),
-            commands=runner.commands,
-            validation=[],
-        )
+        raise NexcageError(UNKNOWN, "bundle %s: %s" % (out["path"], exc)) from None
     diff = result.pop("diff", None)
     result.setdefault("validation", [])
-    result["commands"] = runner.commands
     for warning in manager.warnings:
         module.warn(warning)
-    for p in result["validation"]:
-        if p["level"] == "warning":
-            module.warn(_oci_schema.format_problem(p))
+    for item in result["validation"]:
+        if item["level"] == "warning":
+            module.warn(checks.format_problem(item))
     if state == "validated" and not result["valid"]:
-        errors = _oci_schema.errors_of(result["validation"])
-        module.fail_json(
-            msg="bundle %s is not valid (%d problem%s): %s"
-            % (path, len(errors), "" if len(errors) == 1 else "s", "; ".join(map(_oci_schema.format_problem, errors))),
-            **result,
+        errors = checks.errors_of(result["validation"])
+        result["failed"] = True
+        result["msg"] = "bundle %s is not valid (%d problem%s): %s" % (
+            path,
+            len(errors),
+            "" if len(errors) == 1 else "s",
+            "; ".join(map(checks.format_problem, errors)),
         )
-    if module._diff and diff is not None:
+    elif module._diff and diff is not None:
         result["diff"] = diff
-    module.exit_json(**result)
+    return result
 
 
-# ---------------------------------------------------------------------------
-# config.json -> Proxmox VE container settings (oci-facts §10)
-# ---------------------------------------------------------------------------
+def run_module(module, runner):
+    """The whole of nexcage_bundle: module is an AnsibleModule, runner its Runner."""
+    out = {"path": module.params["path"]}
 
-MIB = 1024 * 1024
-UINT64_MAX = 18446744073709551615
-_IPC_SYSCTLS = (
-    "fs.mqueue.",
-    "kernel.msgmax",
-    "kernel.msgmnb",
-    "kernel.msgmni",
-    "kernel.sem",
-    "kernel.shmall",
-    "kernel.shmmax",
-    "kernel.shmmni",
-    "kernel.shm_rmid_forced",
-)
-_MP_OPTIONS = ("nodev", "noexec", "nosuid", "noatime")
-_IMPLIED_BIND_OPTIONS = ("bind", "rbind", "rw", "private", "rprivate", "slave", "rslave", "shared", "rshared")
-_PVE_ENV_NAME = re.compile(r"^\w+$")
-_CTRL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+    def context(error):
+        extra = {"commands": runner.commands}
+        if error is not None:
+            extra.update(out, validation=error.extra.get("validation") or [])
+        return extra
 
-
-def shares_to_weight(shares):
-    """cgroup v1 cpu.shares -> v2 cpu.weight, as current runc converts it."""
-    if shares <= 0:
-        return 0
-    if shares <= 2:
-        return 1
-    if shares >= 262144:
-        return 10000
-    log = math.log2(shares)
-    exponent = (log * log + 125 * log) / 612.0 - 7.0 / 34.0
-    return int(math.ceil(10**exponent))
-
-
-def lxc_quote_args(args):
-    """process.args -> an lxc.init.cmd value that LXC splits back into args.
-
-    LXC splits on whitespace, words may be wrapped in '...' or "...", there are
-    no escapes, and the config parser strips one pair of quotes around the
-    whole value. Raises ValueError for an argument that cannot be represented.
-    """
-    words = []
-    for arg in args:
-        if arg == "":
-            raise ValueError("an empty argument cannot be written in lxc.init.cmd")
-        if _CTRL.search(arg):
-            raise ValueError("argument %r contains a control character" % arg)
-        needs = any(c in arg for c in " \t'\"")
-        if not needs:
-            words.append(arg)
-        elif "'" not in arg:
-            words.append("'%s'" % arg)
-        elif '"' not in arg:
-            words.append('"%s"' % arg)
-        else:
-            raise ValueError("argument %r contains both ' and \", which LXC cannot quote" % arg)
-    value = " ".join(words)
-    if len(value) >= 2 and value[0] in "'\"" and value[-1] == value[0]:
-        value = "%s%s%s" % (value[0], value, value[0])  # the config parser strips this outer pair
-    return value
-
-
-def _fstab_escape(path):
-    return path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012")
-
-
-def _is_default_mount(m):
-    default = {d["destination"]: d for d in _RUNC_DEFAULT["mounts"]}
-    d = default.get(m.get("destination"))
-    return d is not None and m.get("type") == d["type"]
-
-
-def pve_settings(config, bundle_dir):
-    """Map a validated config.json to Proxmox VE container settings.
-
-    Returns (settings, warnings, errors). settings keys (present when set):
-      hostname, memory (MiB), swap (MiB), cpulimit (float), cpuunits (int),
-      cores (int), unprivileged (bool), rootfs_readonly (bool), cmode,
-      mounts: [{host_path, mountpoint, read_only, mount_options}] (-> mpN),
-      lxc: [[key, value], ...] raw LXC keys in order (lxc.init.cmd,
-      lxc.init.cwd, lxc.init.uid, lxc.init.gid, lxc.init.groups,
-      lxc.environment, lxc.mount.entry, lxc.prlimit.*, lxc.cap.keep, ...).
-    Anything that cannot be mapped is in errors; harmless losses in warnings.
-    """
-    settings = {"mounts": [], "lxc": []}
-    warnings, errors = [], []
-    lxc = settings["lxc"]
-    proc = config.get("process") or {}
-    linux = config.get("linux") or {}
-    resources = linux.get("resources") or {}
-
-    def err(path, msg):
-        errors.append("%s: %s" % (path, msg))
-
-    def warn(path, msg):
-        warnings.append("%s: %s" % (path, msg))
-
-    # hostname
-    hostname = config.get("hostname")
-    if hostname:
-        if _oci_schema._HOSTNAME.match(hostname) and len(hostname) <= 255:
-            settings["hostname"] = hostname
-        else:
-            err("$.hostname", "%r is not a valid PVE hostname (dns-name)" % hostname)
-    if config.get("domainname"):
-        warn("$.domainname", "not mapped (PVE sets the search domain with the searchdomain option)")
-
-    # process
-    args = proc.get("args") or []
-    if args:
-        try:
-            lxc.append(["lxc.init.cmd", lxc_quote_args(args)])
-            settings["cmode"] = "console"
-        except ValueError as exc:
-            err("$.process.args", str(exc))
-    else:
-        err("$.process.args", "no program to run")
-    if proc.get("cwd"):
-        lxc.append(["lxc.init.cwd", proc["cwd"]])
-    user = proc.get("user") or {}
-    if "uid" in user:
-        lxc.append(["lxc.init.uid", str(user["uid"])])
-    if "gid" in user:
-        lxc.append(["lxc.init.gid", str(user["gid"])])
-    if user.get("additionalGids"):
-        lxc.append(["lxc.init.groups", ",".join(str(g) for g in user["additionalGids"])])
-    if user.get("umask") is not None:
-        warn("$.process.user.umask", "not mapped (LXC has no init umask setting)")
-    for i, entry in enumerate(proc.get("env") or []):
-        if _CTRL.search(entry):
-            err("$.process.env[%d]" % i, "contains a control character")
-            continue
-        if not _PVE_ENV_NAME.match(_env_name(entry)):
-            warn("$.process.env[%d]" % i, "name is not accepted by PVE's env option; written as raw lxc.environment")
-        lxc.append(["lxc.environment", entry])
-    if proc.get("terminal"):
-        warn("$.process.terminal", "no exact equivalent; the entrypoint runs with cmode console")
-    for i, rl in enumerate(proc.get("rlimits") or []):
-        name = rl["type"].lower().removeprefix("rlimit_")
-
-        def lim(v):
-            return "unlimited" if v >= UINT64_MAX else str(v)
-
-        lxc.append(["lxc.prlimit.%s" % name, "%s:%s" % (lim(rl["soft"]), lim(rl["hard"]))])
-        del i
-    caps = proc.get("capabilities")
-    if caps is not None:
-        bounding = caps.get("bounding") or []
-        keep = " ".join(c.lower().removeprefix("cap_") for c in bounding)
-        lxc.append(["lxc.cap.keep", keep or "none"])
-        others = {k: sorted(v or []) for k, v in caps.items() if k != "bounding"}
-        if any(sorted(v) != sorted(bounding) for k, v in others.items() if k in ("effective", "permitted")):
-            warn("$.process.capabilities", "LXC models one capability set; the bounding set is kept")
-    if proc.get("noNewPrivileges"):
-        warn("$.process.noNewPrivileges", "not mapped (PVE rejects lxc.no_new_privs)")
-    if proc.get("apparmorProfile"):
-        lxc.append(["lxc.apparmor.profile", proc["apparmorProfile"]])
-    if proc.get("selinuxLabel"):
-        lxc.append(["lxc.selinux.context", proc["selinuxLabel"]])
-    for key in ("oomScoreAdj", "scheduler", "ioPriority", "execCPUAffinity", "consoleSize"):
-        if key in proc:
-            warn("$.process." + key, "not mapped")
-
-    # root
-    root = config.get("root") or {}
-    if isinstance(root.get("path"), str):
-        path = root["path"]
-        settings["rootfs_dir"] = os.path.normpath(path if path.startswith("/") else os.path.join(bundle_dir, path))
-    else:
-        err("$.root.path", "the bundle has no root filesystem")
-    if root.get("readonly"):
-        settings["rootfs_readonly"] = True
-    for key in ("solaris", "windows", "vm", "zos", "freebsd"):
-        if config.get(key):
-            err("$." + key, "settings for another platform cannot be mapped to a Linux container")
-
-    # mounts
-    for i, m in enumerate(config.get("mounts") or []):
-        where = "$.mounts[%d]" % i
-        dest = m.get("destination") or ""
-        if _is_default_mount(m):
-            continue  # LXC provides /proc, /sys, /dev, ... itself
-        if not dest.startswith("/"):
-            warn(where, "relative destination %r taken relative to /" % dest)
-            dest = "/" + dest
-        dest = os.path.normpath(dest)
-        options = list(m.get("options") or [])
-        mtype = m.get("type")
-        if "bind" in options or "rbind" in options:
-            source = m.get("source") or ""
-            if not source.startswith("/"):
-                source = os.path.normpath(os.path.join(bundle_dir, source))
-            if not os.path.exists(source):
-                err(where, "bind mount source %s does not exist" % source)
-                continue
-            read_only = "ro" in options
-            extra = [o for o in options if o not in _IMPLIED_BIND_OPTIONS + _MP_OPTIONS + ("ro",)]
-            if extra:
-                warn(where, "mount options %s not mapped" % ", ".join(extra))
-            if os.path.isdir(source):
-                if "," in source or "," in dest or "=" in source:
-                    err(where, "paths with ',' or '=' cannot be written as a PVE mount point")
-                    continue
-                settings["mounts"].append(
-                    {
-                        "host_path": source,
-                        "mountpoint": dest,
-                        "read_only": read_only,
-                        "mount_options": [o for o in options if o in _MP_OPTIONS],
-                    }
-                )
-            else:
-                opts = ["bind", "create=file"] + (["ro"] if read_only else [])
-                opts += [o for o in options if o in ("nodev", "noexec", "nosuid")]
-                lxc.append(
-                    [
-                        "lxc.mount.entry",
-                        "%s %s none %s 0 0" % (_fstab_escape(source), _fstab_escape(dest.lstrip("/")), ",".join(opts)),
-                    ]
-                )
-        elif mtype == "tmpfs":
-            opts = [o for o in options if o] + ["create=dir"]
-            lxc.append(["lxc.mount.entry", "tmpfs %s tmpfs %s 0 0" % (_fstab_escape(dest.lstrip("/")), ",".join(opts))])
-        else:
-            err(where, "mount of type %r at %s cannot be mapped to a Proxmox VE container" % (mtype, dest))
-
-    # resources
-    memory = resources.get("memory") or {}
-    limit = memory.get("limit")
-    if isinstance(limit, int) and limit > 0:
-        mib = -(-limit // MIB)
-        if mib < 16:
-            err("$.linux.resources.memory.limit", "%d bytes is below PVE's minimum of 16 MiB" % limit)
-        else:
-            settings["memory"] = mib
-            if limit % MIB:
-                warn("$.linux.resources.memory.limit", "rounded up to %d MiB" % mib)
-        swap = memory.get("swap")
-        if isinstance(swap, int) and swap >= limit:
-            settings["swap"] = (swap - limit) // MIB
-        elif swap == -1:
-            warn("$.linux.resources.memory.swap", "unlimited swap has no PVE equivalent; PVE's default applies")
-    elif limit == -1:
-        warn("$.linux.resources.memory.limit", "unlimited memory has no PVE equivalent; PVE's default applies")
-    if "swap" in memory and not (isinstance(limit, int) and limit > 0):
-        warn("$.linux.resources.memory.swap", "not mapped without a memory limit (OCI swap is memory plus swap)")
-    for key in ("reservation", "kernel", "kernelTCP", "swappiness", "disableOOMKiller"):
-        if key in memory:
-            warn("$.linux.resources.memory." + key, "not mapped")
-    cpu = resources.get("cpu") or {}
-    quota = cpu.get("quota")
-    if isinstance(quota, int) and quota > 0:
-        period = cpu.get("period") or 100000
-        settings["cpulimit"] = round(quota / float(period), 2)
-    if cpu.get("shares"):
-        settings["cpuunits"] = max(1, min(10000, shares_to_weight(cpu["shares"])))
-    if cpu.get("cpus"):
-        lxc.append(["lxc.cgroup2.cpuset.cpus", cpu["cpus"]])
-    if cpu.get("mems"):
-        lxc.append(["lxc.cgroup2.cpuset.mems", cpu["mems"]])
-    for key in ("burst", "realtimePeriod", "realtimeRuntime", "idle"):
-        if cpu.get(key):
-            warn("$.linux.resources.cpu." + key, "not mapped")
-    pids = resources.get("pids")
-    if pids and isinstance(pids.get("limit"), int):
-        lxc.append(["lxc.cgroup2.pids.max", "max" if pids["limit"] < 0 else str(pids["limit"])])
-    for i, dev in enumerate(resources.get("devices") or []):
-        if dev == {"allow": False, "access": "rwm"}:
-            continue  # runc's deny-all default; PVE has its own device allow-list
-        kind = "allow" if dev.get("allow") else "deny"
-        major = dev.get("major")
-        minor = dev.get("minor")
-        rule = "%s %s:%s %s" % (
-            dev.get("type") or "a",
-            "*" if major is None else major,
-            "*" if minor is None else minor,
-            dev.get("access") or "rwm",
-        )
-        lxc.append(["lxc.cgroup2.devices.%s" % kind, rule])
-        del i
-    for key in ("blockIO", "hugepageLimits", "network", "rdma", "unified"):
-        if resources.get(key):
-            warn("$.linux.resources." + key, "not mapped")
-
-    # linux
-    namespaces = linux.get("namespaces") or []
-    for i, ns in enumerate(namespaces):
-        if ns.get("path"):
-            err("$.linux.namespaces[%d]" % i, "joining an existing %s namespace is not possible in PVE" % ns["type"])
-    types = {ns.get("type") for ns in namespaces}
-    if "user" in types:
-        default_map = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-        uid_map, gid_map = linux.get("uidMappings") or [], linux.get("gidMappings") or []
-        settings["unprivileged"] = True
-        if (uid_map or gid_map) and (uid_map != default_map or gid_map != default_map):
-            for kind, mapping in (("u", uid_map), ("g", gid_map)):
-                for m in mapping:
-                    lxc.append(["lxc.idmap", "%s %d %d %d" % (kind, m["containerID"], m["hostID"], m["size"])])
-            warn("$.linux.uidMappings", "custom id map written as lxc.idmap; /etc/subuid and /etc/subgid must allow it")
-    else:
-        settings["unprivileged"] = False
-    for key, value in (linux.get("sysctl") or {}).items():
-        if key.startswith(_IPC_SYSCTLS):
-            lxc.append(["lxc.sysctl.%s" % key, value])
-        else:
-            err("$.linux.sysctl[%s]" % key, "only IPC sysctls can be set for a PVE container")
-    if linux.get("devices"):
-        err("$.linux.devices", "device nodes cannot be mapped; use PVE's devN option")
-    if linux.get("seccomp"):
-        warn("$.linux.seccomp", "not mapped (PVE applies its own seccomp profile)")
-    if linux.get("maskedPaths") not in (None, _RUNC_DEFAULT["linux"]["maskedPaths"]) or linux.get(
-        "readonlyPaths"
-    ) not in (None, _RUNC_DEFAULT["linux"]["readonlyPaths"]):
-        warn("$.linux.maskedPaths", "masked and read-only paths are not mapped (PVE uses its own AppArmor profile)")
-    for key in (
-        "cgroupsPath",
-        "rootfsPropagation",
-        "mountLabel",
-        "intelRdt",
-        "memoryPolicy",
-        "personality",
-        "timeOffsets",
-    ):
-        if linux.get(key):
-            warn("$.linux." + key, "not mapped")
-
-    # hooks, annotations
-    for kind, entries in (config.get("hooks") or {}).items():
-        if entries:
-            err("$.hooks.%s" % kind, "OCI hooks cannot be mapped (LXC hooks have another calling convention)")
-    stop = (config.get("annotations") or {}).get("org.opencontainers.image.stopSignal")
-    if stop:
-        lxc.append(["lxc.signal.halt", stop])
-    return settings, warnings, errors
+    _module.run(module, lambda: _bundle_task(module, runner, out), name="nexcage_bundle", context=context)

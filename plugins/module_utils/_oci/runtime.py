@@ -8,7 +8,7 @@
 brings one container to ``present`` (created), ``started``, ``stopped``,
 ``restarted`` or ``absent`` with the runtime's own operations (``create``,
 ``start``, ``kill``, ``delete``, ``state``), and keeps the OCI state file
-``/run/nexcage/<id>/state.json`` (``_ocistate``) in line with ``<runtime> state``.
+``/run/nexcage/<id>/state.json`` (``state``) in line with ``<runtime> state``.
 
 ``wrapper`` is an argv prefix for ``create`` only, a documented opt-in for hosts
 where the runtime cannot create containers as installed. Example (crun 1.8 on a
@@ -30,7 +30,6 @@ import json
 import os
 import time
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _ocistate
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     INVALID_ARGUMENT,
     NOT_FOUND,
@@ -38,6 +37,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     UNKNOWN,
     NexcageError,
 )
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate, readers
 
 RUNTIMES = ("runc", "crun")
 STATES = ("present", "started", "stopped", "restarted", "absent")
@@ -47,7 +47,7 @@ NOT_EXIST = ("does not exist", "not exist", "No such file or directory")
 
 
 def console_log(container_id):
-    return os.path.join(_ocistate.state_dir(container_id), "console.log")
+    return os.path.join(ocistate.state_dir(container_id), "console.log")
 
 
 def config_digest(bundle):
@@ -134,7 +134,7 @@ class OciRuntime:
 
 
 def _oci_status(status):
-    return status if status in _ocistate.STATUSES else "running"  # paused: the process exists
+    return status if status in ocistate.STATUSES else "running"  # paused: the process exists
 
 
 def sync_state(runtime, cid, bundle, st):
@@ -142,95 +142,197 @@ def sync_state(runtime, cid, bundle, st):
     if runtime.runner.check_mode:
         return
     if st is None:
-        _ocistate.remove_state(cid)
+        ocistate.remove_state(cid)
         return
     annotations = dict(st.get("annotations") or {})
     annotations[BACKEND_ANNOTATION] = runtime.runtime
     annotations[CONFIG_ANNOTATION] = config_digest(bundle)
     status = _oci_status(st.get("status"))
     pid = st.get("pid") if status in ("created", "running") and st.get("pid") else None
-    want = _ocistate.build_state(cid, status, pid, os.path.abspath(bundle), annotations)
-    if _ocistate.read_state(cid) != want:
-        _ocistate.write_state(cid, status, pid, want["bundle"], annotations)
+    want = ocistate.build_state(cid, status, pid, os.path.abspath(bundle), annotations)
+    if ocistate.read_state(cid) != want:
+        ocistate.write_state(cid, status, pid, want["bundle"], annotations)
+
+
+class _Transition:
+    """The runtime operations one converge run makes, recorded as steps."""
+
+    def __init__(self, engine, cid, bundle, stop_timeout):
+        self.engine = engine
+        self.cid = cid
+        self.bundle = bundle
+        self.stop_timeout = stop_timeout
+        self.steps = []
+        self.current = engine.state(cid)
+        self.status = self.current.get("status") if self.current else None
+
+    def recreate_needed(self):
+        recorded = (ocistate.read_state(self.cid) or {}).get("annotations", {}).get(CONFIG_ANNOTATION)
+        return self.current is not None and recorded is not None and recorded != config_digest(self.bundle)
+
+    def stop(self):
+        self.engine.kill(self.cid, "TERM")
+        self.steps.append("kill")
+        if not self.engine.runner.check_mode:
+            after = self.engine.wait_status(self.cid, ("stopped",), self.stop_timeout)
+            if after and after.get("status") != "stopped":
+                self.engine.kill(self.cid, "KILL")
+                self.engine.wait_status(self.cid, ("stopped",), 5)
+
+    def remove(self):
+        self.engine.delete(self.cid, force=True)
+        self.steps.append("delete")
+
+    def start(self):
+        self.engine.start(self.cid)
+        self.steps.append("start")
+
+    def create(self, start):
+        self.engine.create(self.cid, self.bundle)
+        self.steps.append("create")
+        if start:
+            self.start()
+
+    def present(self):
+        if self.current is None:
+            self.create(False)
+        elif self.recreate_needed():
+            self.remove()
+            self.create(self.status == "running")
+
+    def started(self):
+        if self.current is None:
+            self.create(True)
+        elif self.status == "created" and not self.recreate_needed():
+            self.start()
+        elif self.status in ("stopped", "created") or self.recreate_needed():
+            self.remove()
+            self.create(True)
+
+    def stopped(self):
+        status = self.status
+        if self.current is None:
+            self.create(False)
+            status = "created"
+        if status in ("running", "paused", "created"):
+            self.stop()
+
+    def restarted(self):
+        if self.status in ("running", "paused"):
+            self.stop()
+        if self.current is not None:
+            self.remove()
+        self.create(True)
+
+    def absent(self):
+        if self.current is not None:
+            self.remove()
 
 
 def converge(runner, container_id, bundle, state="started", runtime="runc", wrapper=None, root=None, stop_timeout=10):
-    """Bring container_id to state; return dict(changed, steps, status, state (the OCI state), commands)."""
+    """Bring container_id to state.
+
+    Returns dict(changed, steps, before (the status found, None when absent), status, state (the OCI
+    state), commands).
+    """
     if state not in STATES:
         raise NexcageError(INVALID_ARGUMENT, "state must be one of %s" % ", ".join(STATES))
-    rt = OciRuntime(runner, runtime, wrapper, root)
+    engine = OciRuntime(runner, runtime, wrapper, root)
     cid = str(container_id)
     bundle = os.path.abspath(bundle) if bundle else bundle
     if state != "absent" and not (bundle and os.path.isfile(os.path.join(bundle, "config.json"))):
         raise NexcageError(NOT_FOUND, "The bundle %s has no config.json" % bundle)
-    steps = []
-    st = rt.state(cid)
-    status = st.get("status") if st else None
-
-    def recreate_needed():
-        recorded = (_ocistate.read_state(cid) or {}).get("annotations", {}).get(CONFIG_ANNOTATION)
-        return st is not None and recorded is not None and recorded != config_digest(bundle)
-
-    def stop():
-        rt.kill(cid, "TERM")
-        steps.append("kill")
-        if not runner.check_mode:
-            after = rt.wait_status(cid, ("stopped",), stop_timeout)
-            if after and after.get("status") != "stopped":
-                rt.kill(cid, "KILL")
-                rt.wait_status(cid, ("stopped",), 5)
-
-    def remove():
-        rt.delete(cid, force=True)
-        steps.append("delete")
-
-    def create_start(start):
-        rt.create(cid, bundle)
-        steps.append("create")
-        if start:
-            rt.start(cid)
-            steps.append("start")
-
-    if state == "absent":
-        if st is not None:
-            remove()
-    elif state == "present":
-        if st is None:
-            create_start(False)
-        elif recreate_needed():
-            remove()
-            create_start(status == "running")
-    elif state == "started":
-        if st is None:
-            create_start(True)
-        elif status == "created" and not recreate_needed():
-            rt.start(cid)
-            steps.append("start")
-        elif status in ("stopped", "created") or recreate_needed():
-            remove()
-            create_start(True)
-    elif state == "stopped":
-        if st is None:
-            create_start(False)
-            status = "created"
-        if status in ("running", "paused", "created"):
-            stop()
-    elif state == "restarted":
-        if status in ("running", "paused"):
-            stop()
-        if st is not None:
-            remove()
-        create_start(True)
-
-    final = None if runner.check_mode else rt.state(cid)
+    transition = _Transition(engine, cid, bundle, stop_timeout)
+    getattr(transition, state)()
+    final = None if runner.check_mode else engine.state(cid)
     if state == "absent" and not runner.check_mode:
-        _ocistate.remove_state(cid)
+        ocistate.remove_state(cid)
     else:
-        sync_state(rt, cid, bundle, final)
+        sync_state(engine, cid, bundle, final)
     return {
-        "changed": bool(steps),
-        "steps": steps,
+        "changed": bool(transition.steps),
+        "steps": transition.steps,
+        "before": transition.status,
         "status": (final or {}).get("status") if not runner.check_mode else None,
-        "state": _ocistate.read_state(cid) if not runner.check_mode and state != "absent" else None,
+        "state": ocistate.read_state(cid) if not runner.check_mode and state != "absent" else None,
         "commands": runner.commands,
     }
+
+
+class RuntimeBackend:
+    """nexcage_container's backend runc or crun: the bundle runs directly on the host through that runtime.
+
+    The module picks it by ``backend`` (as community.docker picks an engine driver); ``execute()``
+    returns the module result (the same keys as the proxmox_lxc backend's).
+    """
+
+    def __init__(self, params, runner, diff=False):
+        self.params = params
+        self.runner = runner
+        self.diff = diff
+        self.runtime = params["backend"]
+
+    def container_id(self):
+        cid = self.params.get("hostname")
+        if not cid and self.params.get("vmid") is not None:
+            cid = str(self.params["vmid"])
+        if not cid:
+            raise NexcageError(
+                INVALID_ARGUMENT, "backend %s needs hostname (or vmid) as the OCI container ID" % self.runtime
+            )
+        return cid
+
+    def check_image(self, state):
+        image = self.params.get("image")
+        if state != "absent" and not readers.is_bundle_dir(image):
+            raise NexcageError(
+                INVALID_ARGUMENT,
+                "backend %s runs OCI bundles: image must be an absolute bundle directory with a config.json (got %r)"
+                % (self.runtime, image),
+                hint="Make the bundle with cageforge.nexcage.nexcage_bundle and pass its path as image.",
+            )
+        return image
+
+    def execute(self):
+        state = self.params["state"]
+        cid = self.container_id()
+        image = self.check_image(state)
+        result = converge(
+            self.runner,
+            cid,
+            image,
+            state,
+            runtime=self.runtime,
+            wrapper=self.params.get("runtime_wrapper"),
+            stop_timeout=self.params["stop_timeout"],
+        )
+        container = None
+        if state != "absent":
+            container = {"id": cid, "backend": self.runtime, "bundle": image, "status": result["status"]}
+            container["oci_state"] = result["state"]
+        out = {
+            "changed": result["changed"],
+            "vmid": None,
+            "container": container,
+            "commands": list(self.runner.commands),
+            "steps": result["steps"],
+            "changes": [],
+            "pending": [],
+        }
+        if self.diff:
+            out["diff"] = {
+                "before": {"status": result["before"] or "absent"},
+                "after": {"status": _after(state, result["before"])},
+            }
+        return out
+
+
+def _after(state, before):
+    """The status the diff predicts for state."""
+    if state == "absent":
+        return "absent"
+    if state in ("started", "restarted"):
+        return "running"
+    if state == "stopped":
+        return "stopped"
+    return before or "created"

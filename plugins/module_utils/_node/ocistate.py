@@ -2,12 +2,12 @@
 # Copyright (c) nexcage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""OCI runtime state files ``/run/nexcage/<vmid>/state.json``. PRIVATE to the collection.
+"""OCI runtime state files ``/run/nexcage/<vmid>/state.json`` (a node file). PRIVATE to the collection.
 
 The file follows the OCI runtime-spec state (``ociVersion``, ``id``,
 ``status`` of creating/created/running/stopped, ``pid``, ``bundle``,
 ``annotations``) and is valid against its ``state-schema.json``. It is written
-atomically (temporary file + rename) so that a reader never sees half a file.
+atomically (``_node.files.atomic_write``) so that a reader never sees half a file.
 
 API (small on purpose; the runc/crun backend reuses it):
 ``write_state(vmid, status, pid, bundle, annotations) -> dict``,
@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
-RUN_DIR = "/run/nexcage"
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import files, paths, readers
+
 OCI_VERSION = "1.0.2"
 STATUSES = ("creating", "created", "running", "stopped")
 
 
 def state_dir(vmid):
-    return os.path.join(RUN_DIR, str(vmid))
+    return paths.run_dir(vmid)
 
 
 def state_path(vmid):
@@ -51,23 +51,15 @@ def build_state(vmid, status, pid=None, bundle="", annotations=None):
 def write_state(vmid, status, pid=None, bundle="", annotations=None):
     """Write /run/nexcage/<vmid>/state.json atomically; return the state dict."""
     state = build_state(vmid, status, pid, bundle, annotations)
-    directory = state_dir(vmid)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    tmp = os.path.join(directory, ".state.json.%d" % os.getpid())
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(state, handle, sort_keys=True, indent=2)
-        handle.write("\n")
-    os.replace(tmp, state_path(vmid))
+    text = json.dumps(state, sort_keys=True, indent=2) + "\n"
+    files.atomic_write(state_path(vmid), text, 0o644, makedirs=True)
     return state
 
 
 def read_state(vmid):
     """The state dict, or None if there is no (readable) state file."""
-    try:
-        with open(state_path(vmid), encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
+    state = readers.read_json(state_path(vmid))
+    return state if isinstance(state, dict) else None
 
 
 def remove_state(vmid):
@@ -75,5 +67,5 @@ def remove_state(vmid):
     directory = state_dir(vmid)
     if not os.path.lexists(directory):
         return False
-    shutil.rmtree(directory, ignore_errors=True)
+    files.remove_tree(directory)
     return True

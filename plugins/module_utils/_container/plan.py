@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig as C
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _validation as V
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig, _runner
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.desired import MAX_NET
 
 LIVE = "live"
 RESTART = "restart"
@@ -79,23 +79,6 @@ DEFAULTS = {
     "description": "",
     "arch": "amd64",
 }
-OSTYPES = (
-    "alpine",
-    "archlinux",
-    "centos",
-    "debian",
-    "devuan",
-    "fedora",
-    "gentoo",
-    "nixos",
-    "opensuse",
-    "ubuntu",
-    "unmanaged",
-)
-ARCHES = ("amd64", "i386", "arm64", "armhf", "riscv32", "riscv64")
-NET_FIELDS = ("bridge", "ip", "gw", "ip6", "gw6", "hwaddr", "tag", "firewall", "mtu", "rate")
-MAX_NET = 32
-MAX_MP = 256
 
 
 class Change:
@@ -147,15 +130,16 @@ class Plan:
         """The argv of the one `pct set` (None if nothing to set)."""
         if not self.set_options and not self.delete:
             return None
-        argv = ["pct", "set", str(vmid)]
-        for key in sorted(self.set_options, key=_key_order):
-            argv += ["--" + key, C.format_value(key, self.set_options[key])]
+        options = [
+            (key, _pveconfig.format_value(key, self.set_options[key]))
+            for key in sorted(self.set_options, key=_key_order)
+        ]
         if self.delete:
-            argv += ["--delete", ",".join(sorted(self.delete, key=_key_order))]
-        return argv
+            options.append(("delete", ",".join(sorted(self.delete, key=_key_order))))
+        return _runner.pct("set", vmid, options=options)
 
     def resize_argvs(self, vmid):
-        return [["pct", "resize", str(vmid), disk, C.format_size(size)] for disk, size in self.resizes]
+        return [_runner.pct("resize", vmid, disk, _pveconfig.format_size(size)) for disk, size in self.resizes]
 
     def apply_to(self, config):
         """A copy of config with the non-create-only changes applied (the predicted result)."""
@@ -175,203 +159,6 @@ def _key_order(key):
     if match:
         return (match.group(1), int(match.group(2)))
     return (key, -1)
-
-
-class Desired:
-    """Validated, normalised desired state (None = not managed)."""
-
-    def __init__(self):
-        self.scalars = {}
-        self.features = None
-        self.startup = None
-        self.rootfs = None
-        self.netif = None
-        self.mounts = None
-        self.image = None
-        self.pool = None
-
-
-def _opt(name, index=None, field=None):
-    if index is None:
-        return name if field is None else "%s.%s" % (name, field)
-    return "%s[%d].%s" % (name, index, field) if field else "%s[%d]" % (name, index)
-
-
-def _size(value, option, default_unit="G"):
-    """A size from the user: a number means GiB (as for pct), a string may carry a unit."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-        if number <= 0:
-            raise V.ValidationError(option, value, "must be greater than 0", "Use e.g. 8 (GiB) or '512M'")
-        return int(number * C.UNITS[default_unit])
-    text = str(value).strip()
-    if re.match(r"^\d+(\.\d+)?$", text):
-        return _size(float(text), option, default_unit)
-    try:
-        size = C.parse_size(text)
-    except C.ConfigError:
-        raise V.ValidationError(option, value, "is not a size", "Use e.g. 8 (GiB), '8G' or '512M'") from None
-    if size <= 0:
-        raise V.ValidationError(option, value, "must be greater than 0", "Use e.g. 8 (GiB) or '512M'")
-    return size
-
-
-def desired_from_params(params):
-    """Validate and normalise the module parameters (dict) into a Desired."""
-    d = Desired()
-    p = params
-    if p.get("hostname") is not None:
-        d.scalars["hostname"] = V.validate_hostname(p["hostname"])
-    for key, low, high in (("memory", 16, None), ("swap", 0, None), ("cores", 1, 8192), ("cpuunits", 0, 500000)):
-        if p.get(key) is not None:
-            d.scalars[key] = V.validate_int_range(p[key], low, high, key)
-    if p.get("cpulimit") is not None:
-        number = V.validate_number_range(p["cpulimit"], 0, 8192, "cpulimit")
-        d.scalars["cpulimit"] = int(number) if number == int(number) else number
-    for key in ("onboot", "unprivileged"):
-        if p.get(key) is not None:
-            d.scalars[key] = bool(p[key])
-    if p.get("ostype") is not None:
-        if p["ostype"] not in OSTYPES:
-            raise V.ValidationError("ostype", p["ostype"], "is not a PVE ostype", "Use one of " + ", ".join(OSTYPES))
-        d.scalars["ostype"] = p["ostype"]
-    if p.get("arch") is not None:
-        if p["arch"] not in ARCHES:
-            raise V.ValidationError("arch", p["arch"], "is not a PVE arch", "Use one of " + ", ".join(ARCHES))
-        d.scalars["arch"] = p["arch"]
-    if p.get("tags") is not None:
-        tags = p["tags"] if isinstance(p["tags"], list) else C.split_list(p["tags"])
-        d.scalars["tags"] = sorted({V.validate_tag(t) for t in tags})
-    if p.get("description") is not None:
-        text = str(p["description"]).rstrip("\n")
-        if len(text.encode("utf-8")) > 8192:
-            raise V.ValidationError("description", "...", "may only be 8 KiB long", "Shorten the description")
-        d.scalars["description"] = text
-    if p.get("nameserver") is not None:
-        d.scalars["nameserver"] = [V.validate_ip(n, "nameserver") for n in C.split_list(p["nameserver"])]
-    if p.get("searchdomain") is not None:
-        d.scalars["searchdomain"] = [V.validate_hostname(n, "searchdomain") for n in C.split_list(p["searchdomain"])]
-    if p.get("timezone") is not None:
-        tz = p["timezone"]
-        if not re.match(r"^[A-Za-z0-9_+\-/]+$", tz):
-            raise V.ValidationError("timezone", tz, "invalid time zone", "Use host, UTC or a zone like Europe/Berlin")
-        d.scalars["timezone"] = tz
-    if p.get("pool") is not None:
-        d.pool = V.validate_pool(p["pool"])
-    if p.get("image") is not None:
-        V.validate_template_volid(p["image"], "image")
-        d.image = p["image"]
-    if p.get("features") is not None:
-        f = p["features"]
-        d.features = {}
-        for key in ("nesting", "keyctl", "fuse"):
-            if f.get(key) is not None:
-                d.features[key] = bool(f[key])
-        if f.get("mount") is not None:
-            mounts = f["mount"] if isinstance(f["mount"], list) else C.split_list(f["mount"])
-            for fs in mounts:
-                if not re.match(r"^[a-z0-9]+$", fs):
-                    raise V.ValidationError("features.mount", fs, "is not a file system type", "Use e.g. nfs or cifs")
-            d.features["mount"] = list(mounts)
-    if p.get("startup") is not None:
-        s = p["startup"]
-        d.startup = {}
-        for key in ("order", "up", "down"):
-            if s.get(key) is not None:
-                d.startup[key] = V.validate_int_range(s[key], 0, None, _opt("startup", field=key))
-    if p.get("rootfs") is not None:
-        r = p["rootfs"]
-        d.rootfs = {}
-        if r.get("storage") is not None:
-            d.rootfs["storage"] = V.validate_storage_id(r["storage"], "rootfs.storage")
-        if r.get("size") is not None:
-            d.rootfs["size"] = _size(r["size"], "rootfs.size")
-    if p.get("netif") is not None:
-        d.netif = _desired_netif(p["netif"])
-    if p.get("mounts") is not None:
-        d.mounts = _desired_mounts(p["mounts"])
-    return d
-
-
-def _desired_netif(entries):
-    result = []
-    names = set()
-    if len(entries) > MAX_NET:
-        raise V.ValidationError("netif", len(entries), "too many interfaces", "Use at most %d" % MAX_NET)
-    for i, entry in enumerate(entries):
-        name = V.validate_ifname(entry.get("name"), _opt("netif", i, "name"))
-        if name in names:
-            raise V.ValidationError(_opt("netif", i, "name"), name, "is listed twice", "Give each interface once")
-        names.add(name)
-        out = {"name": name}
-        checks = {
-            "bridge": V.validate_bridge,
-            "ip": V.validate_ipv4_config,
-            "gw": V.validate_ipv4,
-            "ip6": V.validate_ipv6_config,
-            "gw6": V.validate_ipv6,
-            "hwaddr": V.validate_mac,
-        }
-        for field, check in checks.items():
-            value = entry.get(field)
-            if value is None:
-                continue
-            out[field] = "" if value == "" else check(value, _opt("netif", i, field))
-        if entry.get("tag") is not None:
-            out["tag"] = V.validate_int_range(entry["tag"], 1, 4094, _opt("netif", i, "tag"))
-        if entry.get("mtu") is not None:
-            out["mtu"] = V.validate_int_range(entry["mtu"], 64, 65535, _opt("netif", i, "mtu"))
-        if entry.get("rate") is not None:
-            rate = V.validate_number_range(entry["rate"], 0, None, _opt("netif", i, "rate"))
-            out["rate"] = int(rate) if rate == int(rate) else rate
-        if entry.get("firewall") is not None:
-            out["firewall"] = bool(entry["firewall"])
-        result.append(out)
-    return result
-
-
-def _desired_mounts(entries):
-    result = []
-    ids = set()
-    points = set()
-    for i, entry in enumerate(entries):
-        mid = V.validate_int_range(entry.get("id"), 0, MAX_MP - 1, _opt("mounts", i, "id"))
-        if mid in ids:
-            raise V.ValidationError(_opt("mounts", i, "id"), mid, "is listed twice", "Give each mount point id once")
-        ids.add(mid)
-        mountpoint = V.validate_abs_path(entry.get("mountpoint"), _opt("mounts", i, "mountpoint"))
-        if mountpoint in points:
-            raise V.ValidationError(_opt("mounts", i, "mountpoint"), mountpoint, "is used twice", "Mount once")
-        points.add(mountpoint)
-        out = {"id": mid, "mp": mountpoint}
-        host_path = entry.get("host_path")
-        storage = entry.get("storage")
-        if (host_path is None) == (storage is None):
-            raise V.ValidationError(
-                _opt("mounts", i),
-                entry,
-                "needs exactly one of host_path (bind mount) or storage (+ size, new volume)",
-                "Set host_path: /srv/data, or storage: local-zfs with size: 8",
-            )
-        if host_path is not None:
-            out["host_path"] = V.validate_abs_path(host_path, _opt("mounts", i, "host_path"))
-            if entry.get("size") is not None:
-                raise V.ValidationError(
-                    _opt("mounts", i, "size"), entry["size"], "only applies to storage volumes", "Drop size"
-                )
-        else:
-            out["storage"] = V.validate_storage_id(storage, _opt("mounts", i, "storage"))
-            if entry.get("size") is None:
-                raise V.ValidationError(
-                    _opt("mounts", i, "size"), None, "is required with storage", "Set size, e.g. 8 (GiB)"
-                )
-            out["size"] = _size(entry["size"], _opt("mounts", i, "size"))
-        if entry.get("read_only") is not None:
-            out["ro"] = bool(entry["read_only"])
-        if entry.get("backup") is not None:
-            out["backup"] = bool(entry["backup"])
-        result.append(out)
-    return result
 
 
 # --------------------------------------------------------------------------- comparing
@@ -470,7 +257,7 @@ def plan_update(desired, current, running=False, current_image=None):
 def _plan_rootfs(plan, want, cur):
     cur = cur or {}
     storage = want.get("storage")
-    cur_storage = C.volume_storage(cur.get("volume"))
+    cur_storage = _pveconfig.volume_storage(cur.get("volume"))
     if storage is not None and cur_storage is not None and storage != cur_storage:
         plan.add(
             "rootfs.storage",
@@ -488,12 +275,18 @@ def _plan_rootfs(plan, want, cur):
             plan.resizes.append(("rootfs", size))
 
 
-def _plan_netif(plan, wanted, current):
-    cur_nets = {}
+def _indexed(current, prefix):
+    """{N: value} of the indexed keys <prefix>N (net0, mp1, ...) whose value is parsed."""
+    found = {}
     for key, value in current.items():
-        match = re.match(r"^net(\d+)$", key)
+        match = re.match(r"^%s(\d+)$" % prefix, key)
         if match and isinstance(value, dict):
-            cur_nets[int(match.group(1))] = value
+            found[int(match.group(1))] = value
+    return found
+
+
+def _plan_netif(plan, wanted, current):
+    cur_nets = _indexed(current, "net")
     by_name = {v.get("name"): n for n, v in cur_nets.items()}
     used = set()
     slots = {}
@@ -529,11 +322,7 @@ def _plan_netif(plan, wanted, current):
 
 
 def _plan_mounts(plan, wanted, current):
-    cur_mps = {}
-    for key, value in current.items():
-        match = re.match(r"^mp(\d+)$", key)
-        if match and isinstance(value, dict):
-            cur_mps[int(match.group(1))] = value
+    cur_mps = _indexed(current, "mp")
     wanted_ids = set()
     for entry in wanted:
         n = entry["id"]
@@ -546,19 +335,23 @@ def _plan_mounts(plan, wanted, current):
                 after = _merge_fields({"volume": entry["host_path"]}, fields)
                 value = after
             else:
-                after = _merge_fields({"volume": "%s:%s" % (entry["storage"], C.size_to_gib(entry["size"]))}, fields)
+                after = _merge_fields(
+                    {"volume": "%s:%s" % (entry["storage"], _pveconfig.size_to_gib(entry["size"]))}, fields
+                )
                 value = dict(after)
                 after = dict(after, volume=entry["storage"] + ":(new)", size=entry["size"])
             plan.add(key, None, after, LIVE, "new mount point %s (hot-plugged)" % entry["mp"], value=value)
             continue
         cur_volume = before.get("volume", "")
-        cur_storage = C.volume_storage(cur_volume)
+        cur_storage = _pveconfig.volume_storage(cur_volume)
         if "host_path" in entry:
             after = _merge_fields(before, dict(fields, volume=entry["host_path"]))
             after.pop("size", None)
         elif cur_storage is None:
             # a bind mount becomes a new volume: allocated by pct set, applied at next start
-            value = _merge_fields({"volume": "%s:%s" % (entry["storage"], C.size_to_gib(entry["size"]))}, fields)
+            value = _merge_fields(
+                {"volume": "%s:%s" % (entry["storage"], _pveconfig.size_to_gib(entry["size"]))}, fields
+            )
             after = dict(value, volume=entry["storage"] + ":(new)", size=entry["size"])
             plan.add(key, before, after, RESTART, "mount point %s becomes a new volume" % entry["mp"], value=value)
             continue
@@ -611,31 +404,37 @@ def create_options(desired):
             value = desired.scalars[key]
             if key in ("tags", "nameserver", "searchdomain", "description") and _is_default(key, value):
                 continue
-            opts.append((key, C.format_value(key, value)))
+            opts.append((key, _pveconfig.format_value(key, value)))
     if desired.rootfs:
         storage = desired.rootfs.get("storage")
         size = desired.rootfs.get("size")
         if storage is not None:
-            opts.append(("rootfs", "%s:%s" % (storage, C.size_to_gib(size if size is not None else 4 * C.UNITS["G"]))))
+            opts.append(
+                (
+                    "rootfs",
+                    "%s:%s"
+                    % (storage, _pveconfig.size_to_gib(size if size is not None else 4 * _pveconfig.UNITS["G"])),
+                )
+            )
         elif size is not None:
-            opts.append(("rootfs", C.size_to_gib(size)))
+            opts.append(("rootfs", _pveconfig.size_to_gib(size)))
     for n, entry in enumerate(desired.netif or []):
         fields = {k: v for k, v in entry.items() if v != ""}
-        opts.append(("net%d" % n, C.format_property_string("net%d" % n, fields)))
+        opts.append(("net%d" % n, _pveconfig.format_property_string("net%d" % n, fields)))
     for entry in desired.mounts or []:
         key = "mp%d" % entry["id"]
         if "host_path" in entry:
             volume = entry["host_path"]
         else:
-            volume = "%s:%s" % (entry["storage"], C.size_to_gib(entry["size"]))
+            volume = "%s:%s" % (entry["storage"], _pveconfig.size_to_gib(entry["size"]))
         fields = {"volume": volume, "mp": entry["mp"], "ro": entry.get("ro"), "backup": entry.get("backup")}
-        opts.append((key, C.format_property_string(key, fields)))
+        opts.append((key, _pveconfig.format_property_string(key, fields)))
     if desired.features:
         features = _norm_features(desired.features)
         if features:
-            opts.append(("features", C.format_property_string("features", features)))
+            opts.append(("features", _pveconfig.format_property_string("features", features)))
     if desired.startup:
-        opts.append(("startup", C.format_property_string("startup", desired.startup)))
+        opts.append(("startup", _pveconfig.format_property_string("startup", desired.startup)))
     if desired.pool:
         opts.append(("pool", desired.pool))
     return opts
@@ -649,7 +448,7 @@ def predicted_config(desired, vmid):
             cfg[key] = value
     if desired.rootfs:
         storage = desired.rootfs.get("storage") or "local"
-        cfg["rootfs"] = {"volume": "%s:(new)" % storage, "size": desired.rootfs.get("size", 4 * C.UNITS["G"])}
+        cfg["rootfs"] = {"volume": "%s:(new)" % storage, "size": desired.rootfs.get("size", 4 * _pveconfig.UNITS["G"])}
     for n, entry in enumerate(desired.netif or []):
         cfg["net%d" % n] = dict({k: v for k, v in entry.items() if v != ""}, type="veth")
     for entry in desired.mounts or []:

@@ -2,39 +2,29 @@
 # Copyright (c) nexcage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Node integrity checks and opt-in repairs for nexcage_health. PRIVATE to the collection.
+"""The node integrity checks of nexcage_health. PRIVATE to the collection.
 
-Every check is a function check_<name>(node) -> Result. `node` is a NodeView:
-it reads files and runs commands (through the Runner), so unit tests can hand
-in a view of a made-up node. Two checks find items that `repair` can fix
-(stale_state, stale_locks); their findings carry what a repair needs.
-
-Status words: ok, warn, fail. A check that cannot run (its command failed)
-reports fail with the command's error in its detail.
+Every check is a function check_<name>(node, params) -> Result. Two checks find
+items that a repair can fix (stale_state, stale_locks); their findings carry what
+the repair needs. Status words: ok, warn, fail. A check that cannot run (its
+command failed) reports fail with the command's error in its detail.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
 import re
-import stat
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import (
-    parse_config,
-    parse_storage_cfg,
-    parse_vmlist,
-)
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _runner
+from ansible_collections.cageforge.nexcage.plugins.module_utils._health.node import command_error, mount_at
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
+from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import parse_vmlist
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 RANK = {OK: 0, WARN: 1, FAIL: 2}
 
-ETC_PVE = "/etc/pve"
-RUN_NEXCAGE = "/run/nexcage"
-LOCK_DIR = "/run/lock/lxc"
 REQUIRED_TOOLS = ("pct", "lxc-start", "pvesm")
 OPTIONAL_TOOLS = ("zfs",)
 STALE_LOCKS = ("create", "destroyed")
@@ -78,211 +68,8 @@ def worst(statuses):
     return result
 
 
-# ---------------------------------------------------------------- the node
-
-
-class NodeView:
-    """What the checks read from the node; one instance per module run (it caches)."""
-
-    def __init__(self, runner, which):
-        self.runner = runner
-        self.which = which
-        self._cache = {}
-
-    # files
-    def read(self, path):
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except OSError:
-            return None
-
-    def listdir(self, path):
-        try:
-            return sorted(os.listdir(path))
-        except OSError:
-            return []
-
-    def exists(self, path):
-        return os.path.lexists(path)
-
-    def isdir(self, path):
-        return os.path.isdir(path)
-
-    def writable(self, path):
-        """Writable for us: access(2) and the filesystem not mounted read-only."""
-        try:
-            return os.access(path, os.W_OK) and not os.statvfs(path).f_flag & os.ST_RDONLY
-        except OSError:
-            return False
-
-    def lock_held(self, path):
-        """Whether another process holds the flock on path (PVE's config lock)."""
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError as exc:
-            return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
-        finally:
-            os.close(fd)
-
-    def processes(self):
-        """[(pid, argv)] of every process but this one."""
-        if "processes" not in self._cache:
-            procs = []
-            me = os.getpid()
-            for entry in self.listdir("/proc"):
-                if not entry.isdigit() or int(entry) == me:
-                    continue
-                try:
-                    with open("/proc/%s/cmdline" % entry, "rb") as f:
-                        raw = f.read()
-                except OSError:
-                    continue
-                argv = [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
-                if argv:
-                    procs.append((int(entry), argv))
-            self._cache["processes"] = procs
-        return self._cache["processes"]
-
-    def remove_runtime_dir(self, path):
-        """Remove path and what is in it, never crossing into another filesystem.
-
-        Returns the paths left behind (mount points and what is under them).
-        """
-        left = []
-        top_dev = os.lstat(path).st_dev
-        for root, dirs, files in os.walk(path, topdown=False):
-            for name in files:
-                full = os.path.join(root, name)
-                try:
-                    if os.lstat(full).st_dev == top_dev:
-                        os.unlink(full)
-                    else:
-                        left.append(full)
-                except OSError:
-                    left.append(full)
-            for name in dirs:
-                full = os.path.join(root, name)
-                try:
-                    st = os.lstat(full)
-                    if stat.S_ISLNK(st.st_mode):
-                        os.unlink(full)
-                    elif st.st_dev == top_dev and not os.path.ismount(full):
-                        os.rmdir(full)
-                    else:
-                        left.append(full)
-                except OSError:
-                    left.append(full)
-        try:
-            os.rmdir(path)
-        except OSError:
-            left.append(path)
-        return left
-
-    # commands
-    def run(self, argv, mutating=False):
-        return self.runner.run(argv, mutating=mutating)
-
-    # PVE things, read once
-    def node_name(self):
-        if "node" not in self._cache:
-            try:
-                self._cache["node"] = os.path.basename(os.readlink(ETC_PVE + "/local"))
-            except OSError:
-                self._cache["node"] = os.uname()[1].split(".")[0]
-        return self._cache["node"]
-
-    def local_cts(self):
-        """{vmid(str): parsed config} of this node's containers."""
-        if "cts" not in self._cache:
-            cts = {}
-            conf_dir = os.path.join(ETC_PVE, "nodes", self.node_name(), "lxc")
-            for entry in self.listdir(conf_dir):
-                match = re.match(r"^(\d+)\.conf$", entry)
-                if not match:
-                    continue
-                text = self.read(os.path.join(conf_dir, entry))
-                if text is not None:
-                    cts[match.group(1)] = parse_config(text)
-            self._cache["cts"] = cts
-        return self._cache["cts"]
-
-    def storages(self):
-        if "storages" not in self._cache:
-            self._cache["storages"] = parse_storage_cfg(self.read(ETC_PVE + "/storage.cfg") or "")
-        return self._cache["storages"]
-
-    def mountinfo(self):
-        """[(mount point, fstype, per-mount options, super options)] from /proc/self/mountinfo."""
-        if "mountinfo" not in self._cache:
-            mounts = []
-            for line in (self.read("/proc/self/mountinfo") or "").splitlines():
-                left, sep, right = line.partition(" - ")
-                fields = left.split()
-                if not sep or len(fields) < 6:
-                    continue
-                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
-                tail = right.split()
-                mounts.append(
-                    (
-                        point,
-                        tail[0] if tail else "",
-                        fields[5].split(","),
-                        tail[2].split(",") if len(tail) > 2 else [],
-                    )
-                )
-            self._cache["mountinfo"] = mounts
-        return self._cache["mountinfo"]
-
-    def pvesm_status(self):
-        """(rows, stderr) of `pvesm status`; raises CommandFailed."""
-        if "pvesm" not in self._cache:
-            res = self.run(["pvesm", "status"])
-            self._cache["pvesm"] = (parse_pvesm_status(res.stdout), res.stderr)
-        return self._cache["pvesm"]
-
-
-def mount_at(node, point):
-    """The last mount on point (the one that is visible), or None."""
-    found = None
-    for mount in node.mountinfo():
-        if mount[0] == point:
-            found = mount
-    return found
-
-
-def parse_pvesm_status(text):
-    """`pvesm status` -> [{name, type, status, total, used, available}] (KiB integers)."""
-    rows = []
-    for line in text.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) < 6:
-            continue
-        try:
-            total, used, avail = (int(x) for x in parts[3:6])
-        except ValueError:
-            continue
-        rows.append(dict(name=parts[0], type=parts[1], status=parts[2], total=total, used=used, available=avail))
-    return rows
-
-
-def _command_error(exc):
-    res = exc.result
-    return "`%s` failed (rc %s): %s" % (res.cmd, res.rc, (res.stderr or res.stdout).strip() or "no output")
-
-
 def _vmid_sort(vmid):
     return int(vmid) if str(vmid).isdigit() else 0
-
-
-# ---------------------------------------------------------------- checks
 
 
 def check_tools(node, params):
@@ -314,32 +101,32 @@ def check_tools(node, params):
 
 
 def check_pve_filesystem(node, params):
-    mount = mount_at(node, ETC_PVE)
+    mount = mount_at(node, paths.ETC_PVE)
     if mount is None:
         return Result(
             "pve_filesystem",
             FAIL,
-            "%s is not a mount point: the cluster filesystem (pmxcfs) is not running" % ETC_PVE,
+            "%s is not a mount point: the cluster filesystem (pmxcfs) is not running" % paths.ETC_PVE,
             "systemctl status pve-cluster; start it with `systemctl start pve-cluster` and read "
             "`journalctl -u pve-cluster` if it fails",
         )
     fstype, options = mount[1], mount[2]
-    if "ro" in options or not node.writable(ETC_PVE):
+    if "ro" in options or not node.writable(paths.ETC_PVE):
         return Result(
             "pve_filesystem",
             FAIL,
-            "%s is mounted (%s) but not writable" % (ETC_PVE, fstype),
+            "%s is mounted (%s) but not writable" % (paths.ETC_PVE, fstype),
             "pmxcfs refuses writes without quorum: check the quorum check and `pvecm status`; "
             "restart pve-cluster if the node is quorate",
         )
-    return Result("pve_filesystem", OK, "%s is mounted (%s) and writable" % (ETC_PVE, fstype))
+    return Result("pve_filesystem", OK, "%s is mounted (%s) and writable" % (paths.ETC_PVE, fstype))
 
 
 def check_quorum(node, params):
-    if not node.exists(ETC_PVE + "/corosync.conf"):
-        return Result("quorum", OK, "standalone node (no %s/corosync.conf): no quorum needed" % ETC_PVE)
-    members = node.read(ETC_PVE + "/.members")
-    quorate, nodes, how = None, None, ETC_PVE + "/.members"
+    if not node.exists(paths.ETC_PVE + "/corosync.conf"):
+        return Result("quorum", OK, "standalone node (no %s/corosync.conf): no quorum needed" % paths.ETC_PVE)
+    members = node.read(paths.MEMBERS)
+    quorate, nodes, how = None, None, paths.MEMBERS
     try:
         data = json.loads(members) if members else None
     except ValueError:
@@ -357,13 +144,14 @@ def check_quorum(node, params):
             return Result(
                 "quorum",
                 WARN,
-                "clustered (corosync.conf present) but neither %s/.members nor pvecm can tell the quorum" % ETC_PVE,
+                "clustered (corosync.conf present) but neither %s/.members nor pvecm can tell the quorum"
+                % paths.ETC_PVE,
                 "check `systemctl status corosync pve-cluster`",
             )
         try:
-            res = node.run(["pvecm", "status"])
+            res = node.run(_runner.pvecm("status"))
         except CommandFailed as exc:
-            return Result("quorum", FAIL, _command_error(exc), "check `systemctl status corosync pve-cluster`")
+            return Result("quorum", FAIL, command_error(exc), "check `systemctl status corosync pve-cluster`")
         match = re.search(r"^\s*Quorate:\s*(\S+)", res.stdout, re.MULTILINE)
         if match:
             quorate = match.group(1).lower() == "yes"
@@ -387,7 +175,7 @@ def check_storage(node, params):
     try:
         rows, stderr = node.pvesm_status()
     except CommandFailed as exc:
-        return Result("storage", FAIL, _command_error(exc), "check /etc/pve/storage.cfg and `pvesm status`")
+        return Result("storage", FAIL, command_error(exc), "check /etc/pve/storage.cfg and `pvesm status`")
     problems, fails, notes = [], False, []
     for row in rows:
         if row["status"] == "disabled":
@@ -464,10 +252,10 @@ def check_zfs_pools(node, params):
     if not node.which("zpool"):
         return Result("zfs_pools", OK, "zpool is not installed: no ZFS pools to check")
     try:
-        res = node.run(["zpool", "list", "-H", "-o", "name,health"])
-        status_x = node.run(["zpool", "status", "-x"])
+        res = node.run(_runner.zpool("list", "-H", "-o", "name,health"))
+        status_x = node.run(_runner.zpool("status", "-x"))
     except CommandFailed as exc:
-        return Result("zfs_pools", FAIL, _command_error(exc), "check the ZFS module and `zpool status`")
+        return Result("zfs_pools", FAIL, command_error(exc), "check the ZFS module and `zpool status`")
     pools, failed, degraded = [], [], []
     for line in res.stdout.splitlines():
         parts = line.split("\t")
@@ -651,22 +439,29 @@ def check_subids(node, params):
 
 
 def check_run_dir(node, params):
-    if not node.isdir(RUN_NEXCAGE):
-        if node.exists(RUN_NEXCAGE):
+    if not node.isdir(paths.RUN_NEXCAGE):
+        if node.exists(paths.RUN_NEXCAGE):
             return Result(
-                "run_dir", FAIL, "%s exists but is not a directory" % RUN_NEXCAGE, "remove it; nexcage recreates it"
+                "run_dir",
+                FAIL,
+                "%s exists but is not a directory" % paths.RUN_NEXCAGE,
+                "remove it; nexcage recreates it",
             )
         if node.writable("/run"):
-            return Result("run_dir", OK, "%s does not exist yet; /run is writable, so it can be created" % RUN_NEXCAGE)
-        return Result("run_dir", FAIL, "%s is missing and /run is not writable" % RUN_NEXCAGE, "check the /run tmpfs")
-    if not node.writable(RUN_NEXCAGE):
+            return Result(
+                "run_dir", OK, "%s does not exist yet; /run is writable, so it can be created" % paths.RUN_NEXCAGE
+            )
+        return Result(
+            "run_dir", FAIL, "%s is missing and /run is not writable" % paths.RUN_NEXCAGE, "check the /run tmpfs"
+        )
+    if not node.writable(paths.RUN_NEXCAGE):
         return Result(
             "run_dir",
             FAIL,
-            "%s is not writable" % RUN_NEXCAGE,
+            "%s is not writable" % paths.RUN_NEXCAGE,
             "check its permissions and that /run is not mounted read-only",
         )
-    return Result("run_dir", OK, "%s is writable" % RUN_NEXCAGE)
+    return Result("run_dir", OK, "%s is writable" % paths.RUN_NEXCAGE)
 
 
 # ------------------------------------------------ stale state and locks
@@ -689,15 +484,15 @@ def live_tasks(node, vmid):
                 if vmid in argv[i + 1 :]:
                     found.append("pid %d (%s)" % (pid, " ".join(argv[i:])[:120]))
                 break
-    if node.lock_held(os.path.join(LOCK_DIR, "pve-config-%s.lock" % vmid)):
-        found.append("%s/pve-config-%s.lock is held" % (LOCK_DIR, vmid))
+    if node.lock_held(paths.config_lock(vmid)):
+        found.append("%s is held" % paths.config_lock(vmid))
     return found
 
 
 def ct_running(node, vmid):
     """Whether the container runs: its LXC command socket is listening (what PVE checks)."""
-    text = node.read("/proc/net/unix") or ""
-    return "@/var/lib/lxc/%s/command" % vmid in text
+    text = node.read(paths.PROC_NET_UNIX) or ""
+    return paths.lxc_command_socket(vmid) in text
 
 
 def state_process(node, path):
@@ -718,10 +513,10 @@ def state_process(node, path):
 def check_stale_state(node, params):
     cts = node.local_cts()
     findings, busy = [], []
-    for entry in node.listdir(RUN_NEXCAGE):
+    for entry in node.listdir(paths.RUN_NEXCAGE):
         if not entry.isdigit():
             continue
-        path = os.path.join(RUN_NEXCAGE, entry)
+        path = os.path.join(paths.RUN_NEXCAGE, entry)
         if not node.exists(os.path.join(path, "state.json")) or entry in cts:
             continue
         tasks = live_tasks(node, entry) + state_process(node, os.path.join(path, "state.json"))
@@ -740,7 +535,9 @@ def check_stale_state(node, params):
         )
     if busy:
         return Result("stale_state", OK, "state without a config, but a task works on it: %s" % ", ".join(busy))
-    return Result("stale_state", OK, "every state.json under %s belongs to a container of this node" % RUN_NEXCAGE)
+    return Result(
+        "stale_state", OK, "every state.json under %s belongs to a container of this node" % paths.RUN_NEXCAGE
+    )
 
 
 def check_stale_locks(node, params):
@@ -782,21 +579,21 @@ def check_stale_locks(node, params):
 
 def check_duplicate_vmid(node, params):
     seen = {}
-    for nodename in node.listdir(ETC_PVE + "/nodes"):
+    for nodename in node.listdir(paths.ETC_PVE + "/nodes"):
         for kind, sub in (("lxc", "lxc"), ("qemu", "qemu-server")):
-            for entry in node.listdir("%s/nodes/%s/%s" % (ETC_PVE, nodename, sub)):
+            for entry in node.listdir("%s/nodes/%s/%s" % (paths.ETC_PVE, nodename, sub)):
                 match = re.match(r"^(\d+)\.conf$", entry)
                 if match:
                     seen.setdefault(int(match.group(1)), []).append((nodename, kind))
     dups = {vmid: where for vmid, where in seen.items() if len(where) > 1}
-    text = node.read(ETC_PVE + "/.vmlist")
+    text = node.read(paths.VMLIST)
     mismatch = []
     if text is not None:
         try:
             vmlist = parse_vmlist(text)
         except ValueError:
             vmlist = None
-            mismatch.append("%s/.vmlist is not valid JSON" % ETC_PVE)
+            mismatch.append("%s/.vmlist is not valid JSON" % paths.ETC_PVE)
         if vmlist is not None:
             for vmid in sorted(set(vmlist) | set(seen)):
                 entry = vmlist.get(vmid)
@@ -842,152 +639,3 @@ def check_duplicate_vmid(node, params):
 
 
 CHECK_FUNCTIONS = {name: globals()["check_" + name] for name in CHECKS}
-
-
-# ---------------------------------------------------------------- repairs
-
-
-def repair_stale_state(node, finding, check_mode):
-    if check_mode:
-        return dict(finding, changed=True, result="would remove")
-    left = node.remove_runtime_dir(finding["path"])
-    if left:
-        return dict(finding, changed=True, failed=True, result="left behind (mount points?): %s" % ", ".join(left))
-    return dict(finding, changed=True, result="removed")
-
-
-def repair_stale_locks(node, finding, check_mode):
-    vmid = str(finding["vmid"])
-    if finding.get("protected"):
-        return dict(
-            finding,
-            changed=False,
-            failed=True,
-            result="skipped: protection is set; run `pct set %s --protection 0` first if it should go" % vmid,
-        )
-    argvs = [["pct", "unlock", vmid], ["pct", "destroy", vmid, "--destroy-unreferenced-disks", "1"]]
-    if check_mode:
-        for argv in argvs:
-            node.run(argv, mutating=True)
-        return dict(finding, changed=True, result="would run: " + "; ".join(" ".join(a) for a in argvs))
-    # Look again right before touching it: a task may have started since the check.
-    tasks = live_tasks(node, vmid)
-    if tasks or ct_running(node, vmid):
-        return dict(finding, changed=False, result="skipped: now busy (%s)" % (", ".join(tasks) or "running"))
-    try:
-        res = node.run(["pct", "status", vmid])
-        if "status: stopped" not in res.stdout:
-            return dict(finding, changed=False, result="skipped: pct status says %s" % res.stdout.strip())
-        for argv in argvs:
-            node.run(argv, mutating=True)
-    except CommandFailed as exc:
-        return dict(finding, changed=True, failed=True, result=_command_error(exc))
-    return dict(finding, changed=True, result="removed")
-
-
-REPAIR_FUNCTIONS = {"stale_state": repair_stale_state, "stale_locks": repair_stale_locks}
-
-
-# ---------------------------------------------------------------- the whole run
-
-
-def run_checks(node, selected, params):
-    results = []
-    for name in CHECKS:
-        if name in selected:
-            results.append(CHECK_FUNCTIONS[name](node, params))
-    return results
-
-
-def summarize(results, fail_on):
-    counts = {OK: 0, WARN: 0, FAIL: 0}
-    for r in results:
-        counts[r.status] += 1
-    limit = {"warn": RANK[WARN], "fail": RANK[FAIL]}.get(fail_on)
-    failing = [r.name for r in results if limit is not None and RANK[r.status] >= limit]
-    return dict(
-        status=worst(r.status for r in results),
-        total=len(results),
-        ok=counts[OK],
-        warn=counts[WARN],
-        fail=counts[FAIL],
-        failing=failing,
-    )
-
-
-def run_health(node, params, check_mode):
-    """Returns (result dict, failed message or None)."""
-    selected = set(CHECKS if params.get("checks") is None else params["checks"])
-    repair = list(params.get("repair") or [])
-    selected.update(repair)
-    results = run_checks(node, selected, params)
-    repairs = []
-    for name in REPAIRS:
-        if name not in repair:
-            continue
-        result = next(r for r in results if r.name == name)
-        for finding in result.items:
-            repairs.append(dict(REPAIR_FUNCTIONS[name](node, dict(finding), check_mode), check=name))
-    changed = any(r.get("changed") for r in repairs)
-    if repairs:
-        node._cache.pop("cts", None)
-        node._cache.pop("processes", None)
-        fresh = []
-        for r in results:
-            if r.name in repair:
-                if check_mode:
-                    r = _predicted(r, [x for x in repairs if x["check"] == r.name and not x.get("failed")])
-                else:
-                    r = CHECK_FUNCTIONS[r.name](node, params)
-            fresh.append(r)
-        results = fresh
-    summary = summarize(results, params.get("fail_on", "fail"))
-    out = dict(changed=changed, checks=[r.to_dict() for r in results], summary=summary, repairs=repairs)
-    failed = None
-    broken = [r for r in results if r.name in summary["failing"]]
-    failed_repairs = [r for r in repairs if r.get("failed")]
-    if broken:
-        failed = "node health: %d check(s) at or above '%s': %s" % (
-            len(broken),
-            params.get("fail_on", "fail"),
-            "; ".join("%s (%s): %s" % (r.name, r.status, r.detail) for r in broken),
-        )
-    elif failed_repairs:
-        failed = "node health: %d repair(s) failed: %s" % (
-            len(failed_repairs),
-            "; ".join("%s %s: %s" % (r["check"], r.get("vmid"), r["result"]) for r in failed_repairs),
-        )
-    return out, failed
-
-
-def _predicted(result, done):
-    """A stale_* result as it will be once the planned repairs ran (check mode)."""
-    fixed = {d["vmid"] for d in done}
-    left = [f for f in result.items if f["vmid"] not in fixed]
-    if left:
-        return Result(result.name, result.status, result.detail, result.remedy, items=left)
-    return Result(
-        result.name,
-        OK,
-        "would be repaired: %s" % ", ".join(str(v) for v in sorted(fixed)),
-        "",
-    )
-
-
-def run_module(module, runner):
-    if not 0 <= module.params["min_free_percent"] <= 100:
-        module.fail_json(msg="min_free_percent must be between 0 and 100, got %s" % module.params["min_free_percent"])
-    node = NodeView(runner, which=lambda name: module.get_bin_path(name, required=False))
-    out, failed = run_health(node, module.params, module.check_mode)
-    out["commands"] = runner.commands
-    summary = out["summary"]
-    out["msg"] = "%d check(s): %d ok, %d warn, %d fail" % (
-        summary["total"],
-        summary["ok"],
-        summary["warn"],
-        summary["fail"],
-    )
-    if failed:
-        out["msg"] = failed
-        module.fail_json(**out)
-    module.exit_json(**out)

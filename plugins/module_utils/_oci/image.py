@@ -38,7 +38,7 @@ import stat
 import tarfile
 import zlib
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci_schema import (
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.checks import (
     ALLOWED_OCI_ANNOTATIONS,
     resolve_in_root,
 )

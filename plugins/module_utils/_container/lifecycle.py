@@ -1,0 +1,473 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The LXC container lifecycle of nexcage_container: the state machine. PRIVATE to the collection.
+
+Reading is free of tool calls (_node.readers): the config, the guest list,
+the storages and the run state come from the node's files, so a task on a
+converged container runs no pct at all. Changes go through pct (create, set,
+resize, start, stop, shutdown, reboot, destroy) and pveam download, each
+through the Runner.
+
+Failure policy (documented in the module): a failed ``pct create`` leaves
+nothing behind (PVE removes the disks and config of a failed create task; a
+VMID taken meanwhile by someone else is retried with the next free one when
+nexcage chose it). Once ``pct create`` succeeded the container is kept even if
+a later step (start, wait) fails; the error says so and the next run
+continues from there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module, _pveconfig, _runner
+from ansible_collections.cageforge.nexcage.plugins.module_utils._common import runner_for
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.desired import desired_from_params
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.identity import Identity
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.plan import create_options, plan_update
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.prechecks import PreChecks
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.result import Reporting, pending_keys, show
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.vmid import (
+    find_by_hostname,
+    next_free_vmid,
+    read_record,
+    remove_record,
+    vmid_lock,
+    write_record,
+)
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate, paths, readers
+from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, Runner
+
+CREATE_RETRIES = 5
+SECRET_MASK = "********"
+
+
+def container_pid(vmid, runner=None):
+    """The container's init pid: from its cgroup, else `lxc-info -p -H` (not a pct call).
+
+    The lxc-info fallback is a read-only lookup: it runs through its own Runner so that it does
+    not appear in the task's `commands` (which lists what changes, or would change, the node).
+    """
+    pid = readers.init_pid_from_cgroup(vmid)
+    if pid is not None:
+        return pid
+    reader = runner if runner is not None else Runner(timeout=10)
+    try:
+        result = reader.run(_runner.lxc_info("-n", vmid, "-p", "-H"), check=False, timeout=10)
+    except OSError:
+        return None
+    text = (result.stdout or "").strip()
+    return int(text) if result.rc == 0 and text.isdigit() else None
+
+
+class ContainerTask(Identity, PreChecks, Reporting):
+    """One run of nexcage_container: resolve, plan, act, report."""
+
+    def __init__(self, module, runner=None):
+        self.module = module
+        self.params = module.params
+        self.check = module.check_mode
+        self.runner = runner or runner_for(module)
+        self.changed = False
+        self.vmid = None
+        self.name = self.params.get("hostname")
+        self.created = False
+        self.steps = []  # human-readable summary of what was (or would be) done
+        self.pending = []
+        self.changes = []
+        self._keyfile = None
+        self._pid = None
+        self._was_running = False
+        self.pid_reader = None  # a Runner for the read-only lxc-info fallback (None: a fresh one)
+        self.bundle = None  # a BundleImage when image is an OCI bundle directory
+
+    # ---------------------------------------------------------------- helpers
+
+    def fail(self, category, message, hint=None, **kw):
+        raise _errors.NexcageError(category, message, hint=hint, **kw)
+
+    def run(self, argv, action, mutating=True, timeout=None, hint=None):
+        try:
+            return self.runner.run(argv, mutating=mutating, timeout=timeout)
+        except CommandFailed as exc:
+            err = _errors.error_from_result(exc.result, action, self.vmid, self.name, hint=hint)
+            if self.created and action != "create":
+                err.message += " (the container was created by this task and is kept)"
+            err.cmd = self._mask(err.cmd)
+            raise err from None
+
+    def _mask(self, text):
+        secret = self.params.get("password")
+        if secret and text:
+            return text.replace(secret, SECRET_MASK)
+        return text
+
+    def commands(self):
+        return [self._mask(c) for c in self.runner.commands]
+
+    def pid(self):
+        if self._pid is None:
+            self._pid = container_pid(self.vmid, self.pid_reader)
+        return self._pid
+
+    def what(self):
+        return _errors.describe_container(self.vmid, self.name)
+
+    # ---------------------------------------------------------------- state
+
+    def status_of(self, vmid):
+        return "running" if readers.is_running(vmid) else "stopped"
+
+    def wait_for(self, want, timeout):
+        """Wait until the container's status is `want`, with backoff; fail with the last state seen."""
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            seen = self.status_of(self.vmid)
+            if seen == want:
+                return seen
+            if time.monotonic() >= deadline:
+                self.fail(
+                    _errors.TIMEOUT,
+                    "Timed out after %ss waiting for %s to be %s; last state seen: %s"
+                    % (timeout, self.what(), want, seen),
+                    hint="Raise wait_timeout, or look at /run/pve/ct-%s.stderr and the container's init." % self.vmid,
+                )
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 1.0)
+
+    # ---------------------------------------------------------------- create / destroy
+
+    def _keyfile_path(self):
+        keys = self.params.get("ssh_public_keys")
+        if not keys:
+            return None
+        if self.check:
+            return "<temporary file with ssh_public_keys>"
+        tmpdir = getattr(self.module, "tmpdir", None)
+        fd, path = tempfile.mkstemp(prefix="nexcage-keys-", suffix=".pub", dir=tmpdir)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(keys if keys.endswith("\n") else keys + "\n")
+        self._keyfile = path
+        return path
+
+    def _cleanup_keyfile(self):
+        if self._keyfile:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._keyfile)
+            self._keyfile = None
+
+    def create_argv(self, vmid, desired):
+        options = list(create_options(desired))
+        if self.bundle is not None:
+            options += self.bundle.create_options()
+        if self.params.get("password"):
+            options.append(("password", self.params["password"]))
+        keyfile = self._keyfile_path()
+        if keyfile:
+            options.append(("ssh-public-keys", keyfile))
+        return _runner.pct("create", vmid, desired.image, options=options)
+
+    def create(self, desired):
+        if desired.image is None:
+            self.fail(
+                _errors.INVALID_ARGUMENT,
+                "Cannot create %s: it does not exist and image is not set" % self.what(),
+                hint="Set image to a template volume ID such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst.",
+            )
+        self.prepare_create(desired)
+        try:
+            if self.vmid is not None:
+                self._create_once(self.vmid, desired)
+            else:
+                self._create_allocating(desired)
+        finally:
+            self._cleanup_keyfile()
+        self.record_created(desired)
+
+    def prepare_create(self, desired):
+        """Before any create: the template and storages are usable; a bundle's template is packed."""
+        self.check_template(desired)
+        self.check_storages(desired)
+        self.pack_bundle()
+
+    def record_created(self, desired):
+        self.created = True
+        self.changed = True
+        self.steps.append("create")
+        if not self.check:
+            write_record(self.vmid, {"vmid": self.vmid, "image": desired.image, "created": int(time.time())})
+            self.sync_oci("created")
+
+    def _create_once(self, vmid, desired):
+        self.run(self.create_argv(vmid, desired), "create", timeout=max(self.runner.timeout, 600))
+
+    def _create_allocating(self, desired):
+        tried = []
+        with vmid_lock(timeout=max(self.runner.timeout, 600)):
+            hostname = self.params.get("hostname")
+            if hostname:
+                # another task may have created it while we waited for the lock
+                matches = find_by_hostname(hostname)
+                if matches:
+                    self.vmid = matches[0]
+                    self.created = False
+                    raise _Retarget()
+            for _attempt in range(CREATE_RETRIES):
+                self.vmid = next_free_vmid(exclude=tried)
+                try:
+                    self._create_once(self.vmid, desired)
+                    return
+                except _errors.NexcageError as err:
+                    if err.category != _errors.ALREADY_EXISTS:
+                        raise
+                    tried.append(self.vmid)  # someone outside nexcage took it: next one
+            self.fail(
+                _errors.ALREADY_EXISTS,
+                "Cannot create %s: VMIDs %s were all taken while creating" % (self.what(), ", ".join(map(str, tried))),
+                hint="Retry; or set vmid explicitly.",
+            )
+
+    def destroy(self, running):
+        options = [("force", "1")] if running else []
+        if self.params.get("purge"):
+            options.append(("purge", "1"))
+        self.run(_runner.pct("destroy", self.vmid, options=options), "destroy")
+        self.changed = True
+        self.steps.append("destroy")
+        if not self.check:
+            ocistate.remove_state(self.vmid)
+            remove_record(self.vmid)
+
+    # ---------------------------------------------------------------- run state
+
+    def start(self):
+        self.run(
+            _runner.pct("start", self.vmid), "start", timeout=max(self.runner.timeout, self.params["wait_timeout"])
+        )
+        self.changed = True
+        self.steps.append("start")
+        if not self.check:
+            self.wait_for("running", self.params["wait_timeout"])
+            self._pid = None
+            self.sync_oci("running")
+
+    def stop(self):
+        if self.params["stop_mode"] == "shutdown":
+            timeout = self.params["stop_timeout"]
+            argv = _runner.pct("shutdown", self.vmid, options=[("timeout", timeout), ("forceStop", "1")])
+            self.run(argv, "shut down", timeout=max(self.runner.timeout, timeout + 30))
+        else:
+            self.run(_runner.pct("stop", self.vmid), "stop")
+        self.changed = True
+        self.steps.append(self.params["stop_mode"])
+        if not self.check:
+            self.wait_for("stopped", self.params["wait_timeout"])
+            self.sync_oci("stopped")
+
+    def reboot(self):
+        timeout = self.params["stop_timeout"]
+        self.run(
+            _runner.pct("reboot", self.vmid, options=[("timeout", timeout)]),
+            "restart",
+            timeout=max(self.runner.timeout, timeout + self.params["wait_timeout"] + 30),
+        )
+        self.changed = True
+        self.steps.append("restart")
+        if not self.check:
+            self.wait_for("running", self.params["wait_timeout"])
+            self._pid = None
+            self.sync_oci("running")
+
+    def sync_oci(self, status, config=None):
+        """Bring /run/nexcage/<vmid>/state.json in line with the container (not a reported change)."""
+        if self.check or self.vmid is None:
+            return
+        pid = self.pid() if status == "running" else None
+        config = config if config is not None else (readers.ct_config(self.vmid) or {})
+        record = read_record(self.vmid)
+        annotations = {"org.cageforge.nexcage.vmid": str(self.vmid), "org.cageforge.nexcage.backend": "pct"}
+        if config.get("hostname"):
+            annotations["org.cageforge.nexcage.hostname"] = config["hostname"]
+        if record.get("image"):
+            annotations["org.cageforge.nexcage.image"] = record["image"]
+        want = ocistate.build_state(self.vmid, status, pid, os.path.join(paths.LXC_PATH, str(self.vmid)), annotations)
+        if ocistate.read_state(self.vmid) != want:
+            ocistate.write_state(self.vmid, status, pid, want["bundle"], annotations)
+
+    # ---------------------------------------------------------------- main flow
+
+    def use_bundle(self):
+        """image is an OCI bundle directory: validate and map it (nothing is written yet)."""
+        # Only here: a task on a template never imports the OCI chain (nor jsonschema).
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._container.bundle import BundleImage
+
+        self.bundle = BundleImage.load(self.params)
+        self.params, warnings = self.bundle.merged_params(self.params)
+        for warning in warnings:
+            self.module.warn("bundle %s: %s" % (self.bundle.directory, warning))
+
+    def pack_bundle(self):
+        """Before a create from a bundle: its content-addressed template (planned only, in check mode)."""
+        if self.bundle is not None and self.bundle.pack(self.runner):
+            self.changed = True
+            self.steps.append("pack %s" % self.bundle.template)
+
+    def sync_bundle_lines(self, running):
+        """Raw lxc.* lines of the bundle into the CT config, under the config lock (not settable by pct)."""
+        changed, before, after = self.bundle.sync_lines(self.vmid, self.check)
+        if not changed:
+            return
+        self.changed = True
+        self.steps.append("lxc")
+        self.changes.append({"key": "lxc", "before": [list(kv) for kv in before], "after": [list(kv) for kv in after]})
+        if running:
+            self.pending = sorted(set(self.pending) | {"lxc"})
+
+    def execute(self):
+        state = self.params["state"]
+        if self.params.get("backend", "proxmox_lxc") != "proxmox_lxc":
+            from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.runtime import RuntimeBackend
+
+            result = RuntimeBackend(self.params, self.runner, diff=self.module._diff).execute()
+            self.changed, self.steps = result["changed"], result["steps"]
+            return result
+        if state != "absent" and readers.is_bundle_dir(self.params.get("image")):
+            self.use_bundle()
+        try:
+            desired = desired_from_params(self.params) if state != "absent" else None
+            config = self.resolve()
+        except _errors.ValidationError as exc:
+            raise _errors.from_validation(exc, self.params.get("vmid"), self.name) from None
+        if self.name is None and config is not None:
+            self.name = config.get("hostname")
+        before = self.snapshot(config)
+
+        if state == "absent":
+            return self.do_absent(config, before)
+
+        running = False
+        if config is None:
+            try:
+                self.create(desired)
+            except _Retarget:
+                config = readers.ct_config(self.vmid)
+        if config is not None:
+            running = readers.is_running(self.vmid)
+            self.converge(desired, config, running)
+        if self.created:
+            running = False
+        if self.bundle is not None:
+            self.sync_bundle_lines(running)
+
+        if state == "started":
+            if not running:
+                self.start()
+            elif self.pending and self.params["restart_on_change"]:
+                self.reboot()
+        elif state == "stopped":
+            if running:
+                self.stop()
+        elif state == "restarted":
+            if running:
+                if self.params["stop_mode"] == "stop":
+                    self.run(_runner.pct("stop", self.vmid), "stop")
+                    self.steps.append("stop")
+                    if not self.check:
+                        self.wait_for("stopped", self.params["wait_timeout"])
+                    self.start()
+                else:
+                    self.reboot()
+            else:
+                self.start()
+        elif state == "present":
+            if self.created and self._was_running:
+                self.start()
+            elif running and self.pending and self.params["restart_on_change"]:
+                self.reboot()
+        return self.finish(before, desired)
+
+    def converge(self, desired, config, running):
+        effective = _pveconfig.effective_config(config)
+        record = read_record(self.vmid)
+        try:
+            plan = plan_update(desired, effective, running, record.get("image"))
+        except _errors.ValidationError as exc:
+            raise _errors.from_validation(exc, self.vmid, self.name) from None
+        if plan.create_only:
+            fields = ", ".join(
+                "%s (%s -> %s: %s)" % (c.key, show(c.before), show(c.after), c.reason) for c in plan.create_only
+            )
+            if not self.params["recreate"]:
+                self.fail(
+                    _errors.INVALID_ARGUMENT,
+                    "Cannot update %s: create-only settings differ: %s" % (self.what(), fields),
+                    hint="Change the playbook back to the current values, or set recreate: true to destroy and "
+                    "recreate the container (this DESTROYS its data).",
+                    fields=[c.to_dict() for c in plan.create_only],
+                )
+            self.check_unlocked(config, "recreate")
+            if desired.image is None:
+                self.fail(
+                    _errors.INVALID_ARGUMENT,
+                    "Cannot recreate %s: image is not set" % self.what(),
+                    hint="Set image to recreate the container from a template.",
+                )
+            self.prepare_create(desired)
+            self.destroy(running)
+            self._was_running = running
+            try:
+                self._create_once(self.vmid, desired)
+            finally:
+                self._cleanup_keyfile()
+            self.record_created(desired)
+            self.changes = [c.to_dict() for c in plan.create_only]
+            return
+        self.changes = [c.to_dict() for c in plan.changes]
+        set_argv = plan.set_argv(self.vmid)
+        resizes = plan.resize_argvs(self.vmid)
+        if set_argv or resizes:
+            self.check_unlocked(config, "update")
+        if set_argv:
+            self.run(set_argv, "update")
+            self.changed = True
+            self.steps.append("update")
+        for argv in resizes:
+            self.run(argv, "resize a disk of")
+            self.changed = True
+            self.steps.append("resize %s" % argv[3])
+        self.pending = sorted(set(plan.pending_keys(running)) | set(pending_keys(config)))
+
+    def do_absent(self, config, before):
+        if config is None:
+            return self.finish(before, None)
+        running = readers.is_running(self.vmid)
+        if running and not self.params["force"]:
+            self.fail(
+                _errors.ALREADY_RUNNING,
+                "Cannot remove %s: it is running (unable to destroy CT %s - container is running)"
+                % (self.what(), self.vmid),
+                hint="Stop it first (state: stopped), or set force: true to stop and destroy it.",
+            )
+        self.check_unlocked(config, "remove")
+        self.destroy(running)
+        return self.finish(before, None)
+
+
+class _Retarget(Exception):
+    """The container appeared (by hostname) while waiting for the VMID lock."""
+
+
+def run_module(module):
+    """Entry point used by the module: exit_json or fail_json, never a traceback."""
+    task = ContainerTask(module)
+
+    def context(_error):
+        return dict(vmid=task.vmid, changed=task.changed, commands=task.commands(), steps=task.steps)
+
+    _module.run(module, task.execute, name="nexcage_container", what=task.what, context=context)

@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Checks before a create: the template volume and the storages exist and fit. PRIVATE."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _runner, _validation
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, readers
+
+PATH_STORAGE_TYPES = ("dir", "nfs", "cifs", "cephfs", "btrfs", "glusterfs")
+# content -> (what it holds, hint for a missing storage, hint for a storage without that content)
+STORAGE_USES = {
+    "vztmpl": (
+        "templates",
+        "Use a storage ID from /etc/pve/storage.cfg that has content 'vztmpl'.",
+        "Put templates on a storage with content 'vztmpl' (e.g. local).",
+    ),
+    "rootdir": (
+        "container directories",
+        "Use a storage ID from /etc/pve/storage.cfg with content 'rootdir'.",
+        "Use a storage with content 'rootdir' (e.g. local-zfs, local-lvm).",
+    ),
+}
+
+
+class PreChecks:
+    """ContainerTask's checks of the template and the storages, and of a CT lock."""
+
+    def check_template(self, desired):
+        if self.bundle is not None:
+            return  # the template packed from the bundle (planned only, in check mode)
+        image = desired.image
+        storage_id, filename = _validation.validate_template_volid(image, "image")
+        storage = self.usable_storage(readers.read_storage_cfg(), storage_id, "vztmpl", "image %s" % image)
+        if storage.get("type") not in PATH_STORAGE_TYPES or not isinstance(storage.get("path"), str):
+            return  # cannot stat it: pct will check
+        cache = paths.template_cache(storage["path"])
+        if readers.has_file(os.path.join(cache, filename)):
+            return
+        if self.params.get("download"):
+            self.run(_runner.pveam("download", storage_id, filename), "download the template for")
+            self.steps.append("download %s" % image)
+            self.changed = True
+            if not self.check and not readers.has_file(os.path.join(cache, filename)):
+                self.fail(
+                    _errors.NOT_FOUND,
+                    "Cannot create %s: `pveam download %s %s` did not produce %s"
+                    % (self.what(), storage_id, filename, os.path.join(cache, filename)),
+                    hint="Check the name with `pveam available`, and `pveam update`.",
+                )
+            return
+        have = [
+            "%s:vztmpl/%s" % (storage_id, f) for f in readers.template_files(cache, _validation.TEMPLATE_EXTENSIONS)
+        ]
+        self.fail(
+            _errors.NOT_FOUND,
+            "Cannot create %s: template %s does not exist (volume '%s' does not exist). Templates on storage '%s': %s"
+            % (self.what(), image, image, storage_id, ", ".join(have) if have else "none"),
+            hint="Use one of the listed templates, or set download: true to fetch it with pveam.",
+            available=have,
+        )
+
+    def check_storages(self, desired):
+        storages = readers.read_storage_cfg()
+        wanted = []
+        if desired.rootfs and desired.rootfs.get("storage"):
+            wanted.append(("rootfs.storage", desired.rootfs["storage"]))
+        for i, entry in enumerate(desired.mounts or []):
+            if "storage" in entry:
+                wanted.append(("mounts[%d].storage" % i, entry["storage"]))
+        for option, storage_id in wanted:
+            self.usable_storage(storages, storage_id, "rootdir", option, option + ": ")
+
+    def usable_storage(self, storages, storage_id, content, where, content_where=""):
+        """storages[storage_id] if it exists, is enabled and holds content; else fail naming where."""
+        label, missing_hint, content_hint = STORAGE_USES[content]
+        storage = storages.get(storage_id)
+        if storage is None:
+            self.fail(
+                _errors.NOT_FOUND,
+                "Cannot create %s: %s: storage '%s' does not exist (storages: %s)"
+                % (self.what(), where, storage_id, ", ".join(sorted(storages)) or "none"),
+                hint=missing_hint,
+            )
+        if storage.get("disable"):
+            self.fail(_errors.UNSUPPORTED, "Cannot create %s: storage '%s' is disabled" % (self.what(), storage_id))
+        if content not in storage.get("content", []):
+            self.fail(
+                _errors.UNSUPPORTED,
+                "Cannot create %s: %sstorage '%s' does not support %s (content: %s)"
+                % (self.what(), content_where, storage_id, label, ",".join(storage.get("content", [])) or "none"),
+                hint=content_hint,
+            )
+        return storage
+
+    def check_unlocked(self, config, action, allow=()):
+        lock = config.get("lock")
+        if lock and lock not in allow:
+            self.fail(
+                _errors.LOCKED,
+                "Cannot %s %s: CT is locked (%s)" % (action, self.what(), lock),
+                hint="Wait for the '%s' operation to finish; if none runs any more, remove the stale lock with "
+                "`pct unlock %s`." % (lock, self.vmid),
+            )

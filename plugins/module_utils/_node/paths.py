@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Every node path nexcage reads or writes. PRIVATE to the collection.
+
+The names are module attributes read at call time, so unit tests point them at
+a temporary directory (monkeypatch.setattr(paths, "LXC_CONF_DIR", ...)).
+"""
+
+from __future__ import annotations
+
+import os
+
+ETC_PVE = "/etc/pve"
+LXC_CONF_DIR = "/etc/pve/lxc"
+QEMU_CONF_DIR = "/etc/pve/qemu-server"
+NODES_DIR = "/etc/pve/nodes"
+VMLIST = "/etc/pve/.vmlist"
+MEMBERS = "/etc/pve/.members"
+STORAGE_CFG = "/etc/pve/storage.cfg"
+DATACENTER_CFG = "/etc/pve/datacenter.cfg"
+USER_CFG = "/etc/pve/user.cfg"
+LOCAL_NODE_LINK = "/etc/pve/local"
+PROC_NET_UNIX = "/proc/net/unix"
+PROC_MOUNTINFO = "/proc/self/mountinfo"
+CGROUP_ROOT = "/sys/fs/cgroup"
+LXC_PATH = "/var/lib/lxc"
+LOCK_DIR = "/run/lock/lxc"
+VMID_LOCK = "/run/lock/lxc/nexcage-vmid.lock"
+RUN_NEXCAGE = "/run/nexcage"
+RECORD_DIR = "/var/lib/nexcage/containers"
+
+
+def ct_conf(vmid):
+    """/etc/pve/lxc/<vmid>.conf (this node's container config)."""
+    return os.path.join(LXC_CONF_DIR, "%s.conf" % vmid)
+
+
+def ct_conf_glob():
+    return os.path.join(LXC_CONF_DIR, "*.conf")
+
+
+def qemu_conf_glob():
+    return os.path.join(QEMU_CONF_DIR, "*.conf")
+
+
+def template_cache(storage_dir):
+    """The directory of a path-based storage that holds container templates (vztmpl)."""
+    return os.path.join(storage_dir, "template", "cache")
+
+
+def config_lock(vmid):
+    """The flock file PVE takes for config changes of CT vmid."""
+    return os.path.join(LOCK_DIR, "pve-config-%s.lock" % vmid)
+
+
+def run_dir(vmid):
+    """/run/nexcage/<vmid>: the OCI runtime state of a container."""
+    return os.path.join(RUN_NEXCAGE, str(vmid))
+
+
+def record(vmid):
+    """/var/lib/nexcage/containers/<vmid>.json: what nexcage remembers of a container it made."""
+    return os.path.join(RECORD_DIR, "%s.json" % vmid)
+
+
+def lxc_command_socket(vmid):
+    """The abstract LXC command socket of a running container, as /proc/net/unix shows it."""
+    return "@%s/%s/command" % (LXC_PATH, vmid)

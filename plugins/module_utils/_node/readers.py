@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) nexcage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Node files as data, without any tool call. PRIVATE to the collection.
+
+The run state comes from /proc/net/unix (the abstract LXC command socket
+``@/var/lib/lxc/<vmid>/command``, which is what PVE checks too) and the init pid
+from the container's cgroup, so a converged task runs no pct at all.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import socket
+
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node.files import read_text
+
+DEFAULT_VMID_RANGE = (100, 1000000)
+
+
+def read_ct_config(vmid):
+    """The text of this node's config of CT vmid, or None."""
+    return read_text(paths.ct_conf(vmid))
+
+
+def ct_config(vmid):
+    """The parsed config of CT vmid on this node (_pveconfig.parse_config), or None."""
+    text = read_ct_config(vmid)
+    return None if text is None else _pveconfig.parse_config(text)
+
+
+def ct_exists(vmid):
+    return os.path.exists(paths.ct_conf(vmid))
+
+
+def read_vmlist():
+    """/etc/pve/.vmlist as {vmid: {'node', 'type', 'version'}} ({} when missing or empty)."""
+    text = read_text(paths.VMLIST)
+    return _pveconfig.parse_vmlist(text) if text else {}
+
+
+def read_storage_cfg():
+    """/etc/pve/storage.cfg as {storage_id: {...}} ({} when missing)."""
+    text = read_text(paths.STORAGE_CFG)
+    return _pveconfig.parse_storage_cfg(text) if text else {}
+
+
+def storage_path(storage_id, storages=None):
+    """The directory of a path-based storage, or None (unknown storage or no path)."""
+    info = (storages if storages is not None else read_storage_cfg()).get(storage_id) or {}
+    path = info.get("path")
+    return path if isinstance(path, str) else None
+
+
+def template_files(directory, extensions):
+    """Sorted names of the regular files in directory that end with one of extensions ([] if unreadable)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(n for n in names if n.endswith(extensions) and os.path.isfile(os.path.join(directory, n)))
+
+
+def has_file(path):
+    """Whether path is a regular file (a template, a config.json)."""
+    return os.path.isfile(path)
+
+
+def local_node():
+    """This node's name: the target of /etc/pve/local, else the short host name."""
+    try:
+        return os.path.basename(os.readlink(paths.LOCAL_NODE_LINK))
+    except OSError:
+        return socket.gethostname().split(".")[0]
+
+
+def vmid_range():
+    """[lower, upper) from datacenter.cfg next-id (defaults 100, 1000000), as pvesh /cluster/nextid uses."""
+    lower, upper = DEFAULT_VMID_RANGE
+    match = re.search(r"^next-id:\s*(.*)$", read_text(paths.DATACENTER_CFG) or "", re.MULTILINE)
+    if match:
+        for part in match.group(1).split(","):
+            key, _sep, value = part.partition("=")
+            if key.strip() == "lower" and value.strip().isdigit():
+                lower = int(value)
+            elif key.strip() == "upper" and value.strip().isdigit():
+                upper = int(value)
+    return lower, upper
+
+
+def ct_hostnames():
+    """{vmid: hostname} of this node's containers (CT<vmid> when the config names none)."""
+    found = {}
+    for path in glob.glob(paths.ct_conf_glob()):
+        name = os.path.basename(path)[: -len(".conf")]
+        if not name.isdigit():
+            continue
+        head = re.split(r"^\[", read_text(path) or "", maxsplit=1, flags=re.MULTILINE)[0]
+        match = re.search(r"^hostname:\s*(\S+)\s*$", head, re.MULTILINE)
+        found[int(name)] = match.group(1) if match else "CT%s" % name
+    return found
+
+
+def guest_configs():
+    """[(kind, vmid, text)] of this node's guests ("lxc" or "qemu"), read from /etc/pve directly."""
+    configs = []
+    for kind, pattern in (("lxc", paths.ct_conf_glob()), ("qemu", paths.qemu_conf_glob())):
+        for path in sorted(glob.glob(pattern)):
+            text = read_text(path)
+            if text is not None:
+                configs.append((kind, os.path.basename(path)[: -len(".conf")], text))
+    return configs
+
+
+def is_bundle_dir(image):
+    """True when image names an OCI bundle directory (an absolute directory holding config.json)."""
+    return bool(image) and os.path.isabs(image) and os.path.isfile(os.path.join(image, "config.json"))
+
+
+def running_vmids():
+    """VMIDs whose LXC command socket exists (one read of /proc/net/unix)."""
+    text = read_text(paths.PROC_NET_UNIX) or ""
+    pattern = r"@%s/(\d+)/command$" % re.escape(paths.LXC_PATH)
+    return {int(match.group(1)) for match in re.finditer(pattern, text, re.MULTILINE)}
+
+
+def is_running(vmid):
+    return int(vmid) in running_vmids()
+
+
+def _cgroup_candidates(vmid):
+    for name in ("lxc/%s/ns" % vmid, "lxc/%s" % vmid, "lxc.payload.%s" % vmid):
+        yield os.path.join(paths.CGROUP_ROOT, name, "cgroup.procs")
+        for controller in ("unified", "pids", "systemd", "memory", "cpu"):
+            yield os.path.join(paths.CGROUP_ROOT, controller, name, "cgroup.procs")
+
+
+def init_pid_from_cgroup(vmid):
+    """The init pid of CT vmid from its cgroup (the process that is pid 1 inside), or None."""
+    for path in _cgroup_candidates(vmid):
+        text = read_text(path)
+        if not text:
+            continue
+        pids = [int(pid) for pid in text.split() if pid.isdigit()]
+        for pid in pids:
+            status = read_text("/proc/%d/status" % pid) or ""
+            match = re.search(r"^NSpid:\s+(.*)$", status, re.MULTILINE)
+            if match and match.group(1).split()[-1] == "1":
+                return pid
+        if pids:
+            return min(pids)
+    return None
+
+
+def read_json(path, default=None):
+    """A JSON file as data; default when it is missing or not JSON."""
+    text = read_text(path)
+    try:
+        return json.loads(text) if text else default
+    except ValueError:
+        return default
