@@ -191,7 +191,10 @@ def tracebacks_in(answer):
         found.append("uncaught exception: %s" % answer["exception"].strip().splitlines()[-1][:300])
     result = answer.get("result")
     if result is None and not answer.get("exception"):
-        found.append("no JSON result: %r %r" % (answer.get("stdout", "")[-300:], answer.get("stderr", "")[-300:]))
+        found.append(
+            "no JSON result (exit %r): %r %r"
+            % (answer.get("exit_code"), answer.get("stdout", "")[-300:], answer.get("stderr", "")[-300:])
+        )
     if "Traceback (most recent call last)" in answer.get("stderr", ""):
         found.append("traceback on stderr: %s" % answer["stderr"].strip().splitlines()[-1][:300])
     if isinstance(result, dict):

@@ -10,7 +10,18 @@ import posixpath
 import re
 
 # Host paths that a bind mount (or a ZFS mountpoint) may not use without allow_sensitive_host_paths.
-SENSITIVE_HOST = ("/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/run", "/var/lib/lxc", "/var/lib/vz")
+SENSITIVE_HOST = (
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/root",
+    "/run",
+    "/var/lib/lxc",
+    "/var/lib/vz",
+    "/var/lib/nexcage",
+)
 # Container-side mount points that are refused whatever the opt-in.
 FORBIDDEN_CT_MOUNTPOINTS = ("/", "/proc", "/sys", "/dev")
 ZFS_COMPONENT = re.compile(r"^[A-Za-z0-9_.:\-]+$")
@@ -98,7 +109,7 @@ def strict_float(value, low, high):
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, str):
-        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", value.strip()):
+        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
             return "not a plain decimal"
         value = float(value)
     if not isinstance(value, (int, float)):

@@ -157,6 +157,9 @@ def test_bind_mount_of_sensitive_host_path(sim, scene, host_path):
         ["host_path", "mounts"],
         real=True,
     )
+    if ".." in host_path:
+        assert not problems, "\n".join(problems)
+        return  # not a normalised path: refused whatever the opt-in
     problems += accepted(
         sim,
         "bind mount %s with allow_sensitive_host_paths" % host_path,
@@ -330,7 +333,7 @@ def test_vmid_digits_only(sim, scene, value):
 def test_nul_in_string_options(sim, scene, option):
     vmlist = sim.read("/etc/pve/.vmlist")
     args = dict(BASE_NEW, vmid=scene.new)
-    args[option] = "abc\x00def"
+    args[option] = "abcsecret\x00def"
     problems = refused(
         sim,
         "%s with NUL on create" % option,
@@ -338,13 +341,13 @@ def test_nul_in_string_options(sim, scene, option):
         args,
         [option],
         real=True,
-        secrets=["abc\x00def"] if option == "password" else (),
+        secrets=["abcsecret"] if option == "password" else (),
     )
     problems += refused(
         sim,
         "%s with NUL on update" % option,
         "nexcage_container",
-        {"vmid": scene.existing, option: "abc\x00def"},
+        {"vmid": scene.existing, option: "abcsecret\x00def"},
         [option],
         real=True,
     )

@@ -94,12 +94,12 @@ def run(request, out_fd):
     before = digest() if request.get("track", True) else None
     count = _calls_count()
     stdout, stderr = io.StringIO(), io.StringIO()
-    exception = None
+    exception = exit_code = None
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         try:
             runpy.run_path(request["module"], run_name="__main__")
-        except SystemExit:
-            pass
+        except SystemExit as exc:
+            exit_code = exc.code
         except BaseException:  # noqa: BLE001 - a traceback is what the suite counts
             exception = traceback.format_exc()
     text = stdout.getvalue()
@@ -112,6 +112,7 @@ def run(request, out_fd):
         "stdout": text,
         "stderr": stderr.getvalue(),
         "exception": exception,
+        "exit_code": exit_code,
         "calls": _calls_since(count),
         "changed": _diff(before, digest()) if before is not None else None,
     }
