@@ -209,7 +209,7 @@ def test_container_string_options(sim, scene):
             secrets=secrets,
         )
 
-    assert_clean(run_cases(strategy, one, 700))
+    assert_clean(run_cases(strategy, one, 600))
 
 
 # --------------------------------------------------------------------------- scalars and wrong types
@@ -478,7 +478,7 @@ def test_bundle_options(sim, scene):
             skip=(".diff", ".config.annotations.org.opencontainers.image.ref", ".config.process.args"),
         )
 
-    assert_clean(run_cases(strategy, one, 450))
+    assert_clean(run_cases(strategy, one, 380))
 
 
 # --------------------------------------------------------------------------- config.json fields mapped to PVE
@@ -558,4 +558,4 @@ def test_deploy_config_fields(sim, scene):
         skip = (".diff",) if label == "$.annotations" else (".diff", ".config.annotations")
         return problems + judge("nexcage_bundle config " + shown, answer, names, skip=skip)
 
-    assert_clean(run_cases(strategy, one, 300))
+    assert_clean(run_cases(strategy, one, 230))
