@@ -309,6 +309,11 @@ NUMBER_LIMITS = {
     "netif.rate": (0, 2**31),
     "mounts.id": (0, 255),
     "min_free_percent": (0, 100),
+    "user.uid": (0, 2**32 - 1),
+    "user.gid": (0, 2**32 - 1),
+    "user.additional_gids": (0, 2**32 - 1),
+    "rlimits.soft": (0, 2**64 - 1),  # OCI rlimits are uint64; the maximum means unlimited
+    "rlimits.hard": (0, 2**64 - 1),
 }
 NUMBER_DEFAULT_LIMITS = (-(2**63), 2**63 - 1)
 _INTEGER_TEXT_RE = re.compile(r"-?[0-9]+")
