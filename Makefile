@@ -13,7 +13,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all setup os-deps venv collection sanity-bootstrap demo test lint sanity pytest docs docs-check build clean
+.PHONY: all setup os-deps venv collection sanity-bootstrap demo test lint sanity pytest golden docs docs-check build clean
 
 all: test
 
@@ -53,6 +53,11 @@ pytest: setup
 	$(BIN)/pytest -n 2
 
 test: setup lint sanity pytest
+
+# Re-record tests/golden/ from Proxmox VE's own code in ../shared/pve-oracle (installs its Perl
+# packages with apt-get; run as root). `make test` only reads the recorded corpus.
+golden:
+	$(PYTHON) scripts/record-golden.py
 
 # Module reference pages in docs/modules are generated from each module's DOCUMENTATION.
 docs: setup

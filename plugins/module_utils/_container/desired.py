@@ -169,7 +169,10 @@ def _desired_scalars(p):
         scalars["arch"] = p["arch"]
     if p.get("tags") is not None:
         tags = p["tags"] if isinstance(p["tags"], list) else _pveconfig.split_list(p["tags"])
-        scalars["tags"] = sorted({_validation.validate_tag(t) for t in tags})
+        for tag in tags:
+            _validation.validate_tag(tag)
+        # as pct set stores them with PVE's default tag style (lower-case, sorted, unique)
+        scalars["tags"] = _pveconfig.unique_tags(tags)
     if p.get("description") is not None:
         text = str(p["description"]).rstrip("\n")
         if len(text.encode("utf-8")) > 8192:

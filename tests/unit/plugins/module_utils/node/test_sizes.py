@@ -56,7 +56,7 @@ def test_size_error_is_a_value_error():
 
 
 @pytest.mark.parametrize(
-    "value,text", [(8 * G, "8G"), (512 * 1024**2, "512M"), (1024 * G, "1T"), (1000, "1000"), (0, "0")]
+    "value,text", [(8 * G, "8G"), (512 * 1024**2, "512M"), (1024 * G, "1T"), (1000, "1000"), (0, "0T")]
 )
 def test_format_size(value, text):
     assert sizes.format_size(value) == text
