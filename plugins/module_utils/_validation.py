@@ -308,7 +308,6 @@ NUMBER_LIMITS = {
     "netif.mtu": (64, 65535),
     "netif.rate": (0, 2**31),
     "mounts.id": (0, 255),
-    "min_free_percent": (0, 100),
     "user.uid": (0, 2**32 - 1),
     "user.gid": (0, 2**32 - 1),
     "user.additional_gids": (0, 2**32 - 1),
