@@ -22,6 +22,7 @@ host's file system, to resolve symlinks and recognise device nodes).
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import stat
@@ -341,6 +342,9 @@ def raw_integer(value, option, key=None):
         raise ValidationError(option, value, "must be an integer", "Write a whole number such as 60")
     if isinstance(value, str) and not _INTEGER_TEXT_RE.fullmatch(value):
         raise ValidationError(option, value, "must be an integer written with digits only", "Write e.g. 60")
+    if isinstance(value, str) and len(value) > 40:  # int() of thousands of digits is refused by Python itself
+        low, high = _limits(key or option)
+        raise ValidationError(option, value[:40] + "...", "is out of range", "Use a number from %s to %s" % (low, high))
     _in_limits(option, key or option, value, int(value))
     return int(value)
 
@@ -354,7 +358,7 @@ def raw_number(value, option, key=None):
             option, value, "must be a plain decimal number (no nan, inf or exponent)", "Write e.g. 1.5"
         )
     number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise ValidationError(option, value, "must be a finite number", "Write e.g. 1.5")
     _in_limits(option, key or option, value, number)
     return number

@@ -296,7 +296,9 @@ TIMEOUT_MODULES = [
 ]
 
 
-@pytest.mark.parametrize("value", [100000000000000000000, 0, -1, "1e3", "inf", "nan", 1.5])
+@pytest.mark.parametrize(
+    "value", [100000000000000000000, 0, -1, "1e3", "inf", "nan", 1.5, pytest.param("9" * 5000, id="5000-digits")]
+)
 @pytest.mark.parametrize("module,base", TIMEOUT_MODULES, ids=[m for m, _b in TIMEOUT_MODULES])
 def test_command_timeout(sim, scene, module, base, value):
     args = dict(base(scene), command_timeout=value)
