@@ -21,13 +21,3 @@ notes:
     No HTTP API and no API token are used.
   - Every command runs with C(LANG=C) from an argument list, never through a shell.
 """
-
-    ATTRIBUTES = r"""
-attributes:
-  check_mode:
-    support: full
-    description: Can run in check mode and return changed status prediction without modifying target.
-  diff_mode:
-    support: full
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-"""
