@@ -391,6 +391,8 @@ def raw_option_problems(argument_spec, params, prefix="", key_prefix=""):
         try:
             if kind == "int":
                 raw_integer(value, option, key)
+                if key == "vmid":
+                    validate_vmid(value, option)  # also no leading zero, as Proxmox VE's VMID pattern
             elif kind == "float":
                 raw_number(value, option, key)
             elif kind == "dict" and spec.get("options"):

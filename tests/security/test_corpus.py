@@ -320,7 +320,7 @@ def test_cpulimit(sim, scene, value):
 
 
 @pytest.mark.parametrize(
-    "value", ["1e3", "1E3", "0x3e8", " 1000", "1000.0", 1000.5, "+1000", "\u0661\u0660\u0660\u0660"]
+    "value", ["1e3", "1E3", "0x3e8", " 1000", "1000.0", 1000.5, "+1000", "01000", "\u0661\u0660\u0660\u0660"]
 )
 def test_vmid_digits_only(sim, scene, value):
     args = dict(BASE_NEW, vmid=value)

@@ -32,7 +32,7 @@ def test_raw_vmid_accepted(value):
 
 
 @pytest.mark.parametrize(
-    "value", ["1e3", "0x64", " 100", "100\n", "100.0", 100.0, True, "inf", [], "+100", "\u0661\u0660\u0660"]
+    "value", ["1e3", "0x64", " 100", "100\n", "100.0", 100.0, True, "inf", [], "+100", "0100", "\u0661\u0660\u0660"]
 )
 def test_raw_vmid_refused(value):
     assert [option for option, _message in problems({"vmid": value})] == ["vmid"]
