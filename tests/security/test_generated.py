@@ -8,6 +8,7 @@ control character, no lxc.hook/lxc.include key, no injected property and no guar
 Every problem of a test is listed at once (the cases are not stopped at the first one).
 """
 
+import math
 import os
 import posixpath
 import re
@@ -264,9 +265,21 @@ SCALAR_VALUES = st.one_of(
 )
 
 TIMEOUT_MAX = 2**31 - 1
+
+
+def _vmid_problem(value):
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return None if 100 <= value <= 999999999 else "out of range"
+    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{2,8}", value):
+        return None
+    return "not digits 100..999999999"
+
+
 # (label, path, reference check of an ACCEPTED value, target: "new" or "existing")
 CONTAINER_SCALARS = [
-    ("vmid", ["vmid"], lambda v: _vmid_problem(v), "new"),
+    ("vmid", ["vmid"], _vmid_problem, "new"),
     ("memory", ["memory"], lambda v: strict_int(v, 16, 2**53), "new"),
     ("swap", ["swap"], lambda v: strict_int(v, 0, 2**53), "new"),
     ("cores", ["cores"], lambda v: strict_int(v, 1, 8192), "new"),
@@ -283,22 +296,12 @@ CONTAINER_SCALARS = [
 ]
 
 
-def _vmid_problem(value):
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return None if 100 <= value <= 999999999 else "out of range"
-    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{2,8}", value):
-        return None
-    return "not digits 100..999999999"
-
-
 def test_container_scalar_options(sim, scene):
     strategy = st.tuples(st.sampled_from(CONTAINER_SCALARS), SCALAR_VALUES)
 
     def one(case):
         (label, path, reference, target), value = case
-        if isinstance(value, float) and value != value:
+        if isinstance(value, float) and math.isnan(value):
             value = "nan"  # JSON has no NaN: a playbook passes it as the string
         elif isinstance(value, float) and value in (float("inf"), float("-inf")):
             value = "inf" if value > 0 else "-inf"
