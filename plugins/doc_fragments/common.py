@@ -19,5 +19,6 @@ options:
 notes:
   - Runs on the Proxmox VE node itself, as root, through the node's own command-line tools.
     No HTTP API and no API token are used.
-  - Every command runs with C(LANG=C) from an argument list, never through a shell.
+  - Every command runs in the C locale with UTF-8 (C(LANG=C.UTF-8)), so that messages are untranslated
+    and non-ASCII values reach Proxmox intact, from an argument list, never through a shell.
 """
