@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import traceback
 
+from ansible.module_utils import basic
+
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import UNKNOWN, NexcageError
+from ansible_collections.cageforge.nexcage.plugins.module_utils._validation import raw_option_problems
 
 INTERNAL_HINT = "This is a bug in nexcage; please report it with the error.exception text."
 
@@ -58,3 +61,19 @@ def run(module, task, *, name, context=None, what=None):
     if result.pop("failed", False):
         module.fail_json(**result)
     module.exit_json(**result)
+
+
+def check_raw_params(argument_spec):
+    """Fail the task when a raw value would make ansible-core misread it or crash; call before AnsibleModule.
+
+    ansible-core reads "1e3" as the integer 1000, crashes on "inf" for an int option and on a
+    list given for a dict option with suboptions. The values as given (basic._load_params, the
+    loader AnsibleModule itself uses) are checked here; a bad one fails the task with a message
+    naming the option, through a module whose options are all typed raw (it cannot crash).
+    """
+    problems = raw_option_problems(argument_spec, basic._load_params() or {})
+    if problems:
+        raw_spec = {name: dict(type="raw", no_log=bool(spec.get("no_log"))) for name, spec in argument_spec.items()}
+        raw = basic.AnsibleModule(argument_spec=raw_spec, supports_check_mode=True)
+        _msg, error = problems[0].failure()
+        raw.fail_json(msg="; ".join(str(problem) for problem in problems), error=error)

@@ -15,13 +15,19 @@ The rules follow what Proxmox VE itself accepts (pve-common JSONSchema.pm,
 pve-storage Storage.pm; see docs/errors.md), so that a value that passes here
 does not fail later inside ``pct``.
 
-No function here touches the node: they are pure and cheap.
+No function here touches the node: they are pure and cheap (guard_host_path reads the
+host's file system, to resolve symlinks and recognise device nodes).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
+import os
 import re
+import stat
+
+from ansible.module_utils.common.validation import check_type_dict
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import ValidationError
 
@@ -279,3 +285,232 @@ def validate_number_range(value, low, high, option):
     if high is not None and number > high:
         raise ValidationError(option, value, "value must have a maximum value of %s" % high, "Use at most %s" % high)
     return number
+
+
+# --------------------------------------------------------------------------- raw option values (issue 10)
+# Checked on the values as they arrive, before ansible-core converts them: its int conversion
+# reads "1e3" as 1000 and crashes on "inf", and a list given for a dict option with suboptions
+# crashes its suboption handling.
+
+TIMEOUT_MAX = 86400
+# option -> (lowest, highest) for the numbers of every module; a number outside is refused with
+# the limit named. Options not listed get NUMBER_DEFAULT_LIMITS.
+NUMBER_LIMITS = {
+    "vmid": (VMID_MIN, VMID_MAX),
+    "command_timeout": (1, TIMEOUT_MAX),
+    "stop_timeout": (1, TIMEOUT_MAX),
+    "wait_timeout": (1, TIMEOUT_MAX),
+    "memory": (16, 2**40),
+    "swap": (0, 2**40),
+    "cores": (1, 8192),
+    "cpulimit": (0, 8192),
+    "cpuunits": (0, 500000),
+    "netif.tag": (1, 4094),
+    "netif.mtu": (64, 65535),
+    "netif.rate": (0, 2**31),
+    "mounts.id": (0, 255),
+    "user.uid": (0, 2**32 - 1),
+    "user.gid": (0, 2**32 - 1),
+    "user.additional_gids": (0, 2**32 - 1),
+    "rlimits.soft": (0, 2**64 - 1),  # OCI rlimits are uint64; the maximum means unlimited
+    "rlimits.hard": (0, 2**64 - 1),
+}
+NUMBER_DEFAULT_LIMITS = (-(2**63), 2**63 - 1)
+_INTEGER_TEXT_RE = re.compile(r"-?[0-9]+")
+_DECIMAL_TEXT_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _limits(key):
+    return NUMBER_LIMITS.get(key, NUMBER_DEFAULT_LIMITS)
+
+
+def _in_limits(option, key, value, number):
+    low, high = _limits(key)
+    if number < low:
+        raise ValidationError(
+            option, value, "is below the limit of %s" % low, "Use a number from %s to %s" % (low, high)
+        )
+    if number > high:
+        raise ValidationError(
+            option, value, "is above the limit of %s" % high, "Use a number from %s to %s" % (low, high)
+        )
+
+
+def raw_integer(value, option, key=None):
+    """An integer as Proxmox VE accepts it: an int, or a string of digits (no 1e3, 0x10, ' 1', 1.5, inf)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValidationError(option, value, "must be an integer", "Write a whole number such as 60")
+    if isinstance(value, str) and not _INTEGER_TEXT_RE.fullmatch(value):
+        raise ValidationError(option, value, "must be an integer written with digits only", "Write e.g. 60")
+    if isinstance(value, str) and len(value) > 40:  # int() of thousands of digits is refused by Python itself
+        low, high = _limits(key or option)
+        raise ValidationError(option, value[:40] + "...", "is out of range", "Use a number from %s to %s" % (low, high))
+    _in_limits(option, key or option, value, int(value))
+    return int(value)
+
+
+def raw_number(value, option, key=None):
+    """A finite number (int, float, or a plain decimal string): NaN and infinities are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValidationError(option, value, "must be a number", "Write a number such as 1.5")
+    if isinstance(value, str) and not _DECIMAL_TEXT_RE.fullmatch(value):
+        raise ValidationError(
+            option, value, "must be a plain decimal number (no nan, inf or exponent)", "Write e.g. 1.5"
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValidationError(option, value, "must be a finite number", "Write e.g. 1.5")
+    _in_limits(option, key or option, value, number)
+    return number
+
+
+def _raw_dict(value, option):
+    """A dict option's value as a dict (a string in key=value or JSON form is parsed as ansible-core does)."""
+    if isinstance(value, str):
+        try:
+            value = check_type_dict(value)
+        except TypeError:
+            pass
+    if not isinstance(value, dict):
+        raise ValidationError(
+            option, value, "must be a dictionary", "Give it as a mapping of its fields (or key=value,key=value)"
+        )
+    return value
+
+
+def raw_option_problems(argument_spec, params, prefix="", key_prefix=""):
+    """ValidationErrors for the raw values ansible-core would misread or crash on (see above)."""
+    problems = []
+    for name, spec in argument_spec.items():
+        value = params.get(name) if isinstance(params, dict) else None
+        if value is None:
+            continue
+        option = prefix + name
+        key = key_prefix + name
+        kind = spec.get("type", "str")
+        try:
+            if kind == "int":
+                raw_integer(value, option, key)
+                if key == "vmid":
+                    validate_vmid(value, option)  # also no leading zero, as Proxmox VE's VMID pattern
+            elif kind == "float":
+                raw_number(value, option, key)
+            elif kind == "dict" and spec.get("options"):
+                value = _raw_dict(value, option)
+                if isinstance(value, dict):
+                    problems += raw_option_problems(spec["options"], value, option + ".", key + ".")
+            elif kind == "list":
+                if not isinstance(value, (list, str)) or (isinstance(value, str) and spec.get("elements") == "dict"):
+                    raise ValidationError(option, value, "must be a list", "Give it as a list")
+                if isinstance(value, list) and spec.get("elements") == "dict":
+                    for index, item in enumerate(value):
+                        where = "%s[%d]" % (option, index)
+                        item = _raw_dict(item, where)
+                        problems += raw_option_problems(spec.get("options") or {}, item, where + ".", key + ".")
+                elif isinstance(value, list) and spec.get("elements") in ("int", "float"):
+                    for index, item in enumerate(value):
+                        where = "%s[%d]" % (option, index)
+                        (raw_integer if spec["elements"] == "int" else raw_number)(item, where, key)
+            elif kind == "dict":
+                _raw_dict(value, option)
+        except ValidationError as exc:
+            problems.append(exc)
+    return problems
+
+
+# --------------------------------------------------------------------------- host paths and mount points
+
+# Host paths a bind mount (or a ZFS mountpoint) may not use without allow_sensitive_host_paths:
+# the container could read or change the host through them.
+SENSITIVE_HOST_PATHS = (
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/root",
+    "/run",
+    "/var/lib/lxc",
+    "/var/lib/vz",
+    "/var/lib/nexcage",  # nexcage's records and the default bundle roots
+)
+# Container-side mount points refused whatever the opt-in: the container needs its own.
+FORBIDDEN_MOUNTPOINTS = ("/", "/proc", "/sys", "/dev")
+SENSITIVE_FIX = "Bind-mount a dedicated directory (e.g. under /srv), or set allow_sensitive_host_paths: true"
+
+
+def guard_host_path(path, option, allow=False, extra=()):
+    """path unchanged, unless it is (after resolving symlinks) the host's root, a device or under a
+    guarded directory (SENSITIVE_HOST_PATHS or extra) and allow is false."""
+    if allow:
+        return path
+    resolved = os.path.realpath(path)
+    for candidate in (os.path.normpath(path), resolved):
+        if candidate == "/":
+            raise ValidationError(option, path, "is the host's root directory", SENSITIVE_FIX)
+        for guarded in SENSITIVE_HOST_PATHS + tuple(extra):
+            if candidate == guarded or candidate.startswith(guarded.rstrip("/") + "/"):
+                shown = "" if candidate == path else " (%s)" % candidate
+                raise ValidationError(
+                    option, path, "is a sensitive host path%s under %s" % (shown, guarded), SENSITIVE_FIX
+                )
+    try:
+        mode = os.stat(resolved).st_mode
+    except OSError:
+        return path
+    if stat.S_ISBLK(mode) or stat.S_ISCHR(mode):
+        raise ValidationError(option, path, "is a device node of the host", SENSITIVE_FIX)
+    return path
+
+
+def validate_container_mountpoint(value, option):
+    """A container-side mount point: an absolute path as written (no ~ or $VAR expansion), not /, /proc,
+    /sys or /dev. Returns it without a trailing '/'."""
+    if isinstance(value, str) and value[:1] in ("~", "$"):
+        raise ValidationError(
+            option,
+            value,
+            "must be an absolute path (~ and $VAR are not expanded in a container path)",
+            "Write the full path, e.g. /root/data",
+        )
+    path = validate_abs_path(value, option)
+    if path in FORBIDDEN_MOUNTPOINTS:
+        raise ValidationError(
+            option,
+            value,
+            "is not allowed as a container mount point (the container needs its own %s)" % path,
+            "Mount it below, e.g. /data",
+        )
+    return path
+
+
+# --------------------------------------------------------------------------- ZFS names
+
+ZFS_NAME_MAX = 255
+_ZFS_COMPONENT_RE = re.compile(r"^[A-Za-z0-9_.:\-]+$")
+_ZFS_NAME_FIX = (
+    "A dataset name is pool/component/...: each component made of letters, digits, '_', '-', '.' and ':', "
+    "not '.' or '..', not starting with '-'; the pool name starts with a letter; at most 255 characters"
+)
+
+
+def validate_zfs_name(value, option="name", snapshot=False):
+    """A ZFS dataset name (or dataset@snapshot when snapshot) by OpenZFS's rules."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(option, value, "must be a dataset name", _ZFS_NAME_FIX)
+    if len(value) > ZFS_NAME_MAX:
+        raise ValidationError(option, value[:40] + "...", "is longer than %d characters" % ZFS_NAME_MAX, _ZFS_NAME_FIX)
+    dataset, at, snap = value.partition("@")
+    if at and not snapshot:
+        raise ValidationError(option, value, "is a snapshot name, not a dataset", _ZFS_NAME_FIX)
+    parts = dataset.split("/")
+    if not re.match(r"^[A-Za-z]", parts[0]):
+        raise ValidationError(option, value, "the pool name must begin with a letter", _ZFS_NAME_FIX)
+    for part in parts + ([snap] if at else []):
+        if part in ("", ".", ".."):
+            raise ValidationError(option, value, "has an empty, '.' or '..' component", _ZFS_NAME_FIX)
+        if part.startswith("-"):
+            raise ValidationError(option, value, "has a component starting with '-'", _ZFS_NAME_FIX)
+        if not _ZFS_COMPONENT_RE.match(part):
+            raise ValidationError(option, value, "has an invalid character in component %r" % part, _ZFS_NAME_FIX)
+    return value

@@ -215,9 +215,18 @@ options:
     description:
       - Raw C(config.json) content merged last, for anything the options do not cover. Objects are merged
         recursively, other values (lists included) replace; a V(null) value removes the key.
+      - Fields that a deployment writes into a Proxmox VE config line (everything but C(process.args), C(hooks)
+        and annotations other than C(org.opencontainers.image.stopSignal)) may not hold control characters.
     type: dict
+  allow_hooks:
+    description:
+      - Allow OCI C(hooks) in C(config.json). Hooks B(run programs on the host as root) (with the C(runc) and
+        C(crun) backends); without this option a configuration with hooks is refused.
+    type: bool
+    default: false
 notes:
   - The bundle directory is mode 0700 and C(config.json) mode 0600, since the environment may hold secrets.
+    Environment values are shown as C(NAME=********) in results, diffs, warnings and the module invocation.
   - The digest of a tarball or template is the SHA-256 of the file (reused while its size and mtime are
     unchanged); of an image layout, the manifest digest; of a directory, the names, types, modes, owners,
     sizes, modification times and link targets of every entry (file contents are not read).
@@ -354,6 +363,7 @@ error:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec, runner_for  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params  # noqa: E402
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.bundle import (  # noqa: E402
     DEFAULT_BUNDLE_ROOTS,
     run_module,
@@ -413,7 +423,9 @@ def main():
             ),
         ),
         config=dict(type="dict"),
+        allow_hooks=dict(type="bool", default=False),
     )
+    check_raw_params(argument_spec)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, runner_for(module))
 

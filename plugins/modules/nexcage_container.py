@@ -179,7 +179,11 @@ options:
         type: int
         required: true
       host_path:
-        description: Absolute host directory to bind-mount. It must exist when the container starts.
+        description:
+          - Absolute host directory to bind-mount. It must exist when the container starts.
+          - Checked after resolving symlinks. C(/), C(/etc), C(/proc), C(/sys), C(/dev) and device nodes,
+            C(/boot), C(/root), C(/run), C(/var/lib/lxc), C(/var/lib/vz), C(/var/lib/nexcage) and everything
+            below them are refused unless O(allow_sensitive_host_paths=true).
         type: path
       storage:
         description: Storage ID for a new volume (create-only afterwards).
@@ -188,7 +192,9 @@ options:
         description: Volume size; a number means GiB, a string may carry a unit. Can only grow.
         type: raw
       mountpoint:
-        description: Absolute path inside the container.
+        description:
+          - Absolute path inside the container, as written (C(~) and C($VAR) are not expanded).
+          - C(/), C(/proc), C(/sys) and C(/dev) are refused.
         type: str
         required: true
       read_only:
@@ -339,6 +345,20 @@ options:
         template. Its path is read from C(/etc/pve/storage.cfg).
     type: str
     default: local
+  allow_sensitive_host_paths:
+    description:
+      - Allow bind mounts (O(mounts[].host_path), and the bind mounts of a bundle O(image)) of the host paths that
+        are refused by default (see O(mounts[].host_path)). The container can then read or change the host
+        through them. Container-side mount points C(/), C(/proc), C(/sys) and C(/dev) stay refused.
+    type: bool
+    default: false
+  allow_hooks:
+    description:
+      - With O(backend=runc) or O(backend=crun), allow a bundle O(image) whose C(config.json) has OCI C(hooks).
+        The runtime B(runs these programs on the host as root). Without this option such a bundle is refused.
+      - With O(backend=proxmox_lxc) a bundle with hooks is always refused (LXC cannot run OCI hooks).
+    type: bool
+    default: false
 notes:
   - Check mode runs only reads and returns in RV(commands) the exact commands it would run (a temporary
     C(--ssh-public-keys) file shows as a placeholder).
@@ -556,11 +576,14 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.argspec import argument_spec  # noqa: E402
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.lifecycle import run_module  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params  # noqa: E402
 
 
 def main():
+    spec = argument_spec()
+    check_raw_params(spec)
     module = AnsibleModule(
-        argument_spec=argument_spec(),
+        argument_spec=spec,
         supports_check_mode=True,
         required_one_of=[("vmid", "hostname")],
     )

@@ -203,6 +203,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._health.run impo
     REPAIRS,
     run_module,
 )
+from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params  # noqa: E402
 
 
 def main():
@@ -213,6 +214,7 @@ def main():
         min_free_percent=dict(type="int", default=10),
         repair=dict(type="list", elements="str", choices=list(REPAIRS), default=[]),
     )
+    check_raw_params(argument_spec)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, runner_for(module))
 

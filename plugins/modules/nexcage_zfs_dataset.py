@@ -31,6 +31,9 @@ options:
   name:
     description:
       - The dataset, C(pool/path) (or just C(pool) to manage the properties of a pool's root dataset).
+      - Checked by OpenZFS's naming rules before any command runs (each component of letters, digits, C(_),
+        C(-), C(.) and C(:), not C(.) or C(..), not starting with C(-); the pool starts with a letter; at most 255
+        characters).
     type: str
     required: true
   state:
@@ -50,6 +53,11 @@ options:
       - A property that can only be set at creation (C(casesensitivity), C(normalization), C(utf8only),
         C(volblocksize), C(encryption)) fails the task when it differs on an existing dataset.
       - C(volsize) in O(properties) at creation makes a volume (C(zfs create -V)).
+      - Names and values are one line of printable text (control characters are refused).
+      - A C(mountpoint) other than C(none) or C(legacy) must be an absolute path, and it may not be (after
+        resolving symlinks) the host's C(/), C(/etc), C(/proc), C(/sys), C(/dev), C(/boot), C(/root), C(/run),
+        C(/var/lib/lxc), C(/var/lib/vz), C(/var/lib/nexcage), C(/usr), C(/bin), C(/sbin), C(/lib*) or below
+        them, unless O(allow_sensitive_host_paths=true).
     type: dict
     default: {}
   create_parents:
@@ -66,6 +74,12 @@ options:
   force:
     description:
       - With O(state=absent), destroy the dataset even when a guest config or a storage uses it.
+    type: bool
+    default: false
+  allow_sensitive_host_paths:
+    description:
+      - Allow a C(mountpoint) on the host paths that are refused by default (see O(properties)). The dataset
+        then hides what the host has there.
     type: bool
     default: false
 notes:
@@ -157,6 +171,7 @@ error:
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec, runner_for  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params  # noqa: E402
 from ansible_collections.cageforge.nexcage.plugins.module_utils._zfs.manager import run_module  # noqa: E402
 
 
@@ -169,7 +184,9 @@ def main():
         create_parents=dict(type="bool", default=True),
         recursive=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
+        allow_sensitive_host_paths=dict(type="bool", default=False),
     )
+    check_raw_params(argument_spec)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, runner_for(module))
 

@@ -84,6 +84,8 @@ def argument_spec():
         backend=dict(type="str", default="proxmox_lxc", choices=["proxmox_lxc", "runc", "crun"]),
         runtime_wrapper=dict(type="list", elements="str"),
         template_storage=dict(type="str", default="local"),
+        allow_sensitive_host_paths=dict(type="bool", default=False),
+        allow_hooks=dict(type="bool", default=False),
     )
     spec.update(common_argument_spec())
     return spec

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig, _validation
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import sizes
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline, sizes
 
 OSTYPES = (
     "alpine",
@@ -68,8 +68,35 @@ def _size(value, option, default_unit="G"):
     return size
 
 
+# Text options that may hold several lines: pct stores a description as '#' comment lines and the
+# keys as a file; every other control character is refused, as for every other option.
+MULTILINE_OPTIONS = ("description", "ssh_public_keys")
+SECRET_OPTIONS = ("password",)
+
+
+def check_text_params(value, option=""):
+    """Every string inside the parameters passes the one config-line check (configline.check_value)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_text_params(item, "%s.%s" % (option, key) if option else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_text_params(item, "%s[%d]" % (option, index))
+    elif isinstance(value, str):
+        for line in value.split("\n") if option in MULTILINE_OPTIONS else [value]:
+            try:
+                configline.check_value(line, option=option)
+            except _validation.ValidationError as exc:
+                if option in SECRET_OPTIONS:
+                    raise _validation.ValidationError(
+                        option, "********", "contains a control character", exc.fix
+                    ) from None
+                raise
+
+
 def desired_from_params(params):
     """Validate and normalise the module parameters (dict) into a Desired."""
+    check_text_params(params)
     d = Desired()
     p = params
     d.scalars = _desired_scalars(p)
@@ -96,7 +123,7 @@ def desired_from_params(params):
     if p.get("netif") is not None:
         d.netif = _desired_netif(p["netif"])
     if p.get("mounts") is not None:
-        d.mounts = _desired_mounts(p["mounts"])
+        d.mounts = _desired_mounts(p["mounts"], bool(p.get("allow_sensitive_host_paths")))
     return d
 
 
@@ -208,7 +235,7 @@ def _desired_netif(entries):
     return result
 
 
-def _desired_mounts(entries):
+def _desired_mounts(entries, allow_sensitive=False):
     result = []
     ids = set()
     points = set()
@@ -219,7 +246,7 @@ def _desired_mounts(entries):
                 _opt("mounts", i, "id"), mid, "is listed twice", "Give each mount point id once"
             )
         ids.add(mid)
-        mountpoint = _validation.validate_abs_path(entry.get("mountpoint"), _opt("mounts", i, "mountpoint"))
+        mountpoint = _validation.validate_container_mountpoint(entry.get("mountpoint"), _opt("mounts", i, "mountpoint"))
         if mountpoint in points:
             raise _validation.ValidationError(
                 _opt("mounts", i, "mountpoint"), mountpoint, "is used twice", "Mount once"
@@ -236,7 +263,9 @@ def _desired_mounts(entries):
                 "Set host_path: /srv/data, or storage: local-zfs with size: 8",
             )
         if host_path is not None:
-            out["host_path"] = _validation.validate_abs_path(host_path, _opt("mounts", i, "host_path"))
+            option = _opt("mounts", i, "host_path")
+            host_path = _validation.validate_abs_path(host_path, option)
+            out["host_path"] = _validation.guard_host_path(host_path, option, allow_sensitive)
             if entry.get("size") is not None:
                 raise _validation.ValidationError(
                     _opt("mounts", i, "size"), entry["size"], "only applies to storage volumes", "Drop size"

@@ -85,6 +85,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
         self._was_running = False
         self.pid_reader = None  # a Runner for the read-only lxc-info fallback (None: a fresh one)
         self.bundle = None  # a BundleImage when image is an OCI bundle directory
+        self.secret_env = []  # the bundle's NAME=value environment entries, never shown
 
     # ---------------------------------------------------------------- helpers
 
@@ -302,15 +303,26 @@ class ContainerTask(Identity, PreChecks, Reporting):
 
     # ---------------------------------------------------------------- main flow
 
+    def shown(self, result):
+        """result with the bundle's environment values masked (a template task has none)."""
+        if not self.secret_env:
+            return result
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import secrets
+
+        return secrets.hide(result, self.secret_env)
+
     def use_bundle(self):
         """image is an OCI bundle directory: validate and map it (nothing is written yet)."""
         # Only here: a task on a template never imports the OCI chain (nor jsonschema).
         from ansible_collections.cageforge.nexcage.plugins.module_utils._container.bundle import BundleImage
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import secrets
 
         self.bundle = BundleImage.load(self.params)
+        self.secret_env = secrets.lxc_entries(self.bundle.deployment.lxc)
+        secrets.protect(self.module, self.secret_env)
         self.params, warnings = self.bundle.merged_params(self.params)
         for warning in warnings:
-            self.module.warn("bundle %s: %s" % (self.bundle.directory, warning))
+            self.module.warn(secrets.hide("bundle %s: %s" % (self.bundle.directory, warning), self.secret_env))
 
     def pack_bundle(self):
         """Before a create from a bundle: its content-addressed template (planned only, in check mode)."""
@@ -470,4 +482,7 @@ def run_module(module):
     def context(_error):
         return dict(vmid=task.vmid, changed=task.changed, commands=task.commands(), steps=task.steps)
 
-    _module.run(module, task.execute, name="nexcage_container", what=task.what, context=context)
+    def execute():
+        return task.shown(task.execute())
+
+    _module.run(module, execute, name="nexcage_container", what=task.what, context=context)

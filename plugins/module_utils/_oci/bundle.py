@@ -41,8 +41,8 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     UNSUPPORTED,
     NexcageError,
 )
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import files, paths, readers, sizes
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline, files, paths, readers, sizes
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks, secrets
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
@@ -425,10 +425,39 @@ def load_config(bundle):
     return load_config_text(text)
 
 
+# Deeper than any real config.json (the spec's deepest field is 5 levels down); the checks walk it recursively.
+MAX_CONFIG_DEPTH = 64
+
+
+def _depth(value):
+    """The nesting depth of a JSON value (iterative: it must not overflow the stack itself)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_CONFIG_DEPTH:
+                break
+            todo.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _too_deep():
+    return checks.problem(
+        "$",
+        None,
+        "config.json is nested more than %d levels deep" % MAX_CONFIG_DEPTH,
+        "flatten the configuration (a real config.json is a few levels deep)",
+        check="load",
+    )
+
+
 def load_config_text(text):
     """(config, problems) for the text of a config.json."""
     try:
-        return json.loads(text), []
+        config = json.loads(text)
+    except RecursionError:
+        return None, [_too_deep()]
     except ValueError as exc:
         return None, [
             checks.problem(
@@ -439,6 +468,9 @@ def load_config_text(text):
                 check="load",
             )
         ]
+    if _depth(config) > MAX_CONFIG_DEPTH:
+        return None, [_too_deep()]
+    return config, []
 
 
 def _write_file(path, text, mode=0o600):
@@ -596,6 +628,7 @@ class BundleManager:
             rootfs=new_rootfs,
             rootfs_known=new_rootfs is not None,
         )
+        problems += checks.hook_problems(config, self.params.get("allow_hooks"))
         errors = checks.errors_of(problems)
         if errors:
             raise BundleError(
@@ -772,10 +805,46 @@ def inspect_bundle(path):
     }
 
 
+def _given_env(params):
+    """The environment entries of the task's options (env and config), before any check."""
+    try:
+        entries = env_list(params.get("env")) or []
+    except NexcageError:
+        entries = []
+    return secrets.secret_entries(entries + secrets.config_entries(params.get("config")))
+
+
+def _shown_params(params, entries):
+    """env and config as the module invocation shows them: values masked, names kept."""
+    env = params.get("env")
+    if isinstance(env, dict):
+        env = dict.fromkeys(env, secrets.MASK)
+    return {"env": secrets.hide(env, entries), "config": secrets.hide(params.get("config"), entries)}
+
+
 def _bundle_task(module, runner, out):
     """nexcage_bundle's work: the result dict (with failed and msg when a validated bundle is not valid)."""
-    params = module.params
+    params = dict(module.params)
+    given = _given_env(params)
+    secrets.protect(module, given)
+    module.params.update(_shown_params(params, given))
+    result = _bundle_result(module, params, runner, out)
+    shown = secrets.secret_entries(given + secrets.config_entries(result.get("config")))
+    secrets.protect(module, shown)
+    return secrets.hide(result, shown)
+
+
+# Options naming files and directories on the host: one printable line each.
+PATH_OPTIONS = ("path", "bundle_roots", "source", "image_ref")
+
+
+def _bundle_result(module, params, runner, out):
     state = params["state"]
+    for option in PATH_OPTIONS:
+        values = params.get(option)
+        for value in values if isinstance(values, list) else [values]:
+            if value is not None:
+                configline.check_value(value, option=option)
     if state != "absent":
         checks.import_jsonschema()  # fails cleanly, before anything is touched, when it is missing
     manager = BundleManager(runner, params)
@@ -792,11 +861,12 @@ def _bundle_task(module, runner, out):
         raise NexcageError(UNKNOWN, "bundle %s: %s" % (out["path"], exc)) from None
     diff = result.pop("diff", None)
     result.setdefault("validation", [])
+    hidden = secrets.secret_entries(_given_env(params) + secrets.config_entries(result.get("config")))
     for warning in manager.warnings:
-        module.warn(warning)
+        module.warn(secrets.hide(warning, hidden))
     for item in result["validation"]:
         if item["level"] == "warning":
-            module.warn(checks.format_problem(item))
+            module.warn(secrets.hide(checks.format_problem(item), hidden))
     if state == "validated" and not result["valid"]:
         errors = checks.errors_of(result["validation"])
         result["failed"] = True

@@ -19,7 +19,12 @@ import os
 import re
 import stat
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import UNSUPPORTED, NexcageError
+from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
+    UNSUPPORTED,
+    NexcageError,
+    ValidationError,
+)
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.schema import CONFIG_SCHEMA
 
 JSONSCHEMA_HINT = "On Debian and Proxmox VE install it with: apt-get install python3-jsonschema"
@@ -792,7 +797,7 @@ def semantic_problems(config, bundle_dir=None, rootfs=None, rootfs_known=True):
     _check_annotations(config, out)
     _check_hooks(config, out)
     _check_hostname(config, out)
-    return out.items
+    return out.items + control_character_problems(config)
 
 
 def validate_config(config, bundle_dir=None, rootfs=None, rootfs_known=True):
@@ -800,3 +805,55 @@ def validate_config(config, bundle_dir=None, rootfs=None, rootfs_known=True):
     return schema_problems(config) + semantic_problems(
         config, bundle_dir=bundle_dir, rootfs=rootfs, rootfs_known=rootfs_known
     )
+
+
+HOOKS_FIX = (
+    "remove hooks from config.json, or set allow_hooks: true if the host really is to run them "
+    "(OCI hooks run programs on the host as root)"
+)
+
+
+def hook_problems(config, allow_hooks=False):
+    """Errors for OCI hooks (programs the runtime runs on the host, as root) unless allow_hooks."""
+    hooks = config.get("hooks") if isinstance(config, dict) else None
+    if allow_hooks or not isinstance(hooks, dict):
+        return []
+    return [
+        problem(["hooks", kind], entries, "OCI hooks run programs on the host as root", HOOKS_FIX, check="hooks")
+        for kind, entries in sorted(hooks.items())
+        if entries
+    ]
+
+
+# Fields not mapped to a Proxmox VE config line: argv and environment of host-side hooks (gated by
+# allow_hooks), the container's argv (mapped, and checked, by the deployment), free annotations.
+_LINE_FREE = (("process", "args"), ("hooks",), ("annotations",))
+_MAPPED_ANNOTATIONS = ("org.opencontainers.image.stopSignal",)
+
+
+def _line_free(parts):
+    if parts == ["annotations"] or (parts[:1] == ["annotations"] and parts[1] in _MAPPED_ANNOTATIONS):
+        return False
+    return any(tuple(parts[: len(prefix)]) == prefix for prefix in _LINE_FREE)
+
+
+def control_character_problems(config, parts=None):
+    """Errors for control characters in the fields a deployment writes into a Proxmox VE config line:
+    a newline there would start a line of its own (e.g. an lxc.hook that runs on the host)."""
+    parts = parts or []
+    found = []
+    if _line_free(parts):
+        return found
+    if isinstance(config, dict):
+        for key, value in config.items():
+            found += control_character_problems(key, parts + [key]) if isinstance(key, str) else []
+            found += control_character_problems(value, parts + [key])
+    elif isinstance(config, list):
+        for index, value in enumerate(config):
+            found += control_character_problems(value, parts + [index])
+    elif isinstance(config, str):
+        try:
+            configline.check_value(config, option=json_path(parts))
+        except ValidationError as exc:
+            found.append(problem(parts, config, exc.message, configline.CONTROL_FIX, check="line"))
+    return found

@@ -291,6 +291,18 @@ class RuntimeBackend:
                 % (self.runtime, image),
                 hint="Make the bundle with cageforge.nexcage.nexcage_bundle and pass its path as image.",
             )
+        if state != "absent":
+            from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks
+            from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.bundle import load_config
+
+            hooks = checks.hook_problems(load_config(image)[0], self.params.get("allow_hooks"))
+            if hooks:
+                raise NexcageError(
+                    INVALID_ARGUMENT,
+                    "The bundle %s has OCI hooks (%s), which %s runs on the host as root"
+                    % (image, ", ".join(problem["path"] for problem in hooks), self.runtime),
+                    hint="Remove the hooks from config.json, or set allow_hooks: true if the host is to run them.",
+                )
         return image
 
     def execute(self):

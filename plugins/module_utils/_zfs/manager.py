@@ -7,8 +7,14 @@
 from __future__ import annotations
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module, _runner
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import readers
+from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import ValidationError
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline, readers
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
+from ansible_collections.cageforge.nexcage.plugins.module_utils._validation import (
+    guard_host_path,
+    validate_abs_path,
+    validate_zfs_name,
+)
 from ansible_collections.cageforge.nexcage.plugins.module_utils._zfs.holders import find_holders, is_inside
 from ansible_collections.cageforge.nexcage.plugins.module_utils._zfs.properties import (
     ZfsError,
@@ -258,10 +264,29 @@ ZFS_PATTERNS = (
 )
 
 
+# Besides the guarded host paths of bind mounts: a dataset mounted over these hides the host's programs.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
+
+
+def check_properties(properties, allow_sensitive=False):
+    """Refuse, before any command, property names and values that are not one printable line, and a
+    mountpoint on a guarded host path (unless allow_sensitive)."""
+    for prop, value in (properties or {}).items():
+        configline.check_value(prop, option="properties")
+        option = "properties.%s" % prop
+        if isinstance(value, (dict, list)):
+            raise ValidationError(option, value, "must be a single value", "Give a string, number or boolean")
+        text = configline.check_value(value, option=option)
+        if str(prop).strip().lower() == "mountpoint" and text.strip().lower() not in ("none", "legacy"):
+            path = validate_abs_path(text.strip(), option)
+            guard_host_path(path, option, allow_sensitive, extra=SYSTEM_DIRS)
+
+
 def run_task(module, runner):
     """The whole of nexcage_zfs_dataset as a result dict: module is an AnsibleModule, runner its Runner."""
     params = module.params
-    name = params["name"]
+    name = validate_zfs_name(params["name"], "name")
+    check_properties(params["properties"], params["allow_sensitive_host_paths"])
     manager = DatasetManager(runner)
     if params["state"] == "present":
         result = manager.present(name, params["properties"], params["create_parents"])
