@@ -36,17 +36,6 @@ def describe(vmid, config, running, node, pools):
     return entry
 
 
-def _parsed(vmid, text):
-    try:
-        return _pveconfig.parse_config(text, vmid=vmid)
-    except _pveconfig.ConfigError as exc:
-        raise _errors.NexcageError(
-            _errors.INVALID_ARGUMENT,
-            "Cannot read the config of CT %s: %s" % (vmid, exc),
-            hint="Fix /etc/pve/lxc/%s.conf (pct config %s shows how Proxmox VE reads it)." % (vmid, vmid),
-        ) from None
-
-
 def selected_vmids(params):
     """The VMIDs the task asks about: [vmid], the hostname's, or None for all."""
     if params.get("vmid") is not None:
@@ -77,7 +66,7 @@ def gather(params):
     node = readers.local_node()
     pools = readers.read_pools()
     containers = [
-        describe(vmid, _parsed(vmid, text), running, node, pools)
+        describe(vmid, _pveconfig.parse_config(text, vmid=vmid), running, node, pools)
         for vmid, text in sorted(texts.items())
         if text is not None
     ]
