@@ -15,15 +15,19 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all setup os-deps venv collection sanity-bootstrap demo test lint sanity pytest compat compat-ends docs docs-check build
-.PHONY: golden requirements clean
+.PHONY: all setup os-deps debian-template venv collection sanity-bootstrap demo test lint sanity pytest compat compat-ends
+.PHONY: docs docs-check build golden requirements clean
 
 all: test
 
-setup: os-deps venv collection sanity-bootstrap
+setup: os-deps debian-template venv collection sanity-bootstrap
 
 os-deps:
 	@scripts/install-os-deps.sh
+
+# The Debian 12 test template (python3 inside), built once into build/templates/ (needs Debian's mirror).
+debian-template: os-deps
+	@scripts/build-debian-template.sh
 
 venv: $(VENV)/.installed
 
