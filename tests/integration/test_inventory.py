@@ -6,12 +6,15 @@ client that runs the command on this machine, as sshd would run it on the node).
 
 import json
 import os
+import shutil
+import socket
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
-from conftest import TEMPLATE, TOP, VENV_BIN, lxc_available
+from conftest import PVESIM, TEMPLATE, TOP, VENV_BIN, lxc_available
 
 EXAMPLE = os.path.join(TOP, "inventory", "example.nexcage.yml")
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
@@ -273,3 +276,76 @@ def test_ansible_doc_describes_the_plugin():
     assert proc.returncode == 0, proc.stderr
     for text in ("nodes", "keyed_groups", "cache_plugin", "on_unreachable", "nexcage_node_host"):
         assert text in proc.stdout
+
+
+@pytest.fixture
+def loopback_sshd(fifty, tmp_path):
+    """A real sshd on 127.0.0.1 inside the fifty-container node's namespace, stopped afterwards."""
+    node = fifty[0]
+    if not os.path.exists("/usr/sbin/sshd") or not shutil.which("ssh"):
+        pytest.fail("openssh-server/openssh-client are missing: the set-up (scripts/install-os-deps.sh) installs them")
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    for key in ("host", "user"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / key)], check=True, timeout=30)
+    (keys / "authorized_keys").write_text((keys / "user.pub").read_text())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (keys / "known_hosts").write_text("[127.0.0.1]:%d %s" % (port, (keys / "host.pub").read_text()))
+    (keys / "sshd_config").write_text(
+        "ListenAddress 127.0.0.1\nPort %d\nHostKey %s\nAuthorizedKeysFile %s\nPidFile %s\n"
+        "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        "UsePAM no\nStrictModes no\nAllowUsers root\nLogLevel INFO\n"
+        % (port, keys / "host", keys / "authorized_keys", keys / "sshd.pid")
+    )
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
+    argv = [PVESIM, "run", "--root", node.root, "--", "/usr/sbin/sshd", "-D", "-E", str(keys / "sshd.log")]
+    proc = subprocess.Popen(argv + ["-f", str(keys / "sshd_config")], stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "sshd did not start"
+                time.sleep(0.1)
+        yield {"port": port, "keys": keys}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@REAL_LXC
+def test_a_node_over_a_real_sshd_is_one_connection(fifty, loopback_sshd, tmp_path):
+    node, _vmids, _running = fifty
+    keys = loopback_sshd["keys"]
+    source = write_source(
+        tmp_path,
+        "sshd",
+        "nodes: [127.0.0.1]\nnode_port: %d\nprivate_key_file: %s\n"
+        "ssh_common_args: -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes\n"
+        % (loopback_sshd["port"], keys / "user", keys / "known_hosts"),
+    )
+    # Run from outside the node's namespace: only the SSH hop reaches the simulated node.
+    proc = subprocess.run(
+        [os.path.join(VENV_BIN, "ansible-inventory"), "-i", source, "--list"],
+        capture_output=True,
+        text=True,
+        env=node._env(None),
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = plain(json.loads(proc.stdout))
+    assert members(data, "nexcage_running") == ["run-db", "run-web"]
+    assert len(members(data, "nexcage_containers")) == 51
+    web = hostvars(data, "run-web")
+    assert web["nexcage_node_host"] == "127.0.0.1" and web["nexcage_node_port"] == loopback_sshd["port"]
+    accepted = [line for line in (keys / "sshd.log").read_text().splitlines() if "Accepted publickey" in line]
+    assert len(accepted) == 1, accepted
