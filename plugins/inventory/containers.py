@@ -155,6 +155,14 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._node import pat
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner  # noqa: E402
 
 LOCAL = "localhost"
+# ansible-core 2.19 and later never template what an inventory plugin sets unless the plugin says it is
+# trusted (trusted_by_default); before that, node data must be marked unsafe by hand.
+MARK_UNSAFE = not hasattr(BaseInventoryPlugin, "trusted_by_default")
+
+
+def as_data(value):
+    """Node data as data: never a template, whatever the ansible-core version."""
+    return wrap_var(value) if MARK_UNSAFE else value
 
 
 def group_name(text):
@@ -326,7 +334,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             "nexcage_lock": host["lock"],
             "nexcage_template": host["template"],
         }
-        hostvars = {key: wrap_var(value) for key, value in hostvars.items()}
+        hostvars = {key: as_data(value) for key, value in hostvars.items()}
         hostvars["nexcage_node_host"] = host["node_host"]
         if host["node_host"] != LOCAL:
             hostvars.update(
@@ -335,7 +343,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if self.get_option("connection"):
             hostvars["ansible_connection"] = self.get_option("connection")
         if self.get_option("want_config"):
-            hostvars["nexcage_config"] = wrap_var(host["config"])
+            hostvars["nexcage_config"] = as_data(host["config"])
         return hostvars
 
     def _add(self, name, host):

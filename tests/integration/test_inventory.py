@@ -349,3 +349,25 @@ def test_a_node_over_a_real_sshd_is_one_connection(fifty, loopback_sshd, tmp_pat
     assert web["nexcage_node_host"] == "127.0.0.1" and web["nexcage_node_port"] == loopback_sshd["port"]
     accepted = [line for line in (keys / "sshd.log").read_text().splitlines() if "Accepted publickey" in line]
     assert len(accepted) == 1, accepted
+
+
+def test_node_data_is_never_templated(fresh_node, tmp_path):
+    node = fresh_node
+    # Proxmox VE keeps a value it cannot parse as written (with a warning): here a template.
+    node.write("/etc/pve/lxc/501.conf", "hostname: hostile01\nsearchdomain: {{ 7 * 6 }}{{ lookup('env', 'HOME') }}\n")
+    source = write_source(tmp_path, "hostile", "connection: ansible.builtin.local\n")
+    proc = node.sh(
+        os.path.join(VENV_BIN, "ansible"),
+        "-i",
+        source,
+        "hostile01",
+        "-m",
+        "ansible.builtin.debug",
+        "-a",
+        "msg={{ nexcage_config.searchdomain }}",
+        "-e",
+        "ansible_python_interpreter=%s" % sys.executable,
+        env=node._env({"ANSIBLE_NOCOLOR": "1"}),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "msg: '{{ 7 * 6 }}{{ lookup(''env'', ''HOME'') }}'" in proc.stdout, proc.stdout
