@@ -5,7 +5,8 @@ simulated node, then times `ansible-inventory --list` under `pvesim run` (median
 with no container (the start-up of ansible-inventory and pvesim run, the floor), with N
 containers read locally (`nodes: [localhost]`), read through the remote path (one `ssh node
 python3 -` per node, through a stand-in ssh client that runs the command here, so SSH's own
-connection time is not in it), and served from the inventory cache.
+connection time is not in it), and served from the inventory cache; then the inventory alone
+(InventoryManager in-process: plugin loading and parse, without ansible-inventory's output).
 
 Usage: .venv/bin/python benchmarks/inventory_bench.py [--containers 200] [--runs 5] [--markdown]
 """
@@ -23,6 +24,18 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 
 from conftest import VENV_BIN, make_node  # noqa: E402
+
+# The inventory alone (InventoryManager: plugin loading and parse), without ansible-inventory's output.
+PARSE_ONLY = """
+import sys, time
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+init_plugin_loader()
+started = time.monotonic()
+inventory = InventoryManager(loader=DataLoader(), sources=[sys.argv[1]])
+print("%f %d" % (time.monotonic() - started, len(inventory.hosts)))
+"""
 
 FAKE_SSH = """#!/bin/sh
 # Stands in for ssh: drops the options up to --, the destination, then runs the command line.
@@ -62,6 +75,17 @@ def timed(node, source, runs, env=None):
     return statistics.median(times), proc.stdout.count('"nexcage_vmid"')
 
 
+def parse_only(node, source, runs, script):
+    times = []
+    for _ in range(runs):
+        proc = node.sh(sys.executable, script, source, env=node._env(None))
+        if proc.returncode != 0:
+            raise SystemExit("InventoryManager failed: %s" % proc.stderr)
+        seconds, hosts = proc.stdout.split()
+        times.append(float(seconds))
+    return statistics.median(times), int(hosts)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--containers", type=int, default=200)
@@ -88,12 +112,17 @@ def main():
             with open(sources[name], "w", encoding="utf-8") as handle:
                 handle.write(head + text)
         timed(node, sources["cached"], 1)  # fills the cache
+        script = os.path.join(work, "parse_only.py")
+        with open(script, "w", encoding="utf-8") as handle:
+            handle.write(PARSE_ONLY)
         rows = [
             ("no container (floor: ansible-inventory + pvesim run)", timed(empty, sources["local"], args.runs)),
             ("%d containers, localhost" % args.containers, timed(node, sources["local"], args.runs)),
             ("%d containers, one ssh command (stand-in)" % args.containers, timed(node, sources["remote"], args.runs)),
             ("%d containers, from the cache" % args.containers, timed(node, sources["cached"], args.runs)),
         ]
+        parsed = parse_only(node, sources["local"], args.runs, script)
+        parsed_floor = parse_only(empty, sources["local"], args.runs, script)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     floor = rows[0][1][0]
@@ -104,6 +133,10 @@ def main():
     else:
         for label, (seconds, hosts) in rows:
             print("%-60s %4d hosts %6.2f s  (%+.2f s)" % (label, hosts, seconds, seconds - floor))
+    print(
+        "\nThe inventory alone (InventoryManager in-process, no --list output): %.2f s for %d hosts, %.2f s for %d"
+        % (parsed + parsed_floor)
+    )
 
 
 if __name__ == "__main__":
