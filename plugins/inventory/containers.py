@@ -29,7 +29,8 @@ description:
     V(stopped)), C(nexcage_tags) (a list), C(nexcage_pool), C(nexcage_ostype), C(nexcage_lock),
     C(nexcage_template), and C(nexcage_config) (the typed config, as M(cageforge.nexcage.nexcage_container)
     returns it) with O(want_config)."
-  - The inventory host name is the container's hostname (C(CT<vmid>) when its config names none). When
+  - The inventory host name is the container's hostname (C(CT<vmid>) when its config names none, or a
+    name Proxmox VE would refuse). When
     several listed containers share a hostname, each of them is named C(<hostname>-<vmid>) instead (and
     C(<hostname>-<vmid>-<nodes entry>) if that is still not unique), with a warning.
 extends_documentation_fragment:
@@ -150,7 +151,8 @@ from ansible.errors import AnsibleParserError  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable  # noqa: E402
 from ansible.utils.unsafe_proxy import wrap_var  # noqa: E402
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig, _validation  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import ValidationError  # noqa: E402
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, readers, snapshot  # noqa: E402
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner  # noqa: E402
 
@@ -169,11 +171,19 @@ def group_name(text):
     return re.sub(r"[^A-Za-z0-9_]", "_", str(text))
 
 
+def host_name(config, vmid):
+    """The config's hostname when it is a valid DNS name (as pct accepts it), else CT<vmid> (as PVE shows it)."""
+    try:
+        return _validation.validate_hostname(config.get("hostname"))
+    except ValidationError:
+        return "CT%s" % vmid
+
+
 def container_hosts(node_entry, snap, want_templates):
     """([host dict], [warning]) from one node's snapshot: vmid, hostname, status, tags, pool, config...
 
-    Proxmox VE's own warnings about a config (a value it cannot parse, which it then ignores) are
-    passed on; the container is still listed, as Proxmox VE lists it.
+    Proxmox VE's own warnings about a config (a value it cannot parse, which it keeps as written)
+    are passed on; the container is still listed, as Proxmox VE lists it.
     """
     files = snap["files"]
     running = readers.running_from_unix(files.get(paths.PROC_NET_UNIX) or "")
@@ -193,7 +203,7 @@ def container_hosts(node_entry, snap, want_templates):
         hosts.append(
             {
                 "vmid": vmid,
-                "hostname": config.get("hostname") or "CT%s" % vmid,
+                "hostname": host_name(config, vmid),
                 "status": "running" if vmid in running else "stopped",
                 "tags": _pveconfig.split_list(config.get("tags")),
                 "pool": pools.get(vmid),

@@ -1,7 +1,8 @@
 """playbooks/deploy.yml end to end under the simulated node with real LXC: the container role creates
 a Debian 12 container and hands it over (container_add_hosts), then the second play configures it from
 inside through the cageforge.nexcage.pct connection (a file, a config from a template, a handler) and
-verifies it; a second run and a check-mode run change nothing."""
+verifies it; the inventory plugin's host vars reach the same container; a second run and a check-mode
+run change nothing."""
 
 import hashlib
 import json
@@ -93,6 +94,24 @@ def test_deploy_creates_then_configures_inside(fresh_node, tmp_path, unique_vmid
         assert "greeting = hello from deploy.yml" in conf
         assert inside(node, vmid, "/etc/nexcage-app/applied").strip() == hashlib.sha1(conf.encode()).hexdigest()
         assert "on Debian" in inside(node, vmid, "/etc/nexcage-deployed")
+
+        # The inventory plugin finds the same container, and its host vars take the pct connection inside.
+        source = tmp_path / "node.nexcage.yml"
+        source.write_text("plugin: cageforge.nexcage.containers\nstatus: [running]\n")
+        adhoc = node.sh(
+            os.path.join(VENV_BIN, "ansible"),
+            "-i",
+            str(source),
+            "nexcage_running",
+            "-m",
+            "ansible.builtin.command",
+            "-a",
+            "cat /etc/nexcage-deployed",
+            env=node._env({"ANSIBLE_CONFIG": os.path.join(TOP, "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}),
+            timeout=300,
+        )
+        assert adhoc.returncode == 0, adhoc.stdout + adhoc.stderr
+        assert "deb-app | CHANGED" in adhoc.stdout and "deployed by nexcage as deb-app" in adhoc.stdout
 
         again = deploy(node, str(inventory))
         assert again.returncode == 0, (again.stdout + again.stderr)[-6000:]

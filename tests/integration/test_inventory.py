@@ -371,3 +371,6 @@ def test_node_data_is_never_templated(fresh_node, tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "msg: '{{ 7 * 6 }}{{ lookup(''env'', ''HOME'') }}'" in proc.stdout, proc.stdout
+    node.write("/etc/pve/lxc/502.conf", "hostname: {{ 7 * 6 }}\n")
+    data, _stderr = inventory(node, source)
+    assert members(data, "nexcage_containers") == ["CT502", "hostile01"]
