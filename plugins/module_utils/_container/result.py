@@ -38,17 +38,7 @@ class Reporting:
             if config is not None:
                 status = after["status"]
                 pid = self.pid() if status == "running" else None
-                container = dict(_jsonable(_pveconfig.config_keys(config)))
-                container.update(
-                    vmid=self.vmid,
-                    node=readers.local_node(),
-                    status=status,
-                    pid=pid,
-                    lock=config.get("lock"),
-                    pending=_jsonable(config.get("pending") or {}),
-                    pending_keys=sorted(pending_keys(config)),
-                    snapshots=sorted(config.get("snapshots") or {}),
-                )
+                container = container_view(self.vmid, config, status, pid, readers.local_node())
                 existing = ocistate.read_state(self.vmid)
                 if status == "running":
                     oci_status = "running"
@@ -98,6 +88,23 @@ class Reporting:
         elif state == "stopped":
             status = "stopped"
         return {"vmid": self.vmid, "status": status, "config": _jsonable(config)}
+
+
+def container_view(vmid, config, status, pid, node):
+    """The `container` structure of a result: the config keys, plus vmid, node, status, pid, lock,
+    pending changes and snapshot names (nexcage_container and nexcage_container_info return it)."""
+    container = dict(_jsonable(_pveconfig.config_keys(config)))
+    container.update(
+        vmid=vmid,
+        node=node,
+        status=status,
+        pid=pid,
+        lock=config.get("lock"),
+        pending=_jsonable(config.get("pending") or {}),
+        pending_keys=sorted(pending_keys(config)),
+        snapshots=sorted(config.get("snapshots") or {}),
+    )
+    return container
 
 
 def pending_keys(config):

@@ -125,9 +125,35 @@ def is_bundle_dir(image):
 
 def running_vmids():
     """VMIDs whose LXC command socket exists (one read of /proc/net/unix)."""
-    text = read_text(paths.PROC_NET_UNIX) or ""
+    return running_from_unix(read_text(paths.PROC_NET_UNIX) or "")
+
+
+def running_from_unix(text):
+    """The VMIDs whose LXC command socket a /proc/net/unix text lists."""
     pattern = r"@%s/(\d+)/command$" % re.escape(paths.LXC_PATH)
     return {int(match.group(1)) for match in re.finditer(pattern, text, re.MULTILINE)}
+
+
+def parse_pools(text):
+    """{vmid: pool} from user.cfg's ``pool:<id>:<comment>:<vmids>:<storages>:`` lines.
+
+    As PVE::AccessControl parse_user_config reads them: fields trimmed, VMIDs split like
+    PVE's split_list, a VMID already in an earlier pool keeps that pool.
+    """
+    pools = {}
+    for line in (text or "").splitlines():
+        fields = [field.strip() for field in line.strip().split(":")]
+        if len(fields) < 4 or fields[0] != "pool" or not fields[1]:
+            continue
+        for vmid in _pveconfig.split_list(fields[3]):
+            if vmid.isdigit():
+                pools.setdefault(int(vmid), fields[1])
+    return pools
+
+
+def read_pools():
+    """{vmid: pool} of the cluster's resource pools (/etc/pve/user.cfg; {} when missing)."""
+    return parse_pools(read_text(paths.USER_CFG) or "")
 
 
 def is_running(vmid):
