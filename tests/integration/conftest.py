@@ -36,6 +36,10 @@ import tempfile
 
 import pytest
 
+# The test modules import this file's names as `integration_conftest`: the plain name `conftest`
+# belongs to whichever conftest.py pytest loaded last (tests/conftest.py, tests/security/...).
+sys.modules["integration_conftest"] = sys.modules[__name__]
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PVESIM = os.path.join(TOP, "tests", "pvesim", "bin", "pvesim")
 COLLECTIONS = os.path.join(TOP, "build", "collections")

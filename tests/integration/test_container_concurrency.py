@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ANSIBLE_PLAYBOOK, PVESIM, TEMPLATE, TOP
+from integration_conftest import ANSIBLE_PLAYBOOK, PVESIM, TEMPLATE, TOP
 
 RUNS = 4
 PER_RUN = 3

@@ -2,7 +2,7 @@
 message, leaves nothing half-made, and produces no traceback."""
 
 import pytest
-from conftest import TEMPLATE
+from integration_conftest import TEMPLATE
 
 MOD = "nexcage_container"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}

@@ -3,7 +3,7 @@
 container, check mode, and not one simulated-tool call (the pvesim call log stays empty)."""
 
 import pytest
-from conftest import TEMPLATE, lxc_available
+from integration_conftest import TEMPLATE, lxc_available
 
 INFO = "nexcage_container_info"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}

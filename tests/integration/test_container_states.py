@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from conftest import TEMPLATE, lxc_available
+from integration_conftest import TEMPLATE, lxc_available
 
 MOD = "nexcage_container"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}

@@ -11,7 +11,7 @@ import re
 import sys
 
 import pytest
-from conftest import TOP, VENV_BIN, lxc_available
+from integration_conftest import TOP, VENV_BIN, lxc_available
 
 DEBIAN = "local:vztmpl/debian-12-nexcage_12_amd64.tar.zst"
 

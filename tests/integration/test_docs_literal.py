@@ -26,8 +26,8 @@ import sys
 
 import pytest
 import yaml
-from conftest import PVESIM, TOP, lxc_available
 from docblocks import blocks
+from integration_conftest import PVESIM, TOP, lxc_available
 
 sys.path.insert(0, os.path.join(TOP, "tests", "fixtures", "oci"))
 import ocifix  # noqa: E402

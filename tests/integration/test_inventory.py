@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from conftest import PVESIM, TEMPLATE, TOP, VENV_BIN, lxc_available
+from integration_conftest import PVESIM, TEMPLATE, TOP, VENV_BIN, lxc_available
 
 EXAMPLE = os.path.join(TOP, "inventory", "example.nexcage.yml")
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
@@ -93,7 +93,7 @@ def config(vmid, index):
 def fifty(tmp_path_factory):
     """A node with 50 containers written as configs (pools, tags, a lock, 2 templates, a broken one),
     and 2 more created and started for real (tags web and db)."""
-    from conftest import make_node
+    from integration_conftest import make_node
 
     node = make_node(tmp_path_factory.mktemp("fifty"))
     vmids = list(range(9100, 9150))

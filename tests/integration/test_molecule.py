@@ -18,8 +18,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import COLLECTIONS, TOP, lxc_available
 from docblocks import blocks
+from integration_conftest import COLLECTIONS, TOP, lxc_available
 
 VENV_BIN = os.path.dirname(sys.executable)
 BARE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

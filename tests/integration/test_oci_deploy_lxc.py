@@ -14,7 +14,7 @@ import os
 import sys
 
 import pytest
-from conftest import lxc_available
+from integration_conftest import lxc_available
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "oci"))
 import ocifix  # noqa: E402

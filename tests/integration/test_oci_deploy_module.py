@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import lxc_available
+from integration_conftest import lxc_available
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_oci_deploy_lxc import make_bundle, write_config  # noqa: E402

@@ -27,7 +27,7 @@ import tempfile
 import time
 
 import pytest
-from conftest import COLLECTIONS, PVESIM, TEMPLATE, TOP, lxc_available, make_node
+from integration_conftest import COLLECTIONS, PVESIM, TEMPLATE, TOP, lxc_available, make_node
 
 pytestmark = [
     pytest.mark.real_lxc,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import COLLECTIONS, TEMPLATE, TOP, lxc_available
+from integration_conftest import COLLECTIONS, TEMPLATE, TOP, lxc_available
 
 PLAYBOOKS = sorted(glob.glob(os.path.join(TOP, "playbooks", "*.yml")))
 VENV_BIN = os.path.dirname(sys.executable)

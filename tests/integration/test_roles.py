@@ -9,7 +9,7 @@ import json
 import os
 
 import pytest
-from conftest import TEMPLATE, lxc_available
+from integration_conftest import TEMPLATE, lxc_available
 
 
 def _playbook(node, tmp_path, name, plays):

@@ -17,8 +17,8 @@ import sys
 import tempfile
 
 import pytest
-from cases import Scene
 from hostile import TALLY
+from scenes import Scene
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PVESIM = os.path.join(TOP, "tests", "pvesim", "bin", "pvesim")

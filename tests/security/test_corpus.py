@@ -11,8 +11,8 @@ import json
 import os
 
 import pytest
-from cases import BASE_NEW
 from hostile import INJECT_CR, INJECT_LF, judge
+from scenes import BASE_NEW
 
 INJECT = "\nlxc.hook.pre-start = /tmp/nexcage-pwned"
 SECRET = "S3cr3t-Api-Key-7f1d"

@@ -14,7 +14,6 @@ import posixpath
 import re
 import shlex
 
-from cases import BASE_NEW, TEMPLATE, set_path
 from hostile import hostile_text, judge
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -25,6 +24,7 @@ from reference import (
     strict_int,
     zfs_name_problem,
 )
+from scenes import BASE_NEW, TEMPLATE, set_path
 
 SETTINGS = dict(
     deadline=None,

@@ -5,8 +5,8 @@ import json
 import os
 import re
 
-from cases import BASE_NEW
 from hostile import FORBIDDEN_LXC_KEY, MARKER, judge
+from scenes import BASE_NEW
 
 SECRET = "S3cr3t-Play-Key-93ab"
 # Keys a Proxmox VE container config may hold (pct.conf(5)) and the raw lxc.* keys nexcage writes.
