@@ -4,8 +4,10 @@ Fixtures
 - ``node``: a fresh simulated node per test MODULE (``pvesim init``), as a ``Node``.
 - ``fresh_node``: a fresh node per TEST, for tests that need a clean guest list.
 - ``unique_vmid``: a factory of VMIDs in 100000..999999 derived from the pid and a
-  counter, for tests that start real LXC containers (the LXC socket namespace is
-  host-wide).
+  counter. Running state, LXC sockets and cgroups are per node (each node has its own
+  network namespace and cgroup parent), so any VMID works on a fresh node whatever other
+  nodes run; unique VMIDs are still needed where a check scans the machine's processes
+  (processes are not per node: the health checks' live-task search).
 
 ``Node`` helpers (all commands run inside ``pvesim run --root <node> --``)
 - ``run_task(module, args, check=False, diff=False, env=None)``: run one module
@@ -267,7 +269,8 @@ def fresh_node(tmp_path):
 
 @pytest.fixture
 def unique_vmid():
-    """Factory of VMIDs unlikely to collide with other test processes (100000..999999)."""
+    """Factory of VMIDs unlikely to collide with other test processes' VMIDs (100000..999999);
+    only checks that scan the machine's processes need that (see the module docstring)."""
     counter = itertools.count()
 
     def make():

@@ -147,3 +147,30 @@ def test_host_path_mount_readable_with_pct_exec(ct, tmp_path):
     out = node.sh("pct", "exec", vmid, "--", "cat", "/mnt/share/hello.txt", timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "hello from the host\n"
+
+
+def test_mount_added_to_a_running_container_is_visible_without_restart(ct, tmp_path):
+    node, vmid = ct
+    share = tmp_path / "hot"
+    share.mkdir()
+    (share / "hello.txt").write_text("plugged in while running\n")
+    os.chmod(share, 0o755)
+    os.chmod(share / "hello.txt", 0o644)
+    ok(node.run_task(MOD, dict(BASE, vmid=vmid, state="started")))
+    pid_before = node.sh("pct", "exec", vmid, "--", "cat", "/proc/1/stat", timeout=60).stdout
+    args = dict(
+        BASE,
+        vmid=vmid,
+        state="started",
+        mounts=[{"id": 0, "host_path": str(share), "mountpoint": "/mnt/hot", "read_only": True}],
+    )
+    result = ok(node.run_task(MOD, args))
+    assert result["changed"] is True
+    assert result["container"]["status"] == "running"
+    assert result["container"]["pending_keys"] == []  # hot-plugged, as Proxmox does for a new mount point
+    out = node.sh("pct", "exec", vmid, "--", "cat", "/mnt/hot/hello.txt", timeout=60)
+    assert (out.returncode, out.stdout) == (0, "plugged in while running\n"), out.stderr
+    # the same init: no restart happened
+    assert node.sh("pct", "exec", vmid, "--", "cat", "/proc/1/stat", timeout=60).stdout == pid_before
+    again = ok(node.run_task(MOD, args))
+    assert again["changed"] is False and again["_calls"] == []

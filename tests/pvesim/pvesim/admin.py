@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from pvesim import namespace, node
+from pvesim import cli, namespace, node
 
 
 def _state_file(root, path):
@@ -54,9 +54,13 @@ def cmd_fault(args):
         f.seek(0)
         faults = [] if args.action == "clear" else json.loads(f.read() or "[]")
         if args.action == "add":
-            faults.append(
-                {"match": args.match, "stderr": args.stderr, "rc": args.rc, "hang": args.hang, "times": args.times}
-            )
+            fault = {"match": args.match, "stderr": args.stderr, "rc": args.rc, "hang": args.hang, "times": args.times}
+            if args.at:
+                fault.update(at=args.at, kill=args.kill, nth=args.nth)
+            elif args.kill or args.nth:
+                sys.stderr.write("pvesim: --kill and --nth need --at PHASE\n")
+                return 2
+            faults.append(fault)
         f.seek(0)
         f.truncate()
         json.dump(faults, f)
@@ -117,6 +121,10 @@ def main(argv):
     a.add_argument("--rc", type=int)
     a.add_argument("--hang", type=float)
     a.add_argument("--times", type=_positive_int, help="apply to the next N matching calls only")
+    phases = sorted({p for names in cli.PHASES.values() for p in names})
+    a.add_argument("--at", choices=phases, help="strike at this point inside the command (see README)")
+    a.add_argument("--kill", action="store_true", help="with --at: SIGKILL the command there")
+    a.add_argument("--nth", type=_positive_int, help="with --at: the Nth time the point is reached (default 1)")
     fsub.add_parser("clear")
     s.set_defaults(func=cmd_fault)
     s = sub.add_parser("seed-vm", help="register a QEMU VM in .vmlist")

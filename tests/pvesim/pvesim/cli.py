@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import sys
 import time
 
@@ -198,7 +199,7 @@ def fault_matches(pattern, cmdline):
 
 
 def _take_fault(cmdline):
-    """The first fault matching cmdline, counting down its --times."""
+    """The first fault (without --at) matching cmdline, counting down its --times."""
     try:
         f = open(node.FAULTS, "r+", encoding="utf-8")
     except FileNotFoundError:
@@ -207,7 +208,7 @@ def _take_fault(cmdline):
         fcntl.flock(f, fcntl.LOCK_EX)
         faults = json.loads(f.read() or "[]")
         for fault in faults:
-            if fault_matches(fault["match"], cmdline):
+            if not fault.get("at") and fault_matches(fault["match"], cmdline):
                 if fault.get("times") is not None:
                     fault["times"] -= 1
                     if fault["times"] <= 0:
@@ -217,6 +218,88 @@ def _take_fault(cmdline):
                     f.write(json.dumps(faults))
                 return fault
     return None
+
+
+# ---------------------------------------------------------------- faults inside an operation
+#
+# A fault with `--at PHASE` strikes when the running command reaches that point of its work
+# (cli.phase(PHASE)), at the --nth time it does (default 1): it hangs (--hang), then either kills
+# the command (--kill: SIGKILL, nothing of the command's own failure path runs) or makes the step
+# fail there (the default; --stderr TEXT is the error, --rc N the exit status where the command
+# has no fixed one), so the command's failure path runs as the real tool's does.
+
+PHASES = {
+    "pct create": ("after-lock", "after-alloc", "during-extract", "after-config-write"),
+    "pct destroy": ("after-volume", "after-lock"),
+    "pct start": ("before-hooks-finish", "after-lxc-start"),
+    "zfs destroy": ("between-children",),
+}
+_armed = {"cmdline": None, "faults": []}
+
+
+def _arm_phase_faults(cmdline):
+    _armed["cmdline"] = cmdline
+    _armed["faults"] = []
+    try:
+        with open(node.FAULTS, encoding="utf-8") as f:
+            faults = json.loads(f.read() or "[]")
+    except (FileNotFoundError, ValueError):
+        return
+    for index, fault in enumerate(faults):
+        if fault.get("at") and fault_matches(fault["match"], cmdline):
+            _armed["faults"].append(dict(fault, _index=index, _seen=0))
+
+
+def phase_armed(name):
+    """Whether a fault waits at phase name in this command (to split work only when needed)."""
+    return any(f["at"] == name for f in _armed["faults"])
+
+
+def _consume(fault):
+    """Count down the fired fault's --times in the faults file."""
+    if fault.get("times") is None:
+        return
+    with open(node.FAULTS, "r+", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        faults = json.loads(f.read() or "[]")
+        for stored in faults:
+            if stored.get("at") == fault["at"] and stored["match"] == fault["match"]:
+                stored["times"] -= 1
+                if stored["times"] <= 0:
+                    faults.remove(stored)
+                break
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps(faults))
+
+
+def phase(name, error=None, flush=None, rc=255):
+    """A point inside an operation where an armed fault may strike (see above).
+
+    error(message, rc) makes the exception of a failing step (default PveError; rc the exit
+    status when the fault names none); flush()
+    writes what the command keeps in memory so far (the ZFS database), as the real tool has it
+    on disk at this point."""
+    for fault in _armed["faults"]:
+        if fault["at"] != name:
+            continue
+        fault["_seen"] += 1
+        if fault["_seen"] != (fault.get("nth") or 1):
+            continue
+        _consume(fault)
+        if flush is not None:
+            flush()
+        if fault.get("hang"):
+            time.sleep(float(fault["hang"]))
+        if fault.get("kill"):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            _log_call(_armed["cmdline"].split(" ", 1)[0], shlex.split(_armed["cmdline"])[1:], 137, time.time(), 0)
+            os.kill(os.getpid(), signal.SIGKILL)
+        if fault.get("hang") and fault.get("stderr") is None and fault.get("rc") is None:
+            continue  # a hang alone: the command goes on
+        message = fault.get("stderr") or "pvesim: injected failure at %s" % name
+        raise (error or PveError)(message.rstrip("\n"), fault["rc"] if fault.get("rc") is not None else rc)
 
 
 def _latency_ms():
@@ -239,6 +322,7 @@ def run_tool(tool, argv, handler):
             if latency > 0:
                 time.sleep(latency / 1000.0)
         fault = _take_fault(shlex.join([tool] + list(argv)))
+        _arm_phase_faults(shlex.join([tool] + list(argv)))
         if fault and fault.get("hang"):
             time.sleep(float(fault["hang"]))
         if fault and (fault.get("stderr") is not None or fault.get("rc") is not None):

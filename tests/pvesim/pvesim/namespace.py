@@ -8,29 +8,36 @@ first on PATH. Besides those directories the namespace shows:
   Proxmox host), so that LXC's newuidmap/newgidmap accept the idmap of
   unprivileged containers; the host's files are not changed;
 - `/etc/network/interfaces` from ROOT/etc/network (the node's bridges);
-- `/sys/class/net` as a tmpfs holding a symlink to the host's real entry for
-  every host interface, plus a directory `<bridge>/` with a `bridge/`
-  subdirectory (and the usual attribute files) for every bridge declared in
-  ROOT/etc/network/interfaces that the host does not have. A real node knows
-  a bridge by `/sys/class/net/<name>/bridge/`; so do `pct start` and the
-  collection. The list is taken when the namespace is entered.
+- the node's own network namespace (one per node, held by a keeper process,
+  see below): LXC's abstract command sockets, so the running state, are per
+  node; every bridge declared in ROOT/etc/network/interfaces is a kernel
+  bridge there, and /sys is a sysfs of that namespace (the host's cgroup
+  hierarchies bound back on /sys/fs/cgroup).
 
 Nothing on the host is changed but empty mount-point directories (and an
 empty /etc/network directory if the host has none); the collection's code
 sees a Proxmox VE node and needs no switch.
 """
 
+import contextlib
 import ctypes
 import ctypes.util
+import fcntl
+import json
 import os
 import re
+import shutil
+import subprocess
 import sys
-import zlib
+import time
 
 from pvesim import node
 
 BIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "bin")
 MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
@@ -40,6 +47,9 @@ HOST_NET_DEVICES = "/sys/devices/virtual/net"
 INTERFACES = "/etc/network/interfaces"
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 SUBID_LINE = "root:100000:65536"
+CLONE_NEWNET = 0x40000000
+NETNS_STATE = "/var/lib/pvesim/netns.json"
+KEEPER_IDLE = 20  # seconds without any process in the node's network namespace
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
@@ -84,6 +94,12 @@ def run(root, argv):
         return 2
     if not argv:
         argv = [os.environ.get("SHELL", "/bin/sh")]
+    if os.geteuid() == 0:
+        try:
+            join_node_netns(root)
+        except OSError as e:
+            sys.stderr.write("%s\n" % e.strerror)
+            return 2
     child = [
         sys.executable,
         "-S",
@@ -153,68 +169,208 @@ def _bind_interfaces(root):
         bind(os.path.dirname(src), os.path.dirname(INTERFACES))
 
 
-def _fake_mac(name):
-    h = zlib.crc32(name.encode()) & 0xFFFFFFFF
-    return "02:%02x:%02x:%02x:%02x:%02x" % (0x50, (h >> 24) & 255, (h >> 16) & 255, (h >> 8) & 255, h & 255)
-
-
 def _write(path, text):
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
 
 
-def _make_fake_bridge(base, name):
-    d = os.path.join(base, name)
-    os.makedirs(os.path.join(d, "bridge"))
-    os.makedirs(os.path.join(d, "brif"))
-    for fname, value in (
-        ("address", _fake_mac(name)),
-        ("mtu", "1500"),
-        ("operstate", "up"),
-        ("carrier", "1"),
-        ("type", "1"),
-        ("flags", "0x1003"),
-        ("tx_queue_len", "1000"),
-        ("bridge/bridge_id", "8000.%s" % _fake_mac(name).replace(":", "")),
-        ("bridge/stp_state", "0"),
-        ("bridge/forward_delay", "0"),
-        ("bridge/vlan_filtering", "0"),
-        ("bridge/pvesim_fake", "1"),
-    ):
-        _write(os.path.join(d, fname), value + "\n")
+# ---------------------------------------------------------------- the node's network namespace
+#
+# Each node has a network namespace of its own: LXC's command sockets are abstract unix
+# sockets, which belong to a network namespace, so a CT "runs" (PVE's check, facts §9) only
+# on the node that started it, and two nodes can run the same VMID. The namespace is held by
+# a small keeper process (its pid and start time in NETNS_STATE); `pvesim run` joins it, or
+# starts a keeper when there is none. The keeper exits once nothing else has been in the
+# namespace for KEEPER_IDLE seconds (no `pvesim run`, no LXC monitor, i.e. no running CT)
+# or when the node directory is gone, and then removes the node's empty cgroup directories.
 
 
-def _show_bridges(root):
-    """/sys/class/net as on the node: the host's interfaces plus the declared bridges."""
+def _proc_start_time(pid):
     try:
-        with open(os.path.join(root, INTERFACES.lstrip("/")), encoding="utf-8") as f:
+        with open("/proc/%d/stat" % pid, encoding="utf-8") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _under(root, path):
+    return os.path.join(root, path.lstrip("/"))
+
+
+def keeper_pid(root):
+    """The pid of the process holding the node's network namespace, or None."""
+    try:
+        with open(_under(root, NETNS_STATE), encoding="utf-8") as f:
+            info = json.load(f)
+        pid, start = int(info["pid"]), int(info["start"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid if _proc_start_time(pid) == start else None
+
+
+def proc_net_unix(root=""):
+    """The node's /proc/net/unix: inside the node (root "") the caller's own, else the keeper's."""
+    path = "/proc/net/unix"
+    if root:
+        pid = keeper_pid(root)
+        if pid is None:
+            return ""
+        path = "/proc/%d/net/unix" % pid
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _setns(path, nstype):
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc.setns(fd, nstype) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, "setns(%s): %s" % (path, os.strerror(err)))
+    finally:
+        os.close(fd)
+
+
+def join_node_netns(root):
+    """Enter the node's network namespace (starting its keeper if needed)."""
+    state_dir = _under(root, node.SIM_STATE)
+    with open(os.path.join(state_dir, "netns.lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        pid = keeper_pid(root)
+        if pid is None:
+            pid = _start_keeper(root)
+        _setns("/proc/%d/ns/net" % pid, CLONE_NEWNET)
+
+
+def _start_keeper(root):
+    rfd, wfd = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(rfd)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            os.closerange(3, wfd)
+            os.closerange(wfd + 1, 65536)
+            os.set_inheritable(wfd, True)
+            os.chdir("/")
+            code = (
+                "import sys; sys.path.insert(0, %r); from pvesim import namespace; "
+                "namespace.keeper(sys.argv[1], int(sys.argv[2]))" % os.path.dirname(BIN_DIR)
+            )
+            os.execv(sys.executable, [sys.executable, "-S", "-c", code, root, str(wfd)])
+        except BaseException:  # noqa: BLE001 - the parent sees the closed pipe
+            os._exit(1)
+    os.close(wfd)
+    os.waitpid(child, 0)
+    with os.fdopen(rfd, "rb") as f:
+        answer = f.read().decode("utf-8", "replace")
+    if not answer.isdigit():
+        raise OSError(0, "pvesim: cannot make the node's network namespace: %s" % (answer or "keeper died"))
+    return int(answer)
+
+
+def _others_in_netns(mine):
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            if os.readlink("/proc/%s/ns/net" % entry) == mine:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def keeper(root, wfd):
+    """The keeper process: a new network namespace, held until the node is idle."""
+    try:
+        if _libc.unshare(CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, "unshare(CLONE_NEWNET): %s" % os.strerror(err))
+        state = _under(root, NETNS_STATE)
+        _write(state + ".tmp", json.dumps({"pid": os.getpid(), "start": _proc_start_time(os.getpid())}))
+        os.replace(state + ".tmp", state)
+        os.write(wfd, str(os.getpid()).encode())
+    except BaseException as e:  # noqa: BLE001 - reported to `pvesim run` through the pipe
+        os.write(wfd, str(e).encode("utf-8", "replace"))
+        os._exit(1)
+    os.close(wfd)
+    mine = os.readlink("/proc/self/ns/net")
+    state_dir = _under(root, node.SIM_STATE)
+    idle_since = time.monotonic()
+    while True:
+        time.sleep(2)
+        if not os.path.isdir(state_dir):
+            break
+        if _others_in_netns(mine):
+            idle_since = time.monotonic()
+            continue
+        if time.monotonic() - idle_since < KEEPER_IDLE:
+            continue
+        with open(os.path.join(state_dir, "netns.lock"), "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if _others_in_netns(mine):
+                idle_since = time.monotonic()
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(_under(root, NETNS_STATE))
+        break
+    with contextlib.suppress(Exception):
+        from pvesim import runtime
+
+        runtime.remove_node_cgroups(node.node_id(root))
+    os._exit(0)
+
+
+def _ip(*argv):
+    ip = shutil.which("ip") or next((p for p in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip") if os.path.exists(p)), "ip")
+    try:
+        subprocess.run([ip] + list(argv), stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        pass  # no iproute2: the node has no bridges, and `pct start` says which one is missing
+
+
+def _show_node_sysfs():
+    """A sysfs of the node's network namespace on /sys (so /sys/class/net lists the node's
+    interfaces), with the host's cgroup hierarchies bound back on /sys/fs/cgroup."""
+    cgroup_fd = os.open("/sys/fs/cgroup", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+        bind("/proc/self/fd/%d" % cgroup_fd, "/sys/fs/cgroup")
+    finally:
+        os.close(cgroup_fd)
+
+
+def _node_bridges(root):
+    """lo up and every bridge declared in the node's interfaces file, as kernel bridges."""
+    try:
+        with open(_under(root, INTERFACES), encoding="utf-8") as f:
             bridges = declared_bridges(f.read())
     except FileNotFoundError:
         bridges = []
-    entries = {}
-    for name in os.listdir(SYS_CLASS_NET):
-        path = os.path.join(SYS_CLASS_NET, name)
-        target = os.readlink(path) if os.path.islink(path) else None
-        if target is not None:
-            entries[name] = os.path.normpath(os.path.join(SYS_CLASS_NET, target))
     try:
-        mount_tmpfs(SYS_CLASS_NET)
-    except OSError:
-        return  # e.g. not allowed to mount over sysfs: the host's view stays
-    for name, target in sorted(entries.items()):
-        os.symlink(target, os.path.join(SYS_CLASS_NET, name))
+        with open(os.path.join(SYS_CLASS_NET, "lo", "flags"), encoding="utf-8") as f:
+            lo_up = int(f.read(), 16) & 1
+    except (OSError, ValueError):
+        lo_up = False
+    if not lo_up:
+        _ip("link", "set", "lo", "up")
     for name in bridges:
-        if name not in entries:
-            _make_fake_bridge(SYS_CLASS_NET, name)
-
-
-def is_fake_bridge(name):
-    """True for a bridge that exists only in this namespace's /sys/class/net."""
-    return os.path.isfile(os.path.join(SYS_CLASS_NET, name, "bridge", "pvesim_fake"))
+        if not os.path.isdir(os.path.join(SYS_CLASS_NET, name)):
+            _ip("link", "add", "name", name, "type", "bridge")
+            _ip("link", "set", name, "up")
 
 
 def is_real_bridge(name):
-    """True for a bridge the kernel really has (one a veth can be attached to)."""
+    """True for a bridge the kernel has in this (the node's) network namespace."""
     return os.path.isdir(os.path.join(HOST_NET_DEVICES, name, "bridge"))
 
 
@@ -227,7 +383,9 @@ def setup_node_view(root):
         bind(src, target)
     _bind_subids(root)
     _bind_interfaces(root)
-    _show_bridges(root)
+    if os.geteuid() == 0:  # `run` joined the node's network namespace
+        _show_node_sysfs()
+        _node_bridges(root)
 
 
 def enter(root, argv):

@@ -22,6 +22,8 @@ SIM_STATE = "/var/lib/pvesim"
 CALL_LOG = os.path.join(SIM_STATE, "calls.jsonl")
 FAULTS = os.path.join(SIM_STATE, "faults.json")
 NODE_FILE = os.path.join(SIM_STATE, "node")
+# A random id per node: names the node's cgroup parent, so two nodes never share a cgroup.
+NODE_ID_FILE = os.path.join(SIM_STATE, "node-id")
 VMLIST_STATE = os.path.join(SIM_STATE, "vmlist.json")
 CLUSTER_LOCK = os.path.join(SIM_STATE, "pmxcfs.lock")
 
@@ -32,6 +34,7 @@ MOUNTED_DIRS = (
     "/var/lib/lxc",
     "/run/lock/lxc",
     "/run/pve",
+    "/run/lxc",
     "/run/nexcage",
     "/var/lib/pvesim",
     "/var/lib/nexcage",
@@ -45,6 +48,53 @@ def node_name():
             return f.read().strip() or "pve"
     except FileNotFoundError:
         return socket.gethostname().split(".")[0]
+
+
+# Besides the node, the only places a simulated tool writes to: `pct pull` destinations and
+# bind-mount sources may be the machine's temporary directories (where tests keep their files).
+SCRATCH_DIRS = ("/tmp", "/var/tmp")
+
+
+def _below(path, base):
+    return path == base or path.startswith(base.rstrip("/") + "/")
+
+
+def in_node(path, root="", scratch=False):
+    """Whether path (symlinks resolved) lies in the simulated node: one of its directories inside
+    `pvesim run`, or below root from outside; scratch=True also accepts SCRATCH_DIRS."""
+    real = os.path.realpath(path)
+    bases = [os.path.realpath(root)] if root else [os.path.realpath(d) for d in MOUNTED_DIRS]
+    if scratch:
+        bases += [os.path.realpath(d) for d in SCRATCH_DIRS]
+    return any(_below(real, base) for base in bases)
+
+
+def outside_message(path):
+    return "pvesim: refusing to use '%s': outside the simulated node" % path
+
+
+def node_id(root=""):
+    """The node's random id (made on first use for nodes older than the id)."""
+    path = os.path.join(root, NODE_ID_FILE.lstrip("/")) if root else NODE_ID_FILE
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = f.read().strip()
+        if value:
+            return value
+    except FileNotFoundError:
+        pass
+    value = os.urandom(6).hex()
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(value + "\n")
+    try:
+        os.link(tmp, path)  # first writer wins
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
 
 
 def lxc_conf_dir(node=None):

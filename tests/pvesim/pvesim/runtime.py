@@ -10,7 +10,7 @@ Two modes, chosen per call by `mode()`:
   That namespace is kept alive by the LXC monitor and dies with it, so no
   mount outlives the container. A CT runs when the abstract socket
   `@/var/lib/lxc/<vmid>/command` is listed in /proc/net/unix (what PVE
-  checks), so processes outside `pvesim run` see the same truth.
+  checks); abstract sockets belong to the node's network namespace.
 - `sim` (no LXC or not root; or PVESIM_RUNTIME=sim): the run state is a file
   /run/pve/ct-<vmid>.sim holding a fake pid; exec runs the command chrooted
   into the rootfs directory (needs root), push/pull work on that directory.
@@ -195,12 +195,23 @@ def _v1_has(controller, filename):
     return os.path.exists(os.path.join(CGROUP_ROOT, controller, filename))
 
 
-def leftover_cgroups(vmid):
-    """The lxc.payload.<vmid> / lxc.monitor.<vmid> dirs that exist in any hierarchy."""
+def cgroup_base():
+    """The node's cgroup parent: every CT of this node lives below it (pvesim-<node id>)."""
+    return "pvesim-%s" % node.node_id()
+
+
+def _ct_cgroups(vmid, base=None):
+    """The CT's payload and monitor cgroups, as PVE names them (lxc/<vmid>, lxc.monitor/<vmid>)."""
+    base = base or cgroup_base()
+    return ("%s/lxc/%s" % (base, vmid), "%s/lxc.monitor/%s" % (base, vmid))
+
+
+def leftover_cgroups(vmid, base=None):
+    """The CT's cgroup dirs that exist in any hierarchy."""
     out = []
-    for base in _cgroup_dirs():
-        for prefix in ("lxc.payload.", "lxc.monitor."):
-            path = os.path.join(base, prefix + str(vmid))
+    for hierarchy in _cgroup_dirs():
+        for name in _ct_cgroups(vmid, base):
+            path = os.path.join(hierarchy, name)
             if os.path.isdir(path):
                 out.append(path)
     return out
@@ -217,9 +228,17 @@ def _rmdir_tree(path):
 
 
 def cleanup_cgroups(vmid):
-    """Remove empty leftover cgroup dirs of a CT (a failed start leaves lxc.monitor.<vmid>)."""
+    """Remove empty leftover cgroup dirs of a CT (a failed start leaves its monitor cgroup)."""
     for path in leftover_cgroups(vmid):
         _rmdir_tree(path)
+
+
+def remove_node_cgroups(node_id):
+    """Remove the node's (empty) cgroup parent everywhere: called when nothing runs on it."""
+    for hierarchy in _cgroup_dirs():
+        path = os.path.join(hierarchy, "pvesim-%s" % node_id)
+        if os.path.isdir(path):
+            _rmdir_tree(path)
 
 
 # ---------------------------------------------------------------- state
@@ -248,7 +267,7 @@ def is_running(vmid):
 def _payload_procs(vmid):
     """Pids in the CT's payload cgroup (and its children) of the first hierarchy that has it."""
     for base in _cgroup_dirs():
-        top = os.path.join(base, "lxc.payload.%s" % vmid)
+        top = os.path.join(base, _ct_cgroups(vmid)[0])
         if not os.path.isdir(top):
             continue
         procs = set()
@@ -325,6 +344,13 @@ def _volume_dir(key, volume):
         raise cli.TaskFailed(e.message) from None
 
 
+def _check_host_dir(path):
+    """A CT sees (and writes) a bind-mounted host directory: only the node's own directories and
+    the machine's temporary directories are allowed, so the simulator never touches the host."""
+    if not node.in_node(path, scratch=True):
+        raise cli.TaskFailed(node.outside_message(path))
+
+
 def mount_plan(vmid, conf):
     """[(source, target in CT, readonly, kind)] for rootfs and every mpN, in mount order.
 
@@ -334,6 +360,7 @@ def mount_plan(vmid, conf):
         raise cli.TaskFailed("unable to start CT %s - no rootfs configured" % vmid)
     rootfs = split_property(conf["rootfs"], "volume")
     root_src = _volume_dir("rootfs", rootfs.get("volume", ""))
+    _check_host_dir(root_src)
     if not os.path.isdir(root_src):
         raise cli.TaskFailed("startup for container '%s' failed" % vmid)
     plan = [(root_src, "/", _bool(rootfs.get("ro", 0)), "volume")]
@@ -353,6 +380,7 @@ def mount_plan(vmid, conf):
             src = volume
             if not os.path.isdir(src):
                 raise cli.TaskFailed("directory '%s' does not exist" % src)
+            _check_host_dir(src)
         else:
             kind = "volume"
             src = _volume_dir(key, volume)
@@ -381,18 +409,6 @@ def _mount_all(vmid, plan, unprivileged):
                 with contextlib.suppress(OSError):
                     os.chown(dst, UNPRIV_BASE, UNPRIV_BASE)
         namespace.bind(src, dst, readonly=readonly)
-
-
-def _hide_node_sysfs():
-    """Drop the namespace's tmpfs over /sys/class/net: the kernel refuses a fresh
-    sysfs mount inside a user namespace while part of sysfs is covered."""
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8") as f:
-            covered = any(line.split()[4] == namespace.SYS_CLASS_NET for line in f)
-    except OSError:
-        covered = False
-    if covered:
-        namespace.umount(namespace.SYS_CLASS_NET)
 
 
 # ---------------------------------------------------------------- the LXC config
@@ -531,6 +547,10 @@ def lxc_config(vmid, conf):
     lines.append(("lxc.uts.name", conf.get("hostname") or "CT%s" % vmid))
     lines.extend(_limits(conf))
     lines.append(("lxc.rootfs.path", rootfs_mountpoint(vmid)))
+    # PVE's cgroup layout (lxc/<vmid>, lxc.monitor/<vmid>) below the node's own parent.
+    payload, monitor = _ct_cgroups(vmid)
+    lines.append(("lxc.cgroup.dir.monitor", monitor))
+    lines.append(("lxc.cgroup.dir.container", payload))
     lines.append(("lxc.init.cmd", conf.get("entrypoint") or "/sbin/init"))
     for item in (conf.get("env") or "").split("\0"):
         if "=" in item:
@@ -544,14 +564,19 @@ def lxc_config(vmid, conf):
 # ---------------------------------------------------------------- start
 
 
-def _exec_start_child(vmid, plan, unprivileged, errpipe):
-    """In the forked child: own mount namespace, mounts, then exec lxc-start -d."""
+def _exec_start_child(vmid, plan, unprivileged, errpipe, gate=None):
+    """In the forked child: own mount namespace, mounts, then exec lxc-start -d.
+
+    gate: a pipe the parent answers when a fault waits at before-hooks-finish: `stop` fails
+    the start there (as a failing PVE pre-start hook does); `go` or EOF (the task was killed;
+    a real node's systemd unit goes on) continues."""
     try:
         if _libc.unshare(CLONE_NEWNS) != 0:
             err = ctypes.get_errno()
             raise OSError(err, "unshare(CLONE_NEWNS): %s" % os.strerror(err))
-        _hide_node_sysfs()
         _mount_all(vmid, plan, unprivileged)
+        if gate is not None and os.read(gate, 4) == b"stop":
+            os._exit(3)
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
@@ -596,11 +621,31 @@ def start(vmid, conf):
     sys.stdout.flush()
     sys.stderr.flush()
     rfd, wfd = os.pipe()
+    gate_r, gate_w = os.pipe() if cli.phase_armed("before-hooks-finish") else (None, None)
     child = os.fork()
     if child == 0:
         os.close(rfd)
-        _exec_start_child(vmid, plan, unprivileged, wfd)
+        if gate_w is not None:
+            os.close(gate_w)
+        _exec_start_child(vmid, plan, unprivileged, wfd, gate_r)
     os.close(wfd)
+    if gate_r is not None:
+        os.close(gate_r)
+        # PVE's pre-start hook (the mounts) runs inside lxc-start: a failure there fails the
+        # start; a kill of the task does not stop it (systemd's unit goes on; here: the child).
+        try:
+            cli.phase("before-hooks-finish", error=cli.TaskFailed)
+        except cli.TaskFailed as e:
+            os.write(gate_w, b"stop")
+            os.close(gate_w)
+            os.waitpid(child, 0)
+            os.close(rfd)
+            print(e.message)
+            cleanup_cgroups(vmid)
+            _unlink(state_path(vmid))
+            raise cli.TaskFailed("startup for container '%s' failed" % vmid) from None
+        os.write(gate_w, b"go")
+        os.close(gate_w)
     deadline = time.monotonic() + START_TIMEOUT
     status = None
     while time.monotonic() < deadline:
@@ -617,6 +662,8 @@ def start(vmid, conf):
         child_error = f.read().decode("utf-8", "replace")
     rc = os.waitstatus_to_exitcode(status) if status is not None else -1
     if rc == 0 and _wait_running(vmid, 2):
+        # After lxc-start, before the post-start hookscript: a failure fails the task, the CT runs.
+        cli.phase("after-lxc-start", error=cli.TaskFailed)
         return None
     if child_error:
         print(child_error)
@@ -797,6 +844,7 @@ def _ct_root(vmid):
     state = _load_state(vmid) or {}
     conf = state.get("conf") or {}
     root = _volume_dir("rootfs", split_property(conf.get("rootfs", ""), "volume").get("volume", ""))
+    _check_host_dir(root)
     idmap = [(0, UNPRIV_BASE, UNPRIV_COUNT)] if _bool(conf.get("unprivileged", 0)) else [(0, 0, 4294967295)]
     return root, idmap, idmap
 
@@ -893,6 +941,8 @@ def pull(vmid, src, dst, user=None, group=None, perms=None):
     finally:
         os.close(root_fd)
     with os.fdopen(fd, "rb") as src_f:
+        if not node.in_node(dst, scratch=True):
+            raise cli.TaskFailed("failed to open %s for writing: %s" % (dst, node.outside_message(dst)), rc=0)
         try:
             out = open(dst, "wb")
         except OSError as e:
@@ -910,10 +960,96 @@ def pull(vmid, src, dst, user=None, group=None, perms=None):
 # ---------------------------------------------------------------- hot-plug
 
 
+SYS_OPEN_TREE = 428
+SYS_MOVE_MOUNT = 429
+SYS_MOUNT_SETATTR = 442
+OPEN_TREE_CLONE = 1
+AT_RECURSIVE = 0x8000
+AT_EMPTY_PATH = 0x1000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOUNT_ATTR_RDONLY = 1
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def _syscall(number, *args):
+    ret = _libc.syscall(number, *args)
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return ret
+
+
+def _hotplug_child(ct_pid, src, target, readonly, unprivileged):
+    """In a forked child: clone src as a detached mount, enter the CT's mount namespace and
+    attach it at target (PVE's mountpoint_hotplug: stage, open_tree, move_mount)."""
+    tree = _syscall(SYS_OPEN_TREE, -100, src.encode(), OPEN_TREE_CLONE | os.O_CLOEXEC | AT_RECURSIVE)
+    if readonly:
+        attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
+        _syscall(SYS_MOUNT_SETATTR, tree, b"", AT_EMPTY_PATH | AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr))
+    namespace_fd = os.open("/proc/%d/ns/mnt" % ct_pid, os.O_RDONLY | os.O_CLOEXEC)
+    if _libc.setns(namespace_fd, CLONE_NEWNS) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "setns: %s" % os.strerror(err))
+    # Now `/` is the CT's root: paths (and symlinks) resolve as inside the CT.
+    if not os.path.isdir(target):
+        os.makedirs(target, exist_ok=True)
+        if unprivileged:
+            os.chown(target, UNPRIV_BASE, UNPRIV_BASE)
+    _syscall(SYS_MOVE_MOUNT, tree, b"", -100, target.encode(), MOVE_MOUNT_F_EMPTY_PATH)
+
+
+def _hotplug_mountpoint(vmid, conf, key, value):
+    """A new mpN of a running CT appears inside at once, as PVE hot-plugs mount points."""
+    plan = mount_plan(vmid, {"rootfs": conf.get("rootfs"), key: value})[1:]
+    if not plan:
+        return
+    src, target, readonly, kind = plan[0]
+    if kind == "device":
+        raise cli.TaskFailed("device mount points are not simulated: %s" % src)
+    ct_pid = pid(vmid)
+    if ct_pid is None:
+        raise cli.TaskFailed("failed to open pidfd of container %s's init process" % vmid)
+    rfd, wfd = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(rfd)
+        try:
+            _hotplug_child(ct_pid, src, target, readonly, _bool(conf.get("unprivileged", 0)))
+        except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+            with contextlib.suppress(OSError):
+                os.write(wfd, str(e).encode("utf-8", "replace"))
+            os._exit(1)
+        os._exit(0)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as f:
+        error = f.read().decode("utf-8", "replace")
+    _pid, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise cli.TaskFailed(error or "mount failed")
+    state = _load_state(vmid)
+    if state:
+        state["conf"][key] = value
+        _write_atomic(state_path(vmid), json.dumps(state, default=str))
+
+
 def hotplug(vmid, conf, key, value):
-    """Apply a hot-pluggable change to a running CT where the host allows it (limits only)."""
+    """Apply a hot-pluggable change to a running CT where the host allows it: limits, and new
+    mount points (bind mounts and volumes; mode lxc only)."""
     vmid = str(vmid)
-    if not _socket_listed(vmid) or key not in ("memory", "swap", "cpulimit", "cpuunits", "cores"):
+    if not _socket_listed(vmid):
+        return
+    if re.fullmatch(r"mp\d+", key):
+        _hotplug_mountpoint(vmid, conf, key, value)
+        return
+    if key not in ("memory", "swap", "cpulimit", "cpuunits", "cores"):
         return
     new = dict(conf)
     new[key] = value

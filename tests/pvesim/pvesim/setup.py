@@ -356,6 +356,7 @@ def init_node(root, node_name="pve"):
     for d in node.MOUNTED_DIRS:
         os.makedirs(_under(root, d), exist_ok=True)
     _write(_under(root, node.NODE_FILE), node_name + "\n")
+    node.node_id(root)
 
     # /etc/pve: guest list, node directories, symlinks, storage.cfg
     state = {"version": 1, "ids": {}}

@@ -46,7 +46,19 @@ CONTENT_BY_TYPE = {
 
 
 def _real(root, path):
-    return os.path.join(root, path.lstrip("/")) if root else path
+    """The real path of a storage path; a path outside the simulated node is refused (a dir
+    storage at /etc, a volume name with `..`): the simulator never touches the host."""
+    real = os.path.join(root, path.lstrip("/")) if root else path
+    if not node.in_node(real, root):
+        raise cli.PveError(node.outside_message(path))
+    return real
+
+
+def _inside(root, path):
+    try:
+        return _real(root, path)
+    except cli.PveError:
+        return None
 
 
 # ---------------------------------------------------------------- storage.cfg
@@ -215,7 +227,8 @@ def storage_active(storage_id, scfg, root=""):
     if scfg["type"] == "zfspool":
         return zfsdb.dataset_exists(scfg.get("pool", ""), root=root)
     if scfg["type"] == "dir":
-        return os.path.isdir(_real(root, scfg.get("path", "/nonexistent")))
+        path = _inside(root, scfg.get("path", "/nonexistent"))
+        return path is not None and os.path.isdir(path)
     return False
 
 
@@ -347,7 +360,7 @@ def volume_path(volid, root=""):
         mp = zfsdb.get_value(ds, "mountpoint", root=root)
         if mp is None or mp in ("none", "legacy"):
             mp = "/%s" % ds
-        return _real(root, mp)
+        return _real(root, zfsdb.node_dir_of(mp))
     return _real(root, _dir_path(scfg, vtype, name, vmid))
 
 
@@ -431,9 +444,9 @@ def status(storage_id, scfg, root=""):
         avail = int(zfsdb.get_value(pool, "available", root=root))
         return "active", int(used) + avail, int(used), avail, None
     if scfg["type"] == "dir":
-        path = _real(root, scfg.get("path", "/nonexistent"))
+        path = _inside(root, scfg.get("path", "/nonexistent"))
         try:
-            st = os.statvfs(path)
+            st = os.statvfs(path or "/nonexistent")
         except OSError:
             return "inactive", 0, 0, 0, None
         total = st.f_blocks * st.f_frsize

@@ -47,6 +47,16 @@ DATA_STASH = "/var/lib/pvesim/zfs-data"
 SNAP_STORE = "/var/lib/pvesim/zfs-snapshots"
 EMPTY_FS_BYTES = 98304  # 96K: what an empty filesystem references on an ashift=12 pool
 SNAPSHOT_NAME_MAX = 255
+NODE_POOL_DIR = "/rpool"  # a node directory: mountpoints below it are used as they are
+MAPPED_MOUNTS = "/var/lib/pvesim/zfs-mnt"  # where every other mountpoint's files are
+
+
+def node_dir_of(mountpoint):
+    """Where the files of a dataset mounted at mountpoint live in the node (see Db.mount_dir)."""
+    path = os.path.normpath("/" + mountpoint.lstrip("/"))
+    if path == NODE_POOL_DIR or path.startswith(NODE_POOL_DIR + "/"):
+        return path
+    return MAPPED_MOUNTS + ("" if path == "/" else path)
 
 
 class ZfsError(Exception):
@@ -405,6 +415,7 @@ class Db:
         self.data = data
         self._dirty = False
         self._cache = {}
+        self.path = _real(root, DB_PATH)
 
     @property
     def dirty(self):
@@ -414,6 +425,13 @@ class Db:
     def dirty(self, value):
         self._dirty = value
         self._cache.clear()  # any change invalidates the space figures
+
+    def save(self):
+        """Write the database now (the lock is held by db())."""
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.data, f, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
 
     # -- basics
 
@@ -594,7 +612,7 @@ class Db:
         out = set()
         for other, ds in self.datasets.items():
             if other != name and ds["type"] == "filesystem" and ds.get("mounted"):
-                out.add(self.real(self.mountpoint(other)[0]))
+                out.add(self.mount_dir(other))
         return out
 
     def referenced(self, name):
@@ -607,7 +625,7 @@ class Db:
         ds = self.datasets[name]
         if ds["type"] == "snapshot":
             return ds.get("referenced", EMPTY_FS_BYTES)
-        path = self.real(self.mountpoint(name)[0]) if ds.get("mounted") else self.stash(name)
+        path = self.mount_dir(name) if ds.get("mounted") else self.stash(name)
         return EMPTY_FS_BYTES + _disk_usage(path, self.other_mountpoints(name))
 
     def used(self, name):
@@ -661,10 +679,25 @@ class Db:
             return False
         return self.mountpoint(name)[0] not in ("none", "legacy")
 
+    def mount_dir(self, name):
+        """The real directory of a filesystem's mountpoint: below the node's /rpool as it is,
+        anywhere else mapped below /var/lib/pvesim/zfs-mnt (the node's); never a host path."""
+        path = self.real(node_dir_of(self.mountpoint(name)[0]))
+        real = os.path.realpath(path)
+        if not any(
+            real == base or real.startswith(base + "/")
+            for base in (os.path.realpath(self.real(NODE_POOL_DIR)), os.path.realpath(self.real(MAPPED_MOUNTS)))
+        ):
+            raise ZfsError(
+                "cannot mount '%s': mountpoint '%s' resolves outside the simulated node"
+                % (name, self.mountpoint(name)[0])
+            )
+        return path
+
     def data_path(self, name):
         """Where a filesystem's files are now: its mountpoint, or the stash when unmounted."""
         if self.datasets[name].get("mounted"):
-            return self.real(self.mountpoint(name)[0])
+            return self.mount_dir(name)
         return self.stash(name)
 
     def snap_path(self, name):
@@ -674,7 +707,7 @@ class Db:
         return self.real(os.path.join(DATA_STASH, str(self.datasets[name]["guid"])))
 
     def mount_paths(self, names):
-        return {n: (self.real(self.mountpoint(n)[0]) if self.datasets[n].get("mounted") else None) for n in names}
+        return {n: (self.mount_dir(n) if self.datasets[n].get("mounted") else None) for n in names}
 
     def apply_mounts(self, before):
         """After a property change: move each dataset's data to its new place.
@@ -687,7 +720,7 @@ class Db:
         for name, old in before.items():
             if name not in self.datasets:
                 continue
-            new = self.real(self.mountpoint(name)[0]) if self.should_mount(name) else None
+            new = self.mount_dir(name) if self.should_mount(name) else None
             if old != new:
                 changed[name] = (old, new)
         for name in sorted(changed, key=lambda n: -n.count("/")):
@@ -706,7 +739,7 @@ class Db:
     def make_mounted(self, name):
         ds = self.datasets[name]
         if self.should_mount(name):
-            path = self.real(self.mountpoint(name)[0])
+            path = self.mount_dir(name)
             os.makedirs(path, exist_ok=True)
             ds["mounted"] = True
         else:
@@ -719,7 +752,7 @@ class Db:
         ds = self.datasets[name]
         if ds["type"] != "filesystem" or not ds.get("mounted"):
             return False
-        path = os.path.realpath(self.real(self.mountpoint(name)[0]))
+        path = os.path.realpath(self.mount_dir(name))
         for pid in os.listdir("/proc"):
             if not pid.isdigit() or int(pid) == os.getpid():
                 continue
@@ -772,7 +805,7 @@ class Db:
                 return bool(ctstatus.is_running(vmid))
             except Exception:  # noqa: BLE001 - fall back to PVE's own check
                 pass
-        return vmid in running_ct_ids()
+        return vmid in running_ct_ids(self.root)
 
 
 def _current_section(lines):
@@ -782,18 +815,11 @@ def _current_section(lines):
         yield line
 
 
-def running_ct_ids():
-    """VMIDs whose LXC command socket exists (what PVE checks, facts §9)."""
-    out = set()
-    try:
-        with open("/proc/net/unix", encoding="utf-8") as f:
-            for line in f:
-                m = re.search(r"@/var/lib/lxc/(\d+)/command", line)
-                if m:
-                    out.add(m.group(1))
-    except OSError:
-        pass
-    return out
+def running_ct_ids(root=""):
+    """VMIDs whose LXC command socket exists in the node's network namespace (facts §9)."""
+    from pvesim import namespace
+
+    return set(re.findall(r"@/var/lib/lxc/(\d+)/command$", namespace.proc_net_unix(root), re.M))
 
 
 def _disk_usage(path, skip):
@@ -858,12 +884,10 @@ def db(root=""):
         except FileNotFoundError:
             data = _empty()
         d = Db(root, data)
+        d.path = path
         yield d
         if d.dirty:
-            tmp = path + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(d.data, f, indent=1, sort_keys=True)
-            os.replace(tmp, path)
+            d.save()
 
 
 def _new_guid():
@@ -890,6 +914,11 @@ def check_name(name, action="create"):
         )
     if name.count("@") > 1:
         return "cannot %s '%s': multiple '@' and/or '#' delimiters in name" % (action, name)
+    for component in re.split(r"[/@]", name):
+        if component == ".":
+            return "cannot %s '%s': self reference, '.' is found in name" % (action, name)
+        if component == "..":
+            return "cannot %s '%s': parent reference, '..' is found in name" % (action, name)
     for ch in name:
         if not (ch.isalnum() or ch in "-_.: /@"):
             return "cannot %s '%s': invalid character '%s' in name" % (action, name, ch)
@@ -1154,10 +1183,17 @@ def destroy(name, recursive=False, dry_run=False, verbose=False, root=""):
         for n in order:
             if d.datasets[n]["type"] == "filesystem" and d.busy(n):
                 raise ZfsError("cannot destroy '%s': dataset is busy" % n)
+        removed = 0
         for n in order:
             if "/" not in n and "@" not in n:
                 continue  # the pool's root dataset stays (zfs destroy -r pool)
+            if removed:
+                # `zfs destroy -r` destroys one dataset after another: what is gone stays gone
+                from pvesim import cli
+
+                cli.phase("between-children", error=ZfsError, flush=d.save, rc=1)
             _remove_fs(d, n)
+            removed += 1
         return out
 
 
@@ -1165,7 +1201,7 @@ def _remove_fs(d, name):
     ds = d.datasets[name]
     if ds["type"] == "filesystem":
         if ds.get("mounted"):
-            path = d.real(d.mountpoint(name)[0])
+            path = d.mount_dir(name)
             shutil.rmtree(path, ignore_errors=True)
             # Re-create the directory if a parent dataset's mountpoint is it (never for ours).
         shutil.rmtree(d.stash(name), ignore_errors=True)
@@ -1245,7 +1281,7 @@ def mountpoint_path(name, root=""):
     with db(root) as d:
         if name not in d.datasets or not d.datasets[name].get("mounted"):
             return None
-        return d.real(d.mountpoint(name)[0])
+        return d.mount_dir(name)
 
 
 # ---------------------------------------------------------------- display

@@ -54,7 +54,7 @@ def test_interfaces_file_is_the_nodes(node):
     assert _read(namespace.INTERFACES) == host_before
 
 
-def test_declared_bridges_appear_in_sys_class_net_next_to_host_interfaces(node):
+def test_declared_bridges_are_kernel_bridges_of_the_nodes_own_network_namespace(node):
     r = node.run(
         sys.executable,
         "-c",
@@ -63,14 +63,15 @@ def test_declared_bridges_appear_in_sys_class_net_next_to_host_interfaces(node):
     )
     assert r.rc == 0, r.err
     seen = json.loads(r.out)
-    assert seen["vmbr0"] is True
-    assert "vmbr9" not in seen
-    host = set(os.listdir("/sys/class/net"))
-    assert host <= set(seen)
-    assert "vmbr0" not in host or os.path.isdir("/sys/class/net/vmbr0/bridge")
-    # The host's own entries resolve to the real devices.
-    r = node.run("cat", "/sys/class/net/lo/mtu", "/sys/class/net/vmbr0/bridge/stp_state")
-    assert r.out.split() == [_read("/sys/class/net/lo/mtu").strip(), "0"]
+    # the node's namespace has lo and its declared bridges, none of the host's interfaces
+    assert seen == {"lo": False, "vmbr0": True}
+    assert node.run("readlink", "/proc/self/ns/net").out.strip() != os.readlink("/proc/self/ns/net")
+    r = node.run("cat", "/sys/class/net/lo/flags", "/sys/class/net/vmbr0/bridge/stp_state")
+    assert r.out.split()[1] == "0"
+    assert int(r.out.split()[0], 16) & 1  # lo is up
+    # the same namespace for every `pvesim run` of the node
+    first, second = node.run("readlink", "/proc/self/ns/net"), node.run("readlink", "/proc/self/ns/net")
+    assert first.out == second.out != ""
 
 
 def test_ip_link_still_works_inside(node):

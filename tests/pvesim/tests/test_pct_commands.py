@@ -16,8 +16,8 @@ BASE = (
     "swap: 512\n"
     "unprivileged: 1\n"
 )
-# A fake LXC command socket is host-wide (abstract namespace): use a VMID no other test uses.
-FAKE = 500000 + os.getpid() % 400000
+
+FAKE = 200  # any VMID: running state belongs to the node (its network namespace)
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_s2_list_exact_padded_layout_sorted_numerically(node):
     node.write_conf(FAKE + 1000, BASE.replace("hostname: web\n", ""))
     node.write_conf(101, BASE.replace("hostname: web\n", "lock: mounted\n"))
     node.write_conf(FAKE, BASE.replace("hostname: web", "hostname: web 01"))
-    with fake_running(FAKE):
+    with fake_running(node, FAKE):
         r = node.pct("list")
     assert r.rc == 0
     assert r.err == "vm %d - unable to parse value of 'hostname' - value does not look like a valid DNS name\n" % FAKE
@@ -49,7 +49,7 @@ def test_s2_list_exact_padded_layout_sorted_numerically(node):
 def test_s2_status_plain_and_missing_config(node):
     node.write_conf(FAKE, BASE)
     assert node.pct("status", str(FAKE)).out == "status: stopped\n"
-    with fake_running(FAKE):
+    with fake_running(node, FAKE):
         assert node.pct("status", str(FAKE)).out == "status: running\n"
     r = node.pct("status", "101")
     assert (r.rc, r.out, r.err) == (2, "", "Configuration file 'nodes/pve/lxc/101.conf' does not exist\n")
@@ -186,7 +186,7 @@ def test_s2_lifecycle_prechecks_on_stopped_ct(node):
 
 def test_s2_start_already_running_and_missing_config_in_task(node):
     node.write_conf(FAKE, BASE)
-    with fake_running(FAKE):
+    with fake_running(node, FAKE):
         r = node.pct("start", str(FAKE))
     assert (r.rc, r.out, r.err) == (255, "", "CT %d already running\n" % FAKE)
     r = node.pct("start", "101")

@@ -3,11 +3,11 @@
 (Holds no tests itself; the test_pct_* files import it.)
 """
 
+import contextlib
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 
@@ -115,13 +115,27 @@ class Node:
         return sorted(n for n in names if isinstance(n, str) and n.startswith("rpool/data/"))
 
 
-def fake_running(vmid):
-    """Make CT <vmid> look running the way PVE checks it: a listening abstract socket
-    `@/var/lib/lxc/<vmid>/command` in /proc/net/unix. Close the returned socket to stop."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind("\0/var/lib/lxc/%s/command" % vmid)
-    s.listen(1)
-    return s
+@contextlib.contextmanager
+def fake_running(node, vmid):
+    """Make CT <vmid> look running on node the way PVE checks it: a listening abstract socket
+    `@/var/lib/lxc/<vmid>/command` in the node's /proc/net/unix (its network namespace), held
+    by a process inside the node for the duration of the block."""
+    code = (
+        "import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind('\\0/var/lib/lxc/%s/command'); "
+        "s.listen(1); print('ready', flush=True); sys.stdin.read()" % vmid
+    )
+    holder = subprocess.Popen(
+        [PVESIM, "run", "--root", node.root, "--", "/usr/bin/python3", "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "ready\n"
+        yield
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
 
 
 def conf_matches(pattern, text):

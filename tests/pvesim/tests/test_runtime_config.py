@@ -9,10 +9,9 @@ from pvesim import cli, namespace, runtime
 
 @pytest.fixture
 def node_net(tmp_path, monkeypatch):
-    """A /sys/class/net as the node shows it: a declared (fake) vmbr0, no vmbr9."""
+    """A /sys/class/net with a vmbr0 that is not a kernel bridge here, no vmbr9."""
     net = tmp_path / "class-net"
-    net.mkdir()
-    namespace._make_fake_bridge(str(net), "vmbr0")
+    (net / "vmbr0" / "bridge").mkdir(parents=True)
     monkeypatch.setattr(namespace, "SYS_CLASS_NET", str(net))
     return net
 

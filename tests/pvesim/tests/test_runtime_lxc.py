@@ -21,7 +21,7 @@ from test_runtime_support import (
     real_lxc,
 )
 
-from pvesim import runtime
+from pvesim.node import node_id
 
 pytestmark = [pytest.mark.real_lxc, real_lxc]
 
@@ -62,13 +62,13 @@ def _started(node, guests, *opts):
 
 def _no_trace_left(node, vmid):
     """No container, cgroup dir, monitor socket, mount or runtime file of vmid anywhere."""
-    assert not runtime.is_running(vmid)
+    assert not node.running(vmid)
     inside = node.run("lxc-ls", "-1")
     assert inside.rc == 0
     assert str(vmid) not in inside.out.split()
     host = subprocess.run(["lxc-ls", "-1"], capture_output=True, text=True, check=False)
     assert str(vmid) not in host.stdout.split()
-    assert runtime.leftover_cgroups(vmid) == []
+    assert node.leftover_cgroups(vmid) == []
     assert host_mounts_mentioning("/%s/" % vmid) == []
     fresh_ns = node.run("grep", "-c", "lxc/%s" % vmid, "/proc/self/mountinfo")
     assert fresh_ns.out.strip() == "0"
@@ -80,15 +80,15 @@ def test_acceptance_bind_mount_exec_stop_destroy_leaves_nothing(node, guests, tm
     share = _hostdir(tmp_path)
     vmid = _create(node, guests, "--mp0", "%s,mp=/data" % share, "--hostname", "acc")
     assert node.pct("status", vmid).out == "status: stopped\n"
-    assert not runtime.is_running(vmid)
+    assert not node.running(vmid)
 
     r = node.pct("start", vmid)
     assert (r.rc, r.out, r.err) == (0, "", "")
     assert node.pct("status", vmid).out == "status: running\n"
-    # Outside any namespace the same truth: the monitor socket in /proc/net/unix.
-    assert runtime.is_running(vmid)
+    # The monitor socket is in the node's network namespace only, not in the host's.
+    assert node.running(vmid)
     with open("/proc/net/unix", encoding="utf-8") as f:
-        assert any(line.rstrip().endswith(" @/var/lib/lxc/%s/command" % vmid) for line in f)
+        assert not any(line.rstrip().endswith(" @/var/lib/lxc/%s/command" % vmid) for line in f)
 
     r = node.pct("exec", vmid, "--", "cat", "/data/in.txt")
     assert (r.rc, r.out) == (0, "from the host\n")
@@ -115,8 +115,10 @@ def test_lxc_config_as_pve_writes_it(node, guests):
     assert "lxc.rootfs.path = /var/lib/lxc/%s/rootfs\n" % vmid in config
     assert "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n" in config
     assert "lxc.init.cmd = /sbin/init\n" in config
-    # vmbr0 is only declared in the node's interfaces file: no veth, an empty device.
-    assert "lxc.net.0.type = empty\n" in config
+    # vmbr0, declared in the node's interfaces file, is a kernel bridge in the node's network namespace.
+    assert "lxc.net.0.type = veth\nlxc.net.0.veth.pair = veth%s" % vmid in config
+    assert "lxc.net.0.link = vmbr0\n" in config
+    assert "lxc.cgroup.dir.container = pvesim-%s/lxc/%s\n" % (node_id(node.root), vmid) in config
     r = node.pct("exec", vmid, "--", "cat", "/proc/self/uid_map", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
     assert r.rc == 0
     assert r.out.split() == ["0", "100000", "65536", str(256 * 1048576)]
@@ -129,7 +131,7 @@ def test_shutdown_of_busybox_init_completes(node, guests):
     assert (r.rc, r.out, r.err) == (0, "", "")
     assert time.monotonic() - t0 < 20
     assert node.pct("status", vmid).out == "status: stopped\n"
-    assert runtime.leftover_cgroups(vmid) == []
+    assert node.leftover_cgroups(vmid) == []
 
 
 def test_exec_passes_exit_status_stdin_and_env_mode(node, guests):
@@ -195,8 +197,8 @@ def test_missing_bridge_fails_start(node, guests):
     r = node.pct("start", vmid)
     assert r.rc == 255
     assert r.err == "bridge 'vmbr9' does not exist\n"
-    assert not runtime.is_running(vmid)
-    assert runtime.leftover_cgroups(vmid) == []
+    assert not node.running(vmid)
+    assert node.leftover_cgroups(vmid) == []
 
 
 def test_missing_bind_source_fails_start(node, guests, tmp_path):
@@ -207,8 +209,8 @@ def test_missing_bind_source_fails_start(node, guests, tmp_path):
     r = node.pct("start", vmid)
     assert r.rc == 255
     assert r.err == "directory '%s' does not exist\n" % share
-    assert not runtime.is_running(vmid)
-    assert runtime.leftover_cgroups(vmid) == []
+    assert not node.running(vmid)
+    assert node.leftover_cgroups(vmid) == []
 
 
 def test_reboot_restarts_the_container(node, guests):
@@ -245,11 +247,11 @@ def test_shutdown_timeout_without_force_stop_reports_pve_messages(node, guests, 
     assert r.rc == 1
     assert "command 'lxc-stop -n %s --nokill --timeout 1' failed: exit code 1\n" % vmid in r.out
     assert r.value == {"error": "TaskFailed", "message": "container did not stop"}
-    assert runtime.is_running(vmid)
+    assert node.running(vmid)
     r = node.rt("shutdown", str(vmid), 1, True)
     assert r.value == {"result": None}
-    assert not runtime.is_running(vmid)
-    assert runtime.leftover_cgroups(vmid) == []
+    assert not node.running(vmid)
+    assert node.leftover_cgroups(vmid) == []
 
 
 def test_privileged_container_has_identity_map(node, guests, tmp_path):
@@ -273,27 +275,54 @@ def test_failed_start_prints_lxc_errors_and_cleans_up(node, guests, tmp_path):
     assert r.rc == 1
     assert r.value == {"error": "TaskFailed", "message": "startup for container '%s' failed" % vmid}
     assert re.search(r"lxc-start %s \d+\.\d+ ERROR" % vmid, r.out)  # /run/pve/ct-<vmid>.stderr in the task log
-    assert not runtime.is_running(vmid)
-    assert runtime.leftover_cgroups(vmid) == []
+    assert not node.running(vmid)
+    assert node.leftover_cgroups(vmid) == []
 
 
 def test_real_bridge_gives_a_veth_with_the_static_ip(node, guests):
     if not shutil.which("ip"):
         pytest.skip("iproute2 (ip) is missing")
-    bridge = "pvsbr%d" % (os.getpid() % 100000)
-    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
-    try:
-        subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
-        subprocess.run(["ip", "addr", "add", "10.251.9.1/24", "dev", bridge], check=True)
-        vmid = _started(node, guests, "--net0", "name=eth0,bridge=%s,ip=10.251.9.2/24,gw=10.251.9.1" % bridge)
-        assert os.listdir("/sys/class/net/%s/brif" % bridge) == ["veth%si0" % vmid]
-        r = node.pct("exec", vmid, "--", "sh", "-c", "ip -o -4 addr show eth0; ping -c1 -W2 10.251.9.1 >/dev/null")
+    # A bridge declared in the node's interfaces file is a kernel bridge in the node's network namespace.
+    with open(node.path("/etc/network/interfaces"), "a", encoding="utf-8") as f:
+        f.write("\nauto vmbr7\niface vmbr7 inet static\n\tbridge-ports none\n")
+    assert node.run("ip", "addr", "replace", "10.251.9.1/24", "dev", "vmbr7").rc == 0
+    vmid = _started(node, guests, "--net0", "name=eth0,bridge=vmbr7,ip=10.251.9.2/24,gw=10.251.9.1")
+    assert node.run("ls", "/sys/class/net/vmbr7/brif").out.split() == ["veth%si0" % vmid]
+    assert not os.path.exists("/sys/class/net/vmbr7")  # nothing on the host
+    r = node.pct("exec", vmid, "--", "sh", "-c", "ip -o -4 addr show eth0; ping -c1 -W2 10.251.9.1 >/dev/null")
+    assert r.rc == 0, r.err
+    assert "inet 10.251.9.2/24" in r.out
+    assert node.pct("stop", vmid).rc == 0
+    assert node.run("test", "-e", "/sys/class/net/veth%si0" % vmid).rc == 1
+
+
+def test_two_nodes_run_the_same_vmid_and_each_sees_only_its_own(tmp_path, guests):
+    nodes = [Node.init(tmp_path / name) for name in ("a", "b")]
+    for n, hostname in zip(nodes, ("on-a", "on-b"), strict=True):
+        guests.add(n, 100)
+        r = n.pct("create", 100, BUSYBOX, "--rootfs", "local-zfs:1", "--ostype", "unmanaged", "--hostname", hostname)
         assert r.rc == 0, r.err
-        assert "inet 10.251.9.2/24" in r.out
-        assert node.pct("stop", vmid).rc == 0
-        assert not os.path.exists("/sys/class/net/veth%si0" % vmid)
-    finally:
-        subprocess.run(["ip", "link", "del", bridge], check=False)
+    first, second = nodes
+    assert first.pct("start", 100).rc == 0
+    assert (first.running(100), second.running(100)) == (True, False)
+    assert second.pct("status", 100).out == "status: stopped\n"
+    r = second.pct("start", 100)
+    assert (r.rc, r.err) == (0, ""), r.out
+    for n, hostname in zip(nodes, ("on-a", "on-b"), strict=True):
+        assert n.pct("status", 100).out == "status: running\n"
+        assert n.pct("exec", 100, "--", "hostname").out == hostname + "\n"
+        assert n.run("lxc-ls", "-1", "--running").out.split() == ["100"]
+        # its own cgroups (pvesim-<node id>/lxc/100), one payload process tree per node
+        assert n.leftover_cgroups(100)
+    assert set(first.leftover_cgroups(100)).isdisjoint(second.leftover_cgroups(100))
+    with open("/proc/net/unix", encoding="utf-8") as f:
+        assert "@/var/lib/lxc/100/command" not in f.read()  # nothing in the host's namespace
+    assert first.pct("stop", 100).rc == 0
+    assert (first.running(100), second.running(100)) == (False, True)
+    assert second.pct("exec", 100, "--", "hostname").out == "on-b\n"
+    assert first.pct("status", 100).out == "status: stopped\n"
+    assert second.pct("stop", 100).rc == 0
+    assert first.leftover_cgroups(100) == second.leftover_cgroups(100) == []
 
 
 def test_hotplug_memory_of_a_running_ct(node, guests):
@@ -329,3 +358,34 @@ def test_killing_pct_exec_kills_the_command_in_the_ct(node, guests):
     time.sleep(0.3)
     r = node.pct("exec", vmid, "--", "ps")
     assert "sleep 37" not in r.out
+
+
+def test_new_bind_mount_is_hot_plugged_into_a_running_ct_and_delete_waits_for_restart(node, guests, tmp_path):
+    share = _hostdir(tmp_path)
+    ro_share = _hostdir(tmp_path, "ro-share")
+    vmid = _started(node, guests)
+    init = node.pct("exec", vmid, "--", "cat", "/proc/1/stat").out
+    r = node.pct("set", vmid, "--mp0", "%s,mp=/data" % share, "--mp1", "%s,mp=/ro/deep,ro=1" % ro_share)
+    assert (r.rc, r.out, r.err) == (0, "", "")
+    conf = node.pct("config", vmid).out
+    assert "mp0: %s,mp=/data\n" % share in conf and "mp1: %s,mp=/ro/deep,ro=1\n" % ro_share in conf
+    assert node.pct("pending", vmid).out.count("cur mp") == 2  # applied, nothing pending
+    r = node.pct("exec", vmid, "--", "sh", "-c", "cat /data/in.txt /ro/deep/in.txt; echo new > /data/new")
+    assert (r.rc, r.out) == (0, "from the host\nfrom the host\n")
+    with open(os.path.join(share, "new"), encoding="utf-8") as f:
+        assert f.read() == "new\n"
+    r = node.pct("exec", vmid, "--", "sh", "-c", "echo x > /ro/deep/x")
+    assert r.rc != 0 and "Read-only file system" in r.err
+    assert node.pct("exec", vmid, "--", "cat", "/proc/1/stat").out == init  # no restart
+    # Proxmox does not hot-unplug: `--delete mp0` on a running CT stays pending (Config.pm
+    # vmconfig_hotplug_pending: "skip" for mpN), the mount stays until the next start.
+    assert node.pct("set", vmid, "--delete", "mp0").rc == 0
+    assert "del mp0: %s,mp=/data\n" % share in node.pct("pending", vmid).out
+    assert node.pct("exec", vmid, "--", "cat", "/data/in.txt").rc == 0
+    r = node.pct("reboot", vmid)
+    assert r.rc == 0, r.err
+    assert "mp0" not in node.pct("config", vmid).out
+    assert node.pct("exec", vmid, "--", "test", "-e", "/data/in.txt").rc == 1
+    assert node.pct("exec", vmid, "--", "cat", "/ro/deep/in.txt").out == "from the host\n"
+    # nothing of the hot-plug is left in the host's mount table
+    assert host_mounts_mentioning(share) == []

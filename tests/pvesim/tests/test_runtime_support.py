@@ -21,7 +21,8 @@ BUSYBOX = "local:vztmpl/busybox-1.35_amd64.tar.zst"
 if PVESIM_DIR not in sys.path:
     sys.path.insert(0, PVESIM_DIR)
 
-from pvesim import runtime  # noqa: E402
+from pvesim import namespace, runtime  # noqa: E402
+from pvesim.node import node_id  # noqa: E402
 
 real_lxc = pytest.mark.skipif(
     not runtime.lxc_available(), reason="LXC is missing (lxc-start not on PATH) or not running as root"
@@ -95,16 +96,21 @@ class Node:
     def path(self, path):
         return os.path.join(self.root, path.lstrip("/"))
 
+    def running(self, vmid):
+        """PVE's check, from outside: the LXC command socket in the node's network namespace."""
+        return ("@/var/lib/lxc/%s/command\n" % vmid) in namespace.proc_net_unix(self.root)
+
+    def leftover_cgroups(self, vmid):
+        return runtime.leftover_cgroups(vmid, "pvesim-%s" % node_id(self.root))
+
 
 _counter = itertools.count()
 
 
 def fresh_vmid():
-    """A VMID in 100000..999999 unlikely to collide with other test processes (pid + counter)."""
-    while True:
-        vmid = 100000 + ((os.getpid() % 8999) * 100 + next(_counter) % 100) % 900000
-        if not runtime.is_running(vmid):
-            return vmid
+    """The next VMID of this test process (100, 101, ...): distinct on a node shared by the tests
+    of a module; other nodes, whatever they run, do not matter (each node is its own world)."""
+    return 100 + next(_counter)
 
 
 def host_mounts_mentioning(text):
@@ -137,5 +143,5 @@ class Guests:
     def cleanup(self):
         for node, vmid in self.items:
             r = node.pct("destroy", vmid, "--force", timeout=60)
-            if r.rc != 0 or runtime.is_running(vmid) or os.path.exists(node.path("/var/lib/lxc/%s" % vmid)):
+            if r.rc != 0 or node.running(vmid) or os.path.exists(node.path("/var/lib/lxc/%s" % vmid)):
                 node.rt("destroy_runtime", str(vmid))

@@ -613,6 +613,19 @@ def post_create(rootdir, conf, ssh_keys):
         _write_in_ct(rootdir, "root/.ssh/authorized_keys", ssh_keys.rstrip("\n") + "\n", 0o600, unpriv)
 
 
+def _extract_half(cmd, archive, flag):
+    """For a fault --at during-extract: extract the first half of the archive's members, then
+    the fault strikes; the full run afterwards skips what is there (--skip-old-files)."""
+    listing = subprocess.run(
+        ["tar", "tf", archive] + ([flag] if flag else []), capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    first = [m for m in listing[: len(listing) // 2] if not m.startswith("./dev/")]
+    subprocess.run(
+        cmd[:-3] + ["--no-recursion", "--"] + first, stdin=subprocess.DEVNULL, capture_output=True, check=False
+    )
+    cli.phase("during-extract")
+
+
 def extract_template(archive, rootdir, unprivileged):
     flag = _archive_compression(archive)
     print("extracting archive '%s'" % archive)
@@ -622,6 +635,8 @@ def extract_template(archive, rootdir, unprivileged):
         cmd.append(flag)
     cmd += ["--totals", "--numeric-owner", "--sparse", "-C", rootdir, "--skip-old-files", "--anchored"]
     cmd += ["--exclude", "./dev/*"]
+    if cli.phase_armed("during-extract"):
+        _extract_half(cmd, archive, flag)
     rc = subprocess.call(cmd, stdin=subprocess.DEVNULL)
     if rc != 0:
         raise cli.PveError("command '%s' failed: exit code %d" % (shlex.join(cmd), rc))
@@ -712,10 +727,12 @@ def cmd_create(argv):
         vollist = []
         try:
             with ctconfig.conf_lock(vmid, 10):
+                cli.phase("after-lock")  # the config is the placeholder `lock: create`
                 for key in _mp_keys(mp_param):
                     allocated = _create_disk(vmid, key, mp_param[key], conf)
                     if allocated:
                         vollist.append(allocated)
+                        cli.phase("after-alloc")  # volumes exist, the config is still the placeholder
                 rootfs = ctconfig.parse_rootfs(conf["rootfs"])
                 if not os.path.exists(archive):
                     if ostemplate.startswith("/"):
@@ -723,6 +740,8 @@ def cmd_create(argv):
                     print("volume '%s' does not exist" % ostemplate)
                     raise cli.PveError("volume '%s' does not exist" % ostemplate)
                 rootdir = st.volume_path(rootfs["volume"]) if rootfs["type"] == "volume" else rootfs["volume"]
+                if not node.in_node(rootdir):
+                    raise cli.PveError(node.outside_message(rootdir))
                 extract_template(archive, rootdir, unprivileged)
                 if "arch" not in conf:
                     try:
@@ -740,6 +759,10 @@ def cmd_create(argv):
                     if given and given != detected:
                         print("got unexpected ostype (%s != %s)" % (detected, given))
                     conf["ostype"] = given or detected
+                # PVE's "safe config (after OS detection)": the in-memory config, which has no
+                # `lock:` (the placeholder's lock is not in it), no default hostname/memory/swap yet.
+                ctconfig.write_conf(vmid, conf)
+                cli.phase("after-config-write")
                 post_create(rootdir, conf, ssh_keys)  # before the default: Setup writes `localhost`
                 conf.setdefault("hostname", "CT%s" % vmid)
                 if not conf.get("memory"):
@@ -931,6 +954,7 @@ def destroy_volumes(vmid, conf, purge_unreferenced=False):
             except cli.PveError as e:
                 if "dataset does not exist" not in e.message:  # ZFSPoolPlugin ignores this one
                     raise
+            cli.phase("after-volume")  # freed; the config still names it
     if purge_unreferenced:
         for sid, scfg in st.storages().items():
             if scfg.get("disable") or not {"rootdir", "images"} & set(scfg.get("content", ())):
@@ -975,6 +999,7 @@ def cmd_destroy(argv):
             if rt is not None:
                 rt.destroy_runtime(vmid)
             ctconfig.write_conf(vmid, {"lock": "destroyed"})
+            cli.phase("after-lock")  # volumes gone, the config is `lock: destroyed`
             if opts.get("purge"):
                 print("purging CT %s from related configurations.." % vmid)
             ctconfig.destroy_conf(vmid)
