@@ -43,9 +43,12 @@ CHECKS = (
     "run_dir",
     "stale_state",
     "stale_locks",
+    "half_made",
+    "orphan_volumes",
+    "leftover_cgroups",
     "duplicate_vmid",
 )
-REPAIRS = ("stale_state", "stale_locks")
+REPAIRS = ("stale_state", "stale_locks", "half_made", "orphan_volumes", "leftover_cgroups")
 
 
 class Result:
@@ -638,4 +641,5 @@ def check_duplicate_vmid(node, params):
     return Result("duplicate_vmid", OK, "%d guest(s), every VMID once, .vmlist matches the configs" % len(seen))
 
 
-CHECK_FUNCTIONS = {name: globals()["check_" + name] for name in CHECKS}
+# the checks of leftovers (leftovers.py) join these in run.py
+CHECK_FUNCTIONS = {name: globals()["check_" + name] for name in CHECKS if "check_" + name in globals()}
