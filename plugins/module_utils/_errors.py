@@ -67,7 +67,8 @@ CATEGORY_HINTS = {
     RESOURCE_EXHAUSTED: "Free space, memory or VMIDs on the node (or pick another storage), then retry.",
     PERMISSION_DENIED: "Run the task as root on the Proxmox VE node (become: true) and check the guard named in "
     "the message.",
-    TIMEOUT: "Raise command_timeout / wait_timeout, or find out why the node is slow (see the command's output).",
+    TIMEOUT: "Raise the bound named in the message (command_timeout, create_timeout, wait_timeout, stop_timeout), "
+    "or find out why the node is slow (see the command's output).",
     UNSUPPORTED: "This node, storage or container cannot do that; choose another storage or option.",
     UNKNOWN: "Read stderr below; run the command by hand on the node to see the full task log.",
 }

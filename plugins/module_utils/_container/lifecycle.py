@@ -47,6 +47,31 @@ CREATE_RETRIES = 5
 SECRET_MASK = "********"
 
 
+class Bound:
+    """The time limit of one command and the option(s) that set it (named in a timeout error)."""
+
+    def __init__(self, option, seconds, why=""):
+        self.option = option
+        self.seconds = seconds
+        self.why = why
+
+    def overrun(self, result, action, what):
+        """(message, hint) of a command killed at this bound."""
+        message = "Cannot %s %s: `%s` ran longer than %s (%s s) and was killed [timeout]" % (
+            action,
+            what,
+            result.cmd,
+            self.option,
+            self.seconds,
+        )
+        hint = "Raise %s if the node is only slow%s; otherwise find out what %s waits for." % (
+            self.option,
+            self.why,
+            result.argv[0],
+        )
+        return message, hint
+
+
 def container_pid(vmid, runner=None):
     """The container's init pid: from its cgroup, else `lxc-info -p -H` (not a pct call).
 
@@ -91,11 +116,15 @@ class ContainerTask(Identity, PreChecks, Reporting):
     def fail(self, category, message, hint=None, **kw):
         raise _errors.NexcageError(category, message, hint=hint, **kw)
 
-    def run(self, argv, action, mutating=True, timeout=None, hint=None):
+    def run(self, argv, action, mutating=True, bound=None, hint=None):
+        """Run one command; bound is its Bound (default: command_timeout)."""
+        bound = bound or Bound("command_timeout", self.runner.timeout)
         try:
-            return self.runner.run(argv, mutating=mutating, timeout=timeout)
+            return self.runner.run(argv, mutating=mutating, timeout=bound.seconds)
         except CommandFailed as exc:
             err = _errors.error_from_result(exc.result, action, self.vmid, self.name, hint=hint)
+            if exc.result.timed_out:
+                err.message, err.hint = bound.overrun(exc.result, action, self.what())
             if self.created and action != "create":
                 err.message += " (the container was created by this task and is kept)"
             err.cmd = self._mask(err.cmd)
@@ -204,8 +233,16 @@ class ContainerTask(Identity, PreChecks, Reporting):
             write_record(self.vmid, {"vmid": self.vmid, "image": desired.image, "created": int(time.time())})
             self.sync_oci("created")
 
+    def create_bound(self):
+        return Bound("create_timeout", self.params["create_timeout"], " (a large template, a slow storage)")
+
     def _create_once(self, vmid, desired):
-        self.run(self.create_argv(vmid, desired), "create", timeout=max(self.runner.timeout, 600))
+        try:
+            self.run(self.create_argv(vmid, desired), "create", bound=self.create_bound())
+        except _errors.NexcageError as err:
+            if not self.check:
+                self.explain_leftover(err)
+            raise
 
     def _create_allocating(self, desired):
         tried = []
@@ -247,9 +284,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
     # ---------------------------------------------------------------- run state
 
     def start(self):
-        self.run(
-            _runner.pct("start", self.vmid), "start", timeout=max(self.runner.timeout, self.params["wait_timeout"])
-        )
+        self.run(_runner.pct("start", self.vmid), "start", bound=Bound("wait_timeout", self.params["wait_timeout"]))
         self.changed = True
         self.steps.append("start")
         if not self.check:
@@ -261,7 +296,12 @@ class ContainerTask(Identity, PreChecks, Reporting):
         if self.params["stop_mode"] == "shutdown":
             timeout = self.params["stop_timeout"]
             argv = _runner.pct("shutdown", self.vmid, options=[("timeout", timeout), ("forceStop", "1")])
-            self.run(argv, "shut down", timeout=max(self.runner.timeout, timeout + 30))
+            bound = Bound(
+                "stop_timeout + command_timeout",
+                timeout + self.runner.timeout,
+                " (stop_timeout for the clean shutdown, command_timeout for the forced stop after it)",
+            )
+            self.run(argv, "shut down", bound=bound)
         else:
             self.run(_runner.pct("stop", self.vmid), "stop")
         self.changed = True
@@ -272,11 +312,12 @@ class ContainerTask(Identity, PreChecks, Reporting):
 
     def reboot(self):
         timeout = self.params["stop_timeout"]
-        self.run(
-            _runner.pct("reboot", self.vmid, options=[("timeout", timeout)]),
-            "restart",
-            timeout=max(self.runner.timeout, timeout + self.params["wait_timeout"] + 30),
+        bound = Bound(
+            "stop_timeout + wait_timeout",
+            timeout + self.params["wait_timeout"],
+            " (stop_timeout for the shutdown, wait_timeout for the start)",
         )
+        self.run(_runner.pct("reboot", self.vmid, options=[("timeout", timeout)]), "restart", bound=bound)
         self.changed = True
         self.steps.append("restart")
         if not self.check:
@@ -352,6 +393,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
             return self.do_absent(config, before)
 
         running = False
+        if config is not None:
+            self.refuse_half_made(config, "update")
         if config is None:
             try:
                 self.create(desired)
