@@ -290,3 +290,12 @@ def ct(fresh_node, unique_vmid):
 
 def lxc_available():
     return shutil.which("lxc-start") is not None and os.geteuid() == 0
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what tests recorded as a summary line (the fault matrix's totals), also under xdist."""
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for name, value in getattr(report, "user_properties", ()):
+                if name == "fault_matrix" and getattr(report, "when", "call") == "call":
+                    terminalreporter.write_line(value)

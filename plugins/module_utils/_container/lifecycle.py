@@ -274,7 +274,12 @@ class ContainerTask(Identity, PreChecks, Reporting):
         options = [("force", "1")] if running else []
         if self.params.get("purge"):
             options.append(("purge", "1"))
-        self.run(_runner.pct("destroy", self.vmid, options=options), "destroy")
+        try:
+            self.run(_runner.pct("destroy", self.vmid, options=options), "destroy")
+        except _errors.NexcageError as err:
+            if not self.check:
+                self.explain_leftover(err, "destroy")
+            raise
         self.changed = True
         self.steps.append("destroy")
         if not self.check:
@@ -488,6 +493,13 @@ class ContainerTask(Identity, PreChecks, Reporting):
 
     def do_absent(self, config, before):
         if config is None:
+            if self.vmid is not None and not self.check:
+                # nexcage's own files of a container that is gone (an interrupted destroy, or one removed
+                # by a repair or by hand): housekeeping, not a change of the node's containers
+                state = ocistate.read_state(self.vmid) or {}
+                if (state.get("annotations") or {}).get("org.cageforge.nexcage.backend") == "pct":
+                    ocistate.remove_state(self.vmid)  # never a runc/crun container's state named like it
+                remove_record(self.vmid)
             return self.finish(before, None)
         running = readers.is_running(self.vmid)
         if running and not self.params["force"]:

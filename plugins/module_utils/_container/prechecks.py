@@ -13,6 +13,8 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._health import h
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, readers
 
 PATH_STORAGE_TYPES = ("dir", "nfs", "cifs", "cephfs", "btrfs", "glusterfs")
+# failures that may strike in the middle of a pct create/destroy (the others are refusals before it starts)
+LEFTOVER_CATEGORIES = (_errors.TIMEOUT, _errors.UNKNOWN, _errors.RESOURCE_EXHAUSTED, _errors.NOT_FOUND)
 # content -> (what it holds, hint for a missing storage, hint for a storage without that content)
 STORAGE_USES = {
     "vztmpl": (
@@ -127,21 +129,27 @@ class PreChecks:
             hint=halfmade.repair_hint(self.vmid, config),
         )
 
-    def explain_leftover(self, err):
-        """After a failed or killed pct create: say what it left on the node and the way out."""
-        if err.category == _errors.ALREADY_EXISTS or self.vmid is None:
-            return  # another guest's VMID: nothing of ours there
+    def explain_leftover(self, err, action="create"):
+        """After a failed or killed pct create/destroy: say what it left on the node and the way out."""
+        if self.vmid is None or err.category not in LEFTOVER_CATEGORIES:
+            return  # refused before it started (or another guest's VMID): nothing of ours changed
         config = readers.ct_config(self.vmid)
         if config is None:
-            return  # Proxmox VE's failure path removed the config and the volumes it allocated
+            return  # nothing left: Proxmox VE's failure path ran (create), or the destroy got through
         why = halfmade.half_made(config)
-        if why is None:
-            why = "its config is there, but the create did not finish (no hostname, keys or password set)"
+        if why is not None:
+            hint = halfmade.repair_hint(self.vmid, config)
+        elif action == "create":
+            why = "its config is there, but the create did not finish (hostname, SSH keys, password)"
             hint = (
                 "Remove it (state: absent, or `pct destroy %s`) and run this task again; or run this task "
                 "again to finish its settings (SSH keys and the password are only set by a create)." % self.vmid
             )
         else:
-            hint = halfmade.repair_hint(self.vmid, config)
-        err.message += "; the interrupted create left CT %s half-made: %s" % (self.vmid, why)
+            why = "its config is still there, its volumes may be partly freed"
+            hint = (
+                "Run this task again to finish the destroy (nexcage_health's half_made check names the volumes "
+                "the config still names but that are gone)."
+            )
+        err.message += "; the interrupted %s left CT %s half-made: %s" % (action, self.vmid, why)
         err.hint = "%s %s" % (err.hint, hint) if err.category == _errors.TIMEOUT else hint

@@ -42,12 +42,40 @@ def config_volumes(config):
     return found
 
 
+def volume_exists(node, volid):
+    """Whether the storage volume volid exists: True, False, or None when this check cannot tell."""
+    sid, _sep, name = volid.partition(":")
+    cfg = node.storages().get(sid)
+    if not cfg or cfg.get("disable"):
+        return None
+    if cfg.get("type") == "zfspool" and cfg.get("pool") and node.which("zfs"):
+        return "%s/%s" % (cfg["pool"], name) in node.zfs_children(cfg["pool"])
+    if cfg.get("type") == "dir" and isinstance(cfg.get("path"), str):
+        owner = VOLUME_NAME.match(name.split("/")[-1])
+        if owner and "/" in name:
+            return node.exists(os.path.join(cfg["path"], "images", name))
+    return None
+
+
+def _why_half_made(node, cfg):
+    why = halfmade.half_made(cfg)
+    if why is not None or cfg.get("template"):
+        return why
+    missing = [volid for volid in config_volumes(cfg) if volume_exists(node, volid) is False]
+    if missing:
+        return "its config names volume(s) that do not exist: %s" % ", ".join(missing)
+    return None
+
+
 def check_half_made(node, params):
-    """Configs that are not whole containers and not stale_locks' (no rootfs, or only a lock line)."""
+    """Configs that are not whole containers and not stale_locks' (no rootfs, only a lock line, or
+    volumes that are gone: an interrupted pct destroy frees the volumes before it touches the config)."""
     findings, busy = [], []
     for vmid, cfg in sorted(node.local_cts().items(), key=lambda kv: _vmid_sort(kv[0])):
-        why = halfmade.half_made(cfg)
-        if why is None or cfg.get("lock") in halfmade.STALE_LOCKS or cfg.get("template"):
+        if cfg.get("lock") in halfmade.STALE_LOCKS:
+            continue
+        why = _why_half_made(node, cfg)
+        if why is None:
             continue
         tasks = live_tasks(node, vmid)
         if tasks:
@@ -70,14 +98,17 @@ def check_half_made(node, params):
             "container(s) that cannot start or be updated: %s"
             % "; ".join("CT %s: %s" % (f["vmid"], f["why"]) for f in findings)
             + ("; busy: %s" % ", ".join(busy) if busy else ""),
-            "if it is a leftover (an interrupted create whose lock was removed by hand): repair: [half_made] removes "
-            "the config (`pct destroy <vmid>`, only when it names no volume), then the orphan_volumes check reports "
-            "its volumes; to keep it, set its root filesystem back: `pct set <vmid> --rootfs <volume>`",
+            "a config without rootfs is a leftover of an interrupted create whose lock was removed by hand: "
+            "repair: [half_made] removes the config (`pct destroy <vmid>`, only when it names no volume), then "
+            "the orphan_volumes check reports its volumes; to keep it, set its root filesystem back: `pct set "
+            "<vmid> --rootfs <volume>`. A config naming volumes that are gone is an interrupted destroy: run the "
+            "destroy again (nexcage_container state: absent, or `pct destroy <vmid>`); to keep it, restore the "
+            "volume or drop the mount point (`pct set <vmid> --delete mpN`)",
             items=findings,
         )
     if busy:
         return Result("half_made", OK, "being worked on: %s" % ", ".join(busy))
-    return Result("half_made", OK, "every container config has a rootfs")
+    return Result("half_made", OK, "every container config has a rootfs and its volumes exist")
 
 
 def _guests(node):

@@ -142,12 +142,13 @@ class NodeView:
 
     def zfs_children(self, dataset):
         """The datasets and zvols directly below dataset (`zfs list -d 1`); [] when it does not exist."""
-        res = self.runner.run(
-            _runner.zfs("list", "-H", "-o", "name", "-t", "filesystem,volume", "-d", "1", dataset), check=False
-        )
-        if res.rc != 0:
-            return []
-        return [name for name in res.stdout.split("\n") if name.startswith(dataset + "/")]
+        key = "zfs:" + dataset
+        if key not in self._cache:
+            argv = _runner.zfs("list", "-H", "-o", "name", "-t", "filesystem,volume", "-d", "1", dataset)
+            res = self.runner.run(argv, check=False)
+            names = res.stdout.split("\n") if res.rc == 0 else []
+            self._cache[key] = [name for name in names if name.startswith(dataset + "/")]
+        return self._cache[key]
 
     def storages(self):
         if "storages" not in self._cache:

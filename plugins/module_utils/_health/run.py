@@ -103,7 +103,7 @@ def _repair(node, results, repair, params, check_mode):
 
 def _forget(node):
     """Drop what the node view cached about guests and processes (a repair changed them)."""
-    for key in ("cts", "processes", "vmlist"):
+    for key in [k for k in node._cache if k in ("cts", "processes", "vmlist") or k.startswith("zfs:")]:
         node._cache.pop(key, None)
 
 
