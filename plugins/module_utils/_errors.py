@@ -61,7 +61,8 @@ CATEGORY_HINTS = {
     NOT_FOUND: "Check the name in the message: create the missing object, or fix the option that refers to it.",
     INVALID_ARGUMENT: "Fix the option named in the message; the PVE rule it broke is quoted there.",
     LOCKED: "Wait for the operation that holds the lock (backup, snapshot, migrate, ...) to finish; "
-    "if nothing is running any more, remove a stale lock with `pct unlock <vmid>`.",
+    "if nothing is running any more, remove a stale lock with `pct unlock <vmid>`, except for lock 'create' or "
+    "'destroyed' (an interrupted create or destroy): repair those with nexcage_health and repair: [stale_locks].",
     NOT_RUNNING: "Start the container first (state: started), or run the step only while it is running.",
     ALREADY_RUNNING: "Stop the container first (state: stopped), or set force: true where the module offers it.",
     RESOURCE_EXHAUSTED: "Free space, memory or VMIDs on the node (or pick another storage), then retry.",

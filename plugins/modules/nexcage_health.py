@@ -88,8 +88,10 @@ options:
       - V(stale_locks) completes what the interrupted task would have done. A container left in lock
         C(create) was never finished, and Proxmox VE itself removes it when a create fails; one left in
         lock C(destroyed) was being removed. Both get C(pct unlock <vmid>) then
-        C(pct destroy <vmid> --destroy-unreferenced-disks 1). A container with C(protection) set is skipped
-        and reported. To keep such a container instead, run only C(pct unlock) by hand.
+        C(pct destroy <vmid> --destroy-unreferenced-disks 1), which frees every volume named for the VMID
+        (the ones the interrupted create allocated, and any other unreferenced one of that VMID). A container
+        with C(protection) set is skipped and reported. A bare C(pct unlock) is no repair; it leaves an empty
+        config (create) or one naming freed volumes (destroy), which C(half_made) then reports.
       - V(half_made) removes the config of a container that has no C(rootfs) (C(pct unlock) when it holds a lock,
         then C(pct destroy <vmid>)), only when the config names no volume and has no C(protection); the
         volumes named for its VMID then show in C(orphan_volumes).

@@ -246,7 +246,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
 
     def _create_allocating(self, desired):
         tried = []
-        with vmid_lock(timeout=max(self.runner.timeout, 600)):
+        # the lock is held by another task while it runs its own pct create
+        with vmid_lock(timeout=max(self.runner.timeout, self.params["create_timeout"])):
             hostname = self.params.get("hostname")
             if hostname:
                 # another task may have created it while we waited for the lock

@@ -571,8 +571,9 @@ def check_stale_locks(node, params):
             % ", ".join("CT %s (lock: %s)" % (f["vmid"], f["lock"]) for f in findings)
             + ("; busy: %s" % ", ".join(busy) if busy else ""),
             "an interrupted create left a half-made container and an interrupted destroy a half-removed one: "
-            "repair: [stale_locks] removes them (pct unlock <vmid>; pct destroy <vmid> "
-            "--destroy-unreferenced-disks 1); to keep one instead run only `pct unlock <vmid>` and check its config",
+            "repair: [stale_locks] removes them as Proxmox VE's own failure path would (pct unlock <vmid>; pct "
+            "destroy <vmid> --destroy-unreferenced-disks 1), then the task that made it can run again. A bare "
+            "`pct unlock <vmid>` is no repair: it leaves a config without rootfs, or one naming freed volumes",
             items=findings,
         )
     if busy:

@@ -49,7 +49,8 @@ def volume_exists(node, volid):
     if not cfg or cfg.get("disable"):
         return None
     if cfg.get("type") == "zfspool" and cfg.get("pool") and node.which("zfs"):
-        return "%s/%s" % (cfg["pool"], name) in node.zfs_children(cfg["pool"])
+        children = node.zfs_children(cfg["pool"])
+        return None if children is None else "%s/%s" % (cfg["pool"], name) in children
     if cfg.get("type") == "dir" and isinstance(cfg.get("path"), str):
         owner = VOLUME_NAME.match(name.split("/")[-1])
         if owner and "/" in name:
@@ -129,7 +130,7 @@ def _volumes_on_storages(node):
             continue
         if cfg.get("type") == "zfspool" and cfg.get("pool") and node.which("zfs"):
             pool = cfg["pool"]
-            for dataset in node.zfs_children(pool):
+            for dataset in node.zfs_children(pool) or []:
                 name = dataset[len(pool) + 1 :]
                 match = VOLUME_NAME.match(name)
                 if match:

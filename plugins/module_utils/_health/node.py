@@ -141,13 +141,13 @@ class NodeView:
         return self.read(os.path.join(paths.NODES_DIR, nodename or self.node_name(), sub, "%s.conf" % vmid))
 
     def zfs_children(self, dataset):
-        """The datasets and zvols directly below dataset (`zfs list -d 1`); [] when it does not exist."""
+        """The datasets and zvols directly below dataset (`zfs list -d 1`); None when zfs cannot list it."""
         key = "zfs:" + dataset
         if key not in self._cache:
             argv = _runner.zfs("list", "-H", "-o", "name", "-t", "filesystem,volume", "-d", "1", dataset)
             res = self.runner.run(argv, check=False)
-            names = res.stdout.split("\n") if res.rc == 0 else []
-            self._cache[key] = [name for name in names if name.startswith(dataset + "/")]
+            names = res.stdout.split("\n") if res.rc == 0 else None
+            self._cache[key] = None if names is None else [name for name in names if name.startswith(dataset + "/")]
         return self._cache[key]
 
     def storages(self):

@@ -114,6 +114,11 @@ def healthy_answers():
         "pvesm status": (0, PVESM_OK, ""),
         "zpool list -H -o name,health": (0, "rpool\tONLINE\n", ""),
         "zpool status -x": (0, "all pools are healthy\n", ""),
+        "zfs list -H -o name -t filesystem,volume -d 1 rpool/data": (
+            0,
+            "rpool/data\nrpool/data/subvol-100-disk-0\n",
+            "",
+        ),
     }
 
 

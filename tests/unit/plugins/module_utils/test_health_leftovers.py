@@ -42,6 +42,7 @@ def test_half_made_reports_and_repairs_only_configs_without_volumes():
     node.add_ct(103, "lock: backup\n")
     node.add_ct(104, "hostname: y\nmp0: local-zfs:subvol-104-disk-1,mp=/d\n")
     node.add_ct(105, "rootfs: local-zfs:subvol-105-disk-0,size=1G\n")
+    node.runner.answers[ZFS_LIST] = (0, "rpool/data\nrpool/data/subvol-105-disk-0\n", "")
     out, _failed = results(node, checks=["half_made"], repair=["half_made"])
     found = by_name(out)["half_made"]
     assert found["status"] == "warn"
@@ -50,9 +51,27 @@ def test_half_made_reports_and_repairs_only_configs_without_volumes():
         "CT 103: its config holds only `lock: backup` and no rootfs; CT 104: its config has no rootfs "
         "(keys: hostname, mp0)"
     )
-    assert node.runner.commands == ["pct destroy 101", "pct unlock 103", "pct destroy 103"]
+    assert [c for c in node.runner.commands if c.startswith("pct")] == [
+        "pct destroy 101",
+        "pct unlock 103",
+        "pct destroy 103",
+    ]
     skipped = [r for r in out["repairs"] if r["vmid"] == 104][0]
     assert skipped["failed"] and "names volume(s) local-zfs:subvol-104-disk-1" in skipped["result"]
+
+
+def test_half_made_names_volumes_that_are_gone():
+    node = FakeNode(healthy_files(), healthy_answers())
+    node.add_ct(106, "rootfs: local-zfs:subvol-106-disk-0,size=1G\nmp0: local-zfs:subvol-106-disk-1,mp=/d\n")
+    node.runner.answers[ZFS_LIST] = (0, "rpool/data\nrpool/data/subvol-106-disk-0\n", "")
+    out, _failed = results(node, checks=["half_made"], repair=["half_made"])
+    found = by_name(out)["half_made"]
+    assert found["detail"].endswith("CT 106: its config names volume(s) that do not exist: local-zfs:subvol-106-disk-1")
+    assert "an interrupted destroy: run the destroy again" in found["remedy"]
+    assert out["repairs"][0]["failed"] and "names volume(s)" in out["repairs"][0]["result"]
+    node.runner.answers[ZFS_LIST] = (1, "", "cannot open 'rpool/data': dataset does not exist\n")
+    out, _failed = results(FakeNode(node.files, node.runner.answers), checks=["half_made"])
+    assert by_name(out)["half_made"]["status"] == "ok", "cannot tell: not reported"
 
 
 def test_half_made_check_mode_only_plans():
