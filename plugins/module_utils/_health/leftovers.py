@@ -18,7 +18,6 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._health.checks i
     OK,
     WARN,
     Result,
-    _vmid_sort,
     ct_running,
     live_tasks,
 )
@@ -72,7 +71,7 @@ def check_half_made(node, params):
     """Configs that are not whole containers and not stale_locks' (no rootfs, only a lock line, or
     volumes that are gone: an interrupted pct destroy frees the volumes before it touches the config)."""
     findings, busy = [], []
-    for vmid, cfg in sorted(node.local_cts().items(), key=lambda kv: _vmid_sort(kv[0])):
+    for vmid, cfg in sorted(node.local_cts().items(), key=lambda kv: int(kv[0])):
         if cfg.get("lock") in halfmade.STALE_LOCKS:
             continue
         why = _why_half_made(node, cfg)
