@@ -287,6 +287,15 @@ def plan(cells):
     return steps
 
 
+def bound_named(cell):
+    """What a container task's timeout error must say: the command ran longer than which bound."""
+    args = cell.task[1]
+    option = next(k for k in ("create_timeout", "wait_timeout", "command_timeout") if k in args)
+    if cell.command == "pct shutdown":
+        return "ran longer than stop_timeout + command_timeout (%d s)" % (args["stop_timeout"] + args[option])
+    return "ran longer than %s (%d s)" % (option, args[option])
+
+
 def problems_of(cell, results):
     """What is wrong with one cell's results (empty: the cell is consistent and converges)."""
     got = {tag: results[i] for tag, i in cell.steps.items()}
@@ -297,6 +306,8 @@ def problems_of(cell, results):
         wrong.append("the faulted task did not fail with a category: %s" % fault.get("msg"))
     elif cell.category and error["category"] != cell.category:
         wrong.append("category %s, expected %s: %s" % (error["category"], cell.category, fault.get("msg")))
+    elif cell.category == "timeout" and cell.task[0] == CT and bound_named(cell) not in error.get("message", ""):
+        wrong.append("the timeout does not name `%s` and its bound: %s" % (bound_named(cell), error.get("message")))
     if "Traceback" in json.dumps(fault):
         wrong.append("a traceback in the result")
     named = {c["name"] for c in got["seen"]["checks"] if c["status"] != "ok"}
