@@ -8,24 +8,32 @@ BIN := $(CURDIR)/$(VENV)/bin
 COLLECTIONS := $(CURDIR)/build/collections
 PVESIM := $(CURDIR)/tests/pvesim/bin/pvesim
 DEMO_NODE := $(CURDIR)/build/demo-node
+# The demo's first VMID (it uses two); VMIDs are host-wide under real LXC.
+DEMO_VMID_BASE ?= 7101
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all setup os-deps venv collection sanity-bootstrap demo test lint sanity pytest golden docs docs-check build clean
+.PHONY: all setup os-deps debian-template venv collection sanity-bootstrap demo test lint sanity pytest compat compat-ends
+.PHONY: docs docs-check build golden requirements clean
 
 all: test
 
-setup: os-deps venv collection sanity-bootstrap
+setup: os-deps debian-template venv collection sanity-bootstrap
 
 os-deps:
 	@scripts/install-os-deps.sh
 
+# The Debian 12 test template (python3 inside), built once into build/templates/ (needs Debian's mirror).
+debian-template: os-deps
+	@scripts/build-debian-template.sh
+
 venv: $(VENV)/.installed
 
+# An existing environment (or a link to a shared one) is updated in place, not made again.
 $(VENV)/.installed: requirements/dev.txt
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
 
@@ -39,7 +47,7 @@ sanity-bootstrap:
 demo: setup
 	rm -rf $(DEMO_NODE)
 	$(PVESIM) init $(DEMO_NODE)
-	$(PVESIM) run --root $(DEMO_NODE) -- $(BIN)/ansible-playbook playbooks/demo.yml
+	$(PVESIM) run --root $(DEMO_NODE) -- $(BIN)/ansible-playbook -e demo_vmid_base=$(DEMO_VMID_BASE) playbooks/demo.yml
 
 lint: setup
 	$(BIN)/ruff check .
@@ -52,7 +60,17 @@ sanity: setup
 pytest: setup
 	$(BIN)/pytest -n 2
 
-test: setup lint sanity pytest
+# The declared ansible-core range (meta/runtime.yml), proven on the built and installed collection:
+# clean virtual environments in build/compat (made once, reused), ansible-doc for every module and
+# role, and playbooks/demo.yml under a simulated node. `compat` runs the lowest, a middle and the
+# highest version of scripts/compat.py's CORES; `make test` (and so CI) runs the lowest and the highest.
+compat: setup
+	$(BIN)/python scripts/compat.py
+
+compat-ends: setup
+	$(BIN)/python scripts/compat.py --ends
+
+test: setup lint sanity pytest compat-ends
 
 # Re-record tests/golden/ from Proxmox VE's own code in ../shared/pve-oracle (installs its Perl
 # packages with apt-get; run as root). `make test` only reads the recorded corpus.
@@ -68,6 +86,11 @@ docs-check: setup
 
 build: setup
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
+
+# requirements/dev.txt is compiled from the direct tools in requirements/dev.in.
+requirements: venv
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --annotation-style line \
+	  --custom-compile-command "make requirements" requirements/dev.in -o requirements/dev.txt
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

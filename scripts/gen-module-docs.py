@@ -211,6 +211,10 @@ def render(name, data):
             desc = _cell(spec.get("description"))
             if spec.get("details"):
                 desc += "<br>" + _cell(spec["details"])
+            for key, label in (("platforms", "Platforms"), ("membership", "Action group")):
+                if spec.get(key):
+                    values = spec[key] if isinstance(spec[key], list) else [spec[key]]
+                    desc += "<br>%s: %s" % (label, ", ".join("`%s`" % value for value in values))
             out.append("| %s | %s | %s |" % (attr, spec.get("support", ""), desc))
         out.append("")
     if doc.get("notes"):

@@ -2,7 +2,9 @@
 # Installs the Debian packages the simulated node and the OCI work need.
 # Needs root for apt; without root it only reports what is missing.
 set -euo pipefail
-packages=(lxc busybox-static zstd uidmap rsync runc crun iproute2 tar)
+# mmdebstrap: the Debian test template (scripts/build-debian-template.sh);
+# openssh-server/-client: the pct connection's remote-node tests (an sshd on 127.0.0.1)
+packages=(lxc busybox-static zstd uidmap rsync runc crun iproute2 tar mmdebstrap openssh-server openssh-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

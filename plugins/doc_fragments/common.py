@@ -24,15 +24,6 @@ options:
 notes:
   - Runs on the Proxmox VE node itself, as root, through the node's own command-line tools.
     No HTTP API and no API token are used.
-  - Every command runs with C(LANG=C) from an argument list, never through a shell.
-"""
-
-    ATTRIBUTES = r"""
-attributes:
-  check_mode:
-    support: full
-    description: Can run in check mode and return changed status prediction without modifying target.
-  diff_mode:
-    support: full
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+  - Every command runs in the C locale with UTF-8 (C(LANG=C.UTF-8)), so that messages are untranslated
+    and non-ASCII values reach Proxmox intact, from an argument list, never through a shell.
 """

@@ -5,7 +5,9 @@
 """Command runner shared by every nexcage module. PRIVATE to the collection.
 
 Every external command goes through Runner.run: an argv list (never a shell),
-LANG=C so that error strings can be matched, a timeout, and a record of what
+the C locale so that error strings can be matched (C.UTF-8: Proxmox decodes its
+arguments by the locale, and under plain C a non-ASCII description would be stored
+as replacement characters), a timeout, and a record of what
 ran (or, in check mode, what would have run) for the module result.
 """
 
@@ -97,7 +99,7 @@ class Runner:
         self.timeout = timeout
         self.history = []
         env = dict(os.environ if environ is None else environ)
-        env.update({"LANG": "C", "LC_ALL": "C", "LANGUAGE": "C"})
+        env.update({"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "LANGUAGE": "C"})
         self._env = env
 
     @property

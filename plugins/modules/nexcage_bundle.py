@@ -39,7 +39,8 @@ author:
   - nexcage contributors (@cageforge)
 extends_documentation_fragment:
   - cageforge.nexcage.common
-  - cageforge.nexcage.common.ATTRIBUTES
+  - cageforge.nexcage._attributes
+  - cageforge.nexcage._attributes.CHANGES_STATE
 requirements:
   - jsonschema (Python library; on Debian and Proxmox VE the package C(python3-jsonschema)) for
     O(state=present) and O(state=validated).

@@ -44,11 +44,12 @@ requirements:
     OCI bundle directory (the bundle's C(config.json) is validated). Not needed for templates.
 extends_documentation_fragment:
   - cageforge.nexcage.common
-  - cageforge.nexcage.common.ATTRIBUTES
+  - cageforge.nexcage._attributes
+  - cageforge.nexcage._attributes.CHANGES_STATE
 attributes:
   idempotent:
     support: partial
-    description: Not idempotent with O(state=restarted), which always restarts.
+    details: Not idempotent with O(state=restarted), which always restarts.
 options:
   vmid:
     description:

@@ -40,7 +40,7 @@ author:
   - nexcage contributors (@cageforge)
 extends_documentation_fragment:
   - cageforge.nexcage.common
-  - cageforge.nexcage.common.ATTRIBUTES
+  - cageforge.nexcage._attributes
 options:
   checks:
     description:
@@ -110,9 +110,13 @@ options:
     default: []
 attributes:
   check_mode:
+    support: full
     details: Every check runs; repairs are only planned (their commands are listed in RV(commands)).
   diff_mode:
     support: none
+  idempotent:
+    support: full
+    details: The checks change nothing; a repair that was made is not needed, so not made, on the next run.
 notes:
   - The checks read files (C(/proc/self/mountinfo), C(/etc/pve), C(/sys/class/net), C(/sys/fs/cgroup),
     C(/etc/subuid)) directly; the only commands are C(pvesm status), C(zpool list), C(zpool status -x),

@@ -25,7 +25,8 @@ author:
   - nexcage contributors (@cageforge)
 extends_documentation_fragment:
   - cageforge.nexcage.common
-  - cageforge.nexcage.common.ATTRIBUTES
+  - cageforge.nexcage._attributes
+  - cageforge.nexcage._attributes.CHANGES_STATE
 options:
   name:
     description:

@@ -17,6 +17,7 @@ import random
 
 SEED = 20261202
 
+STORAGE_ROOT = "/var/tmp/nexcage-golden"  # emptied before every recorded case
 STORAGE_CFG = (
     "dir: tstore\n"
     "\tpath /var/tmp/nexcage-golden/vz\n"
@@ -397,7 +398,7 @@ def _subkeys(rng, table, n_min, n_max, bad_rate):
 def gen_net(rng, bad_rate=0.15):
     table = dict(NET_SUB)
     name = rng.choice(table.pop("name")[0])
-    parts, _ = _subkeys(rng, table, 0, 6, bad_rate)
+    parts, _unused = _subkeys(rng, table, 0, 6, bad_rate)
     if rng.random() < 0.92:
         parts.insert(rng.randint(0, len(parts)), "name=" + name)
     if rng.random() < 0.05:
@@ -411,7 +412,7 @@ def gen_mp(rng, rootfs=False, bad_rate=0.15):
     if rootfs:
         for key in ("backup", "keepattrs"):
             table.pop(key)
-    parts, _ = _subkeys(rng, table, 0, 4, bad_rate)
+    parts, _unused = _subkeys(rng, table, 0, 4, bad_rate)
     if not rootfs and rng.random() < 0.93:
         value = rng.choice(mp[1]) if rng.random() < bad_rate else rng.choice(mp[0])
         parts.insert(rng.randint(0, len(parts)), "mp=" + value)
@@ -426,14 +427,14 @@ def gen_mp(rng, rootfs=False, bad_rate=0.15):
 
 
 def gen_features(rng, bad_rate=0.15):
-    parts, _ = _subkeys(rng, FEATURES_SUB, 1, 4, bad_rate)
+    parts, _unused = _subkeys(rng, FEATURES_SUB, 1, 4, bad_rate)
     if rng.random() < 0.05:
         parts.append("bogus=1")
     return ",".join(parts)
 
 
 def gen_dev(rng, bad_rate=0.15):
-    parts, _ = _subkeys(rng, DEV_SUB, 0, 3, bad_rate)
+    parts, _unused = _subkeys(rng, DEV_SUB, 0, 3, bad_rate)
     path = rng.choice(DEV_PATHS[1]) if rng.random() < bad_rate else rng.choice(DEV_PATHS[0])
     if rng.random() < 0.85:
         parts.insert(0, path)
@@ -577,16 +578,16 @@ def propstring_cases(rng):
     }
     counts = {"net0": 220, "rootfs": 120, "mp0": 220, "features": 80, "dev0": 80}
     for key in sorted(gens):
-        for _ in range(counts[key]):
+        for _round in range(counts[key]):
             add("parse-%s" % key.rstrip("0"), {"op": "parse_prop", "key": key, "value": gens[key](rng)})
     # The collection-facing helpers: parse_volume / parse_net (random MAC seeded) / parse_features.
-    for _ in range(60):
+    for _round in range(60):
         add("parse_volume", {"op": "parse_volume", "key": "mp1", "value": gen_mp(rng)})
-    for _ in range(30):
+    for _round in range(30):
         add("parse_volume", {"op": "parse_volume", "key": "rootfs", "value": gen_mp(rng, rootfs=True)})
-    for _ in range(60):
+    for _round in range(60):
         add("parse_net", {"op": "parse_net", "value": gen_net(rng), "seed": 7})
-    for _ in range(20):
+    for _round in range(20):
         add("parse_features", {"op": "parse_features", "value": gen_features(rng)})
     # Printing: print_cases() derives them from Proxmox's own parse results (parse, then print).
     for key in CHECK_TYPE_KEYS:
@@ -613,7 +614,10 @@ def print_cases(recorded):
         if req["op"] not in PRINT_OPS or "error" in res:
             continue
         op, field = PRINT_OPS[req["op"]]
-        request = {"op": op, field: res[field]}
+        value = res[field]
+        if isinstance(value, dict) and value.get("hwaddr") == "@MAC@":
+            value = dict(value, hwaddr="BC:24:11:00:00:AA")  # the generated (masked) MAC, fixed
+        request = {"op": op, field: value}
         if "key" in req:
             request["key"] = req["key"]
         cases.append({"id": case["id"].replace("/parse", "/print", 1), "group": "print", "request": request})
@@ -738,7 +742,7 @@ def gen_config(rng, with_sections=True):
 
 
 def config_texts(rng):
-    return CONFIG_EDGE + [gen_config(rng) for _ in range(140)]
+    return CONFIG_EDGE + [gen_config(rng) for _round in range(140)]
 
 
 def config_cases(rng):
@@ -767,17 +771,17 @@ CREATE_FIXED = {"node": "pve", "vmid": 200, "ostemplate": "tstore:vztmpl/debian-
 def _option_samples(rng):
     """(option, value) pairs: every listed value of every option, plus generated property strings."""
     pairs = [(key, value) for key in sorted(OPTION_VALUES) for value in OPTION_VALUES[key]]
-    for _ in range(70):
+    for _round in range(70):
         pairs.append(("net%d" % rng.choice([0, 1, 3, 31]), gen_net(rng)))
-    for _ in range(60):
+    for _round in range(60):
         pairs.append(("mp%d" % rng.choice([0, 1, 9, 255]), gen_mp(rng)))
-    for _ in range(25):
+    for _round in range(25):
         pairs.append(("rootfs", gen_mp(rng, rootfs=True)))
-    for _ in range(25):
+    for _round in range(25):
         pairs.append(("features", gen_features(rng)))
-    for _ in range(25):
+    for _round in range(25):
         pairs.append(("dev%d" % rng.choice([0, 5]), gen_dev(rng)))
-    for _ in range(15):
+    for _round in range(15):
         pairs.append(("startup", gen_startup(rng)))
     pairs += [
         ("net32", "name=eth0"),
@@ -870,25 +874,25 @@ def pct_cases(rng):
             if len(value) > 300:
                 continue
             add("set-" + key, "plain", ["set", "100", "--" + key, value])
-    for _ in range(90):
+    for _round in range(90):
         add("set-net", "plain", ["set", "100", "--net%d" % rng.choice([0, 1, 7]), gen_net(rng)])
-    for _ in range(90):
+    for _round in range(90):
         add("set-mp", "plain", ["set", "100", "--mp%d" % rng.choice([0, 1, 12]), gen_mp(rng)])
-    for _ in range(20):
+    for _round in range(20):
         add("set-rootfs", "plain", ["set", "100", "--rootfs", gen_mp(rng, rootfs=True)])
-    for _ in range(35):
+    for _round in range(35):
         add("set-features", "plain", ["set", "100", "--features", gen_features(rng)])
-    for _ in range(35):
+    for _round in range(35):
         add("set-dev", "plain", ["set", "100", "--dev%d" % rng.choice([0, 3]), gen_dev(rng)])
-    for _ in range(20):
+    for _round in range(20):
         add("set-startup", "plain", ["set", "100", "--startup", gen_startup(rng)])
     # The same against a full config (existing keys replaced, order kept), and the other bases.
     for key in ("memory", "tags", "description", "startup", "nameserver", "onboot", "cpuunits", "hostname"):
         for value in OPTION_VALUES[key][:6]:
             add("set-full", "full", ["set", "100", "--" + key, value])
-    for _ in range(40):
+    for _round in range(40):
         add("set-full", "full", ["set", "100", "--net%d" % rng.choice([0, 1, 2]), gen_net(rng, bad_rate=0.05)])
-    for _ in range(30):
+    for _round in range(30):
         add("set-full", "full", ["set", "100", "--mp%d" % rng.choice([0, 1, 2]), gen_mp(rng, bad_rate=0.05)])
     # CLI spellings: getopt forms, case, booleans without value, repeated options, positionals.
     cli_forms = [
@@ -925,7 +929,7 @@ def pct_cases(rng):
     add("set-cli", "plain", ["set", "100", "101", "--memory", "600"])
     # Multi-option sets, some with an error among them.
     samples = _option_samples(rng)
-    for _ in range(160):
+    for _round in range(160):
         args = ["set", "100"]
         for key, value in rng.sample(samples, rng.randint(2, 4)):
             if key in ("Memory", "bogus") or len(value) > 300:
@@ -1044,9 +1048,9 @@ def pct_cases(rng):
             if len(value) > 300:
                 continue
             add("create-" + key, "none", create_base + ["--" + key, value])
-    for _ in range(40):
+    for _round in range(40):
         add("create-net", "none", create_base + ["--net0", gen_net(rng)])
-    for _ in range(25):
+    for _round in range(25):
         add("create-mp", "none", create_base + ["--mp0", gen_mp(rng)])
     for args in (
         ["create", "100", "tstore:vztmpl/none.tar.gz"],

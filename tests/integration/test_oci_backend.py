@@ -23,6 +23,7 @@ import ocifix  # noqa: E402
 SCHEMA_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..", "shared", "oci-runtime-spec"
 )
+NO_SCHEMAS = "upstream OCI schemas missing: %s (defs.json, state-schema.json)" % os.path.normpath(SCHEMA_DIR)
 CRUN_WRAPPER = ["unshare", "-m", "sh", "-c", 'umount /sys/fs/cgroup/unified && exec "$@"', "crun-wrap"]
 _ids = itertools.count()
 
@@ -69,7 +70,17 @@ def rundir(tmp_path, monkeypatch):
     return tmp_path / "run-nexcage"
 
 
+def check_state(state):
+    """The required keys and types of the runtime-spec state (state-schema.json)."""
+    assert {"ociVersion", "id", "status", "bundle"} <= set(state)
+    assert state["status"] in ("creating", "created", "running", "stopped")
+    assert isinstance(state["id"], str) and isinstance(state["bundle"], str)
+    if "pid" in state:
+        assert isinstance(state["pid"], int) and state["pid"] >= 0
+
+
 def validate_state(state):
+    """Against the upstream schema itself (only where ../shared is beside the checkout)."""
     import jsonschema
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT4
@@ -112,7 +123,7 @@ def test_lifecycle(runtime, bundle, rundir):
     assert started["changed"] is True and started["steps"] == ["create", "start"]
     assert started["status"] == "running"
     state = json.loads((rundir / cid / "state.json").read_text())
-    validate_state(state)
+    check_state(state)
     assert state["id"] == cid and state["status"] == "running" and state["bundle"] == str(path)
     assert os.path.exists("/proc/%d" % state["pid"])
     proc = subprocess.run([name, "exec", cid, "cat", "/data/seen"], capture_output=True, text=True, check=False)
@@ -125,7 +136,7 @@ def test_lifecycle(runtime, bundle, rundir):
     stopped = converge("stopped")
     assert stopped["changed"] is True and stopped["steps"] == ["kill"] and stopped["status"] == "stopped"
     state = json.loads((rundir / cid / "state.json").read_text())
-    validate_state(state)
+    check_state(state)
     assert state["status"] == "stopped" and "pid" not in state
     assert converge("stopped")["changed"] is False
 
@@ -137,6 +148,24 @@ def test_lifecycle(runtime, bundle, rundir):
     assert not (rundir / cid).exists()
     assert subprocess.run([name, "state", cid], capture_output=True, check=False).returncode != 0
     assert converge("absent")["changed"] is False
+
+
+@pytest.mark.skipif(not os.path.isdir(SCHEMA_DIR), reason=NO_SCHEMAS)
+def test_state_files_valid_against_upstream_schema(runtime, bundle, rundir):
+    from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_runtime
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
+
+    name, cid, wrapper = runtime
+    path, _hostdata, _config = bundle
+
+    def converge(state):
+        return _oci_runtime.converge(Runner(), cid, str(path), state, runtime=name, wrapper=wrapper, stop_timeout=1)
+
+    assert converge("started")["status"] == "running"
+    validate_state(json.loads((rundir / cid / "state.json").read_text()))
+    assert converge("stopped")["status"] == "stopped"
+    validate_state(json.loads((rundir / cid / "state.json").read_text()))
+    converge("absent")
 
 
 def test_config_change_recreates_running_container(runtime, bundle, rundir, tmp_path):

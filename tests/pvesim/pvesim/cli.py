@@ -96,51 +96,98 @@ def _find_spec(name, spec):
     return None, None
 
 
-def parse_args(argv, spec, npos, usage, max_pos=None):
-    """Parse argv as PVE's Getopt does. Returns (positionals, {name: raw value}).
+def _resolve_option(name, spec):
+    """Getopt::Long as PVE configures it: case-insensitive, unique abbreviations accepted.
+    Returns (key, opt, None) or (None, None, Getopt's warning)."""
+    low = name.lower()
+    key, opt = _find_spec(low, spec)
+    if opt is not None:
+        return key, opt, None
+    hits = sorted(k for k in spec if not k.endswith("[n]") and k.startswith(low))
+    if len(hits) == 1:
+        return hits[0], spec[hits[0]], None
+    if hits:
+        return None, None, "Option %s is ambiguous (%s)" % (low, ", ".join(hits))
+    return None, None, "Unknown option: %s" % low
 
-    `--opt value`, `--opt=value` and `-opt value` all work; a bare boolean means 1;
-    everything after `--` is positional. Raises UsageError as PVE would.
+
+OPTION_LIKE = re.compile(r"(--|-).+", re.S)
+
+
+def locale_is_utf8():
+    for var in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = os.environ.get(var)
+        if value:
+            return bool(re.search(r"utf-?8", value, re.I))
+    return False
+
+
+def decode_locale(text):
+    """get_options decodes every argument with decode('locale'): under a non-UTF-8 locale
+    (LANG=C) each byte of a non-ASCII character becomes U+FFFD, as a real node stores it."""
+    if locale_is_utf8() or text.isascii():
+        return text
+    return "".join(c if ord(c) < 0x80 else "\ufffd" * len(c.encode("utf-8", "surrogateescape")) for c in text)
+
+
+def parse_args(argv, spec, npos, usage, max_pos=None, list_opts=()):
+    """Parse argv as PVE's JSONSchema::get_options does. Returns (positionals, {name: raw value}).
+
+    Getopt::Long with prefix `--` or `-`: `--opt value`, `--opt=value`, `-opt value`; names are
+    case-insensitive and may be abbreviated; a string option takes the next argument whatever it
+    is, a boolean (`opt:s`) only if it does not look like an option, and a missing boolean value
+    means 1; a repeated option keeps the last value (list_opts: joined with commas); options and
+    positionals may be mixed, everything after `--` is positional. Raises UsageError as PVE would.
     """
-    positionals, opts = [], {}
+    positionals, opts, problems = [], {}, []
+    args = list(argv)
     i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            positionals.extend(argv[i + 1 :])
-            break
-        if arg.startswith("-") and len(arg) > 1 and not re.fullmatch(r"-\d+", arg):
-            name = arg.lstrip("-")
-            value = None
-            if "=" in name:
-                name, value = name.split("=", 1)
-            key, opt = _find_spec(name, spec)
-            if opt is None:
-                raise UsageError("400 unable to parse option", usage, prefix="Unknown option: %s" % name)
-            if value is None:
-                if opt.type == "boolean":
-                    if i + 1 < len(argv) and argv[i + 1].lower() in BOOL_TRUE + BOOL_FALSE:
-                        i += 1
-                        value = argv[i]
-                    else:
-                        value = "1"
-                else:
-                    if i + 1 >= len(argv):
-                        raise UsageError(
-                            "400 unable to parse option", usage, prefix="Option %s requires an argument" % name
-                        )
-                    i += 1
-                    value = argv[i]
-            if opt.type == "boolean" and value.lower() not in BOOL_TRUE + BOOL_FALSE:
-                raise UsageError("400 unable to parse boolean option", usage)
-            opts[key] = value
-        else:
-            positionals.append(arg)
+    while i < len(args):
+        arg = args[i]
         i += 1
+        if arg == "--":
+            positionals.extend(args[i:])
+            break
+        m = re.fullmatch(r"(?:--|-)([^=]+)(?:=(.*))?", arg, re.S) if OPTION_LIKE.fullmatch(arg) else None
+        if m is None:
+            positionals.append(arg)
+            continue
+        key, opt, problem = _resolve_option(m.group(1), spec)
+        if problem:
+            problems.append(problem)
+            continue
+        value = m.group(2)
+        if opt.type == "boolean":
+            if value is None and i < len(args) and args[i] != "--" and not OPTION_LIKE.fullmatch(args[i]):
+                value = args[i]
+                i += 1
+        elif value == "" or (value is None and i >= len(args)):
+            problems.append("Option %s requires an argument" % key)
+            continue
+        elif value is None:
+            value = args[i]
+            i += 1
+        if key in list_opts and key in opts:
+            opts[key] += "," + value
+        else:
+            opts[key] = "" if value is None else value
+    if problems:
+        raise UsageError("400 unable to parse option", usage, prefix="\n".join(problems))
+    positionals = [decode_locale(p) for p in positionals]
+    opts = {k: decode_locale(v) for k, v in opts.items()}
     if len(positionals) < npos:
         raise UsageError("400 not enough arguments", usage)
     if len(positionals) > (npos if max_pos is None else max_pos):
         raise UsageError("400 too many arguments", usage)
+    for key, value in opts.items():
+        opt = _find_spec(key, spec)[1]
+        if opt.type == "boolean":
+            if value == "" or value.lower() in BOOL_TRUE:
+                opts[key] = "1"
+            elif value.lower() in BOOL_FALSE:
+                opts[key] = "0"
+            else:
+                raise UsageError("400 unable to parse boolean option", usage)
     return positionals, opts
 
 

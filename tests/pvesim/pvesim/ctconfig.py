@@ -13,7 +13,6 @@ strings (parse and print in PVE's order), sizes, and the config file lock.
 import contextlib
 import fcntl
 import hashlib
-import ipaddress
 import os
 import re
 import sys
@@ -27,9 +26,10 @@ from pvesim import cli, node
 class FormatError(Exception):
     """A format validator failed; message ends in a newline (as PVE's die does)."""
 
-    def __init__(self, message):
+    def __init__(self, message, errors=None):
         super().__init__(message)
         self.message = message if message.endswith("\n") else message + "\n"
+        self.errors = errors or {}
 
 
 class Prop:
@@ -62,7 +62,7 @@ class Prop:
         self.requires = requires
 
 
-# ---------------------------------------------------------------- format validators
+# ---------------------------------------------------------------- format validators (JSONSchema.pm)
 
 _LABEL = r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?"
 DNS_NAME_RE = re.compile(r"(%s\.)*%s" % (_LABEL, _LABEL))
@@ -70,133 +70,163 @@ VMID_RE = re.compile(r"[1-9][0-9]{2,8}")
 STORAGE_ID_RE = re.compile(r"[a-z][a-z0-9\-_.]*[a-z0-9]", re.I)
 CONFIGID_RE = re.compile(r"[a-z][a-z0-9_]+", re.I)
 TAG_RE = re.compile(r"[a-z0-9_][a-z0-9_+.\-]*", re.I)
-MAC_RE = re.compile(r"[a-f0-9]{2}(:[a-f0-9]{2}){5}", re.I)
+MAC_RE = re.compile(r"[a-f0-9][02468ace](:[a-f0-9]{2}){5}", re.I)
 BOOL_TRUE = ("1", "yes", "on", "true")
 BOOL_FALSE = ("0", "no", "off", "false")
 
+# ParseUtils.pm $IPV4RE / $IPV6RE, verbatim.
+_IPV4OCTET = r"(?:25[0-5]|(?:2[0-4]|1[0-9]|[1-9])?[0-9])"
+IPV4RE = r"(?:(?:%s\.){3}%s)" % (_IPV4OCTET, _IPV4OCTET)
+_H16 = r"(?:[0-9a-fA-F]{1,4})"
+_LS32 = r"(?:(?:%s|%s:%s))" % (IPV4RE, _H16, _H16)
+IPV6RE = (
+    "(?:"
+    + "(?:(?:(?:%s:){6})%s)|" % (_H16, _LS32)
+    + "(?:(?:::(?:%s:){5})%s)|" % (_H16, _LS32)
+    + "(?:(?:(?:%s)?::(?:%s:){4})%s)|" % (_H16, _H16, _LS32)
+    + "(?:(?:(?:(?:%s:){0,1}%s)?::(?:%s:){3})%s)|" % (_H16, _H16, _H16, _LS32)
+    + "(?:(?:(?:(?:%s:){0,2}%s)?::(?:%s:){2})%s)|" % (_H16, _H16, _H16, _LS32)
+    + "(?:(?:(?:(?:%s:){0,3}%s)?::(?:%s:){1})%s)|" % (_H16, _H16, _H16, _LS32)
+    + "(?:(?:(?:(?:%s:){0,4}%s)?::)%s)|" % (_H16, _H16, _LS32)
+    + "(?:(?:(?:(?:%s:){0,5}%s)?::)%s)|" % (_H16, _H16, _H16)
+    + "(?:(?:(?:(?:%s:){0,6}%s)?::)))" % (_H16, _H16)
+)
+
+
+def _perl_match(pattern, value, flags=0):
+    """Perl's m/^...$/: `$` also matches before a final newline."""
+    return re.fullmatch(pattern, value[:-1] if value.endswith("\n") else value, flags) is not None
+
 
 def split_list(text):
-    return [p for p in re.split(r"[,;\s\0]+", text or "") if p]
+    """ParseUtils split_list: NUL-separated, else by `,`, `;` and whitespace."""
+    text = text or ""
+    if "\0" in text:
+        parts = text.split("\0")
+        while parts and parts[-1] == "":
+            parts.pop()
+        return parts
+    return [p for p in re.split(r"\s+", re.sub(r"[,;]", " ", text).lstrip()) if p != ""]
 
 
 def _v_vmid(v):
-    if not VMID_RE.fullmatch(str(v)):
+    if not _perl_match(VMID_RE.pattern, v):
         raise FormatError("value does not look like a valid VM ID")
 
 
+def _is_dns_name(v):
+    return _perl_match(DNS_NAME_RE.pattern, v)
+
+
 def _v_dns_name(v):
-    if not DNS_NAME_RE.fullmatch(v):
+    if not _is_dns_name(v):
         raise FormatError("value does not look like a valid DNS name")
 
 
-def _v_dns_name_list(v):
-    for part in split_list(v):
-        _v_dns_name(part)
+def _is_ip(v):
+    return _perl_match(r"(?:(?:%s)|(?:%s))" % (IPV4RE, IPV6RE), v)
 
 
-def _v_address(v):
-    try:
-        ipaddress.ip_address(v)
-    except ValueError:
-        raise FormatError("value does not look like a valid address: %s" % v) from None
-
-
-def _v_address_list(v):
-    for part in split_list(v):
-        _v_address(part)
+def _v_ip_ll_iface(v):
+    """Config.pm verify_ip_with_ll_iface (nameserver entries)."""
+    m = re.fullmatch(r"(fe80:[^%]+)%(.*)", v, re.S)
+    if m and _is_ip(m.group(1)) and _perl_match(r"[a-z][a-z0-9_]{1,20}([:.]\d+)?", m.group(2), re.I):
+        return
+    if not _is_ip(v):
+        raise FormatError("value does not look like a valid IP address")
 
 
 def _v_mac(v):
-    if not MAC_RE.fullmatch(v) or int(v[:2], 16) & 1:
+    if not _perl_match(MAC_RE.pattern, v, re.I):
         raise FormatError("value does not look like a valid unicast MAC address")
 
 
 def _v_ipv4(v):
-    try:
-        ipaddress.IPv4Address(v)
-    except ValueError:
-        raise FormatError("value does not look like a valid IPv4 address") from None
+    if not _perl_match(IPV4RE, v):
+        raise FormatError("value does not look like a valid IPv4 address")
 
 
 def _v_ipv6(v):
-    try:
-        ipaddress.IPv6Address(v)
-    except ValueError:
-        raise FormatError("value does not look like a valid IPv6 address") from None
+    if not _perl_match(IPV6RE, v):
+        raise FormatError("value does not look like a valid IPv6 address")
+
+
+def _is_cidr(v, addr_re, low, high):
+    m = re.fullmatch(r"(?:%s)(?:/(\d+))" % addr_re, v[:-1] if v.endswith("\n") else v)
+    return bool(m) and low < int(m.group(1)) <= high
 
 
 def _v_ipv4_config(v):
-    if v in ("dhcp", "manual"):
-        return
-    try:
-        ipaddress.IPv4Interface(v)
-        if "/" not in v:
-            raise ValueError(v)
-    except ValueError:
-        raise FormatError("value does not look like a valid ipv4 network configuration") from None
+    if not (_perl_match(r"(?:dhcp|manual)", v) or _is_cidr(v, IPV4RE, 7, 32)):
+        raise FormatError("value does not look like a valid ipv4 network configuration")
 
 
 def _v_ipv6_config(v):
-    if v in ("auto", "dhcp", "manual"):
-        return
-    try:
-        ipaddress.IPv6Interface(v)
-        if "/" not in v:
-            raise ValueError(v)
-    except ValueError:
-        raise FormatError("value does not look like a valid ipv6 network configuration") from None
+    if not (_perl_match(r"(?:auto|dhcp|manual)", v) or _is_cidr(v, IPV6RE, 7, 128)):
+        raise FormatError("value does not look like a valid ipv6 network configuration")
 
 
 def _v_bridge(v):
-    if not re.fullmatch(r"[-_.\w\d]+", v):
+    if not _perl_match(r"[-_.\w\d]+", v, re.A):
         raise FormatError("invalid bridge ID '%s'" % v)
 
 
 def _v_storage_id(v):
-    if not STORAGE_ID_RE.fullmatch(v):
+    if len(v) < 2:
+        raise FormatError("storage ID '%s' cannot be shorter than 2 characters" % v)
+    if not _perl_match(STORAGE_ID_RE.pattern, v, re.I):
         raise FormatError("storage ID '%s' contains illegal characters" % v)
 
 
 def _v_configid(v):
-    if not CONFIGID_RE.fullmatch(v):
+    if not _perl_match(CONFIGID_RE.pattern, v, re.I):
         raise FormatError("invalid configuration ID '%s'" % v)
 
 
 def _v_volume_id(v):
-    if not re.fullmatch(r"[a-z][a-z0-9\-_.]*[a-z0-9]:.+", v, re.I):
+    if not re.fullmatch(r"[a-z][a-z0-9\-_.]*[a-z0-9]:.+", v[:-1] if v.endswith("\n") else v, re.I):
         raise FormatError("unable to parse volume ID '%s'" % v)
 
 
-def _v_tag_list(v):
-    for tag in split_list(v):
-        if not TAG_RE.fullmatch(tag):
-            raise FormatError("invalid characters in tag")
+def _v_tag(v):
+    if not _perl_match(TAG_RE.pattern, v, re.I):
+        raise FormatError("invalid characters in tag")
 
 
 def _v_timezone(v):
+    """Config.pm verify_ct_timezone: `host`, else JSONSchema pve_verify_timezone (zone.tab)."""
     if v in ("host", "UTC"):
         return
     try:
         with open("/usr/share/zoneinfo/zone.tab", encoding="utf-8") as f:
-            zones = {line.split("\t")[2].strip() for line in f if line.strip() and not line.startswith("#")}
-    except (OSError, IndexError):
-        zones = set()
-    if v not in zones:
-        raise FormatError("invalid time zone '%s'" % v)
+            for line in f:
+                if re.match(r"\s*#", line):
+                    continue
+                fields = line.rstrip("\n").split("\t")
+                if len(fields) > 2 and fields[2] == v:
+                    return
+    except OSError:
+        pass
+    raise FormatError("invalid time zone '%s'" % v)
 
 
 def _v_mp_string(v):
-    if re.search(r"/\.\.?/", v) or re.search(r"/\.\.?$", v) or re.match(r"\.\.?/", v):
+    if re.search(r"/\.\.?/", v) or re.search(r"/\.\.?(\n)?\Z", v) or re.match(r"\.\./", v):
         raise FormatError("%s contains illegal character sequences" % v)
+
+
+def _v_dev_string(v):
+    if re.search(r"/\.\.?(?:/|(\n)?\Z)", v) or not v.startswith("/dev/"):
+        raise FormatError("%s is not a valid device path" % v)
 
 
 def _v_disk_size(v):
     if parse_size(v) is None:
-        raise FormatError("unable to parse size '%s'" % v)
+        raise FormatError("value does not look like a valid disk size: %s" % v)
 
 
 def _v_startup(v):
-    if parse_startup(v) is None:
+    if not parse_startup(v):
         raise FormatError("unable to parse startup options")
 
 
@@ -208,8 +238,7 @@ def _v_poolid(v):
 NAMED_FORMATS = {
     "pve-vmid": _v_vmid,
     "dns-name": _v_dns_name,
-    "dns-name-list": _v_dns_name_list,
-    "address-list": _v_address_list,
+    "lxc-ip-with-ll-iface": _v_ip_ll_iface,
     "mac-addr": _v_mac,
     "ipv4": _v_ipv4,
     "ipv6": _v_ipv6,
@@ -219,13 +248,32 @@ NAMED_FORMATS = {
     "pve-storage-id": _v_storage_id,
     "pve-configid": _v_configid,
     "pve-volume-id": _v_volume_id,
-    "pve-tag-list": _v_tag_list,
+    "pve-tag": _v_tag,
     "pve-ct-timezone": _v_timezone,
     "pve-lxc-mp-string": _v_mp_string,
+    "pve-lxc-dev-string": _v_dev_string,
     "disk-size": _v_disk_size,
     "pve-startup-order": _v_startup,
     "pve-poolid": _v_poolid,
 }
+
+
+def check_format(fmt, value, path=None):
+    """JSONSchema check_format: property-string formats, named formats, `-list` and `-opt` forms."""
+    if isinstance(fmt, dict):
+        return parse_property_string(fmt, value, path)
+    m = re.fullmatch(r"(.*?)(?:-(list|opt))?", fmt)
+    name, kind = m.group(1), m.group(2)
+    validator = NAMED_FORMATS[name]
+    if kind == "list":
+        for item in split_list(value):
+            validator(item)
+    elif kind == "opt":
+        if value:
+            validator(value)
+    else:
+        validator(value)
+    return value
 
 
 # ---------------------------------------------------------------- sizes, startup, text
@@ -233,16 +281,23 @@ NAMED_FORMATS = {
 
 def parse_size(text):
     """`8G` -> bytes (PVE JSONSchema parse_size); None if unparsable."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT])?", str(text))
+    text = str(text)
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT](?:iB)?)?", text[:-1] if text.endswith("\n") else text)
     if not m:
         return None
-    shift = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[m.group(2) or ""]
+    shift = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[(m.group(2) or "")[:1]]
     return int(float(m.group(1)) * (1 << shift))
+
+
+def perl_int(value):
+    """Perl's int() of a scalar: the leading number of a string (`8G` -> 8), else 0."""
+    m = re.match(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)", str(value))
+    return int(float(m.group(1))) if m else 0
 
 
 def format_size(size):
     """Bytes -> the largest exact unit: `512M`, `8G`, `1T` (JSONSchema format_size)."""
-    size = int(size)
+    size = perl_int(size)
     kb = size // 1024
     if kb * 1024 != size:
         return str(size)
@@ -259,9 +314,14 @@ def format_size(size):
 
 
 def parse_startup(text):
+    """JSONSchema pve_parse_startup_order: None if unparsable (or empty / `0`)."""
+    if not _perl_true(text):
+        return None
     res = {}
-    for part in split_list(text):
-        m = re.fullmatch(r"(?:(order)=)?(\d+)|(up|down)=(\d+)", part)
+    for part in _perl_split(str(text), ","):
+        if re.fullmatch(r"\s*", part):
+            continue
+        m = re.fullmatch(r"(?:(order)=)?(\d+)|(up|down)=(\d+)", part[:-1] if part.endswith("\n") else part)
         if not m:
             return None
         if m.group(2) is not None:
@@ -290,13 +350,14 @@ def decode_text(text):
 
 # ---------------------------------------------------------------- property-string formats
 
-_MOUNTOPT = r"(noatime|lazytime|nodev|nosuid|noexec)"
+_MOUNTOPT = r"(discard|lazytime|noatime|nodev|noexec|nosuid)"
 
 ROOTFS_DESC = {
     "volume": Prop(fmt="pve-lxc-mp-string", optional=False, default_key=True),
     "size": Prop(fmt="disk-size"),
     "acl": Prop("boolean"),
     "mountoptions": Prop(pattern=r"%s(;%s)*" % (_MOUNTOPT, _MOUNTOPT)),
+    "idmap": Prop(pattern=r"(?:passthrough|[ug]:[0-9]+:[0-9]+:[1-9][0-9]*(?:;[ug]:[0-9]+:[0-9]+:[1-9][0-9]*)*)"),
     "ro": Prop("boolean"),
     "quota": Prop("boolean"),
     "replicate": Prop("boolean"),
@@ -313,7 +374,7 @@ MP_DESC.update(
 NET_DESC = {
     "type": Prop(enum=["veth"]),
     "name": Prop(pattern=r"[-_.\w\d]+", optional=False),
-    "bridge": Prop(fmt="pve-bridge-id"),
+    "bridge": Prop(pattern=r"[-_.\w\d]+"),
     "hwaddr": Prop(fmt="mac-addr"),
     "mtu": Prop("integer", minimum=64, maximum=65535),
     "ip": Prop(fmt="pve-ipv4-config"),
@@ -322,8 +383,8 @@ NET_DESC = {
     "gw6": Prop(fmt="ipv6"),
     "firewall": Prop("boolean"),
     "tag": Prop("integer", minimum=1, maximum=4094),
-    "trunks": Prop(pattern=r"\d+(?:-\d+)?(?:;\d+(?:-\d+)?)*"),
-    "rate": Prop("number", minimum=0),
+    "trunks": Prop(pattern=r"\d+(?:;\d+)*"),
+    "rate": Prop("number"),
     "link_down": Prop("boolean"),
     "host-managed": Prop("boolean"),
 }
@@ -335,9 +396,10 @@ FEATURES_DESC = {
     "mknod": Prop("boolean"),
     "force_rw_sys": Prop("boolean"),
 }
+UNUSED_DESC = {"volume": Prop(fmt="pve-volume-id", optional=False, default_key=True)}
 DEV_DESC = {
-    "path": Prop(pattern=r"/dev/.+", optional=False, default_key=True),
-    "mode": Prop(pattern=r"0?[0-7]{3,4}"),
+    "path": Prop(fmt="pve-lxc-dev-string", default_key=True),
+    "mode": Prop(pattern=r"0[0-7]{3}"),
     "uid": Prop("integer", minimum=0),
     "gid": Prop("integer", minimum=0),
     "deny-write": Prop("boolean"),
@@ -392,7 +454,7 @@ CONFDESC = {
     "hostname": Prop(fmt="dns-name", maxlen=255),
     "description": Prop(maxlen=8192),
     "searchdomain": Prop(fmt="dns-name-list"),
-    "nameserver": Prop(fmt="address-list"),
+    "nameserver": Prop(fmt="lxc-ip-with-ll-iface-list"),
     "timezone": Prop(fmt="pve-ct-timezone"),
     "rootfs": Prop(fmt=ROOTFS_DESC),
     "parent": Prop(fmt="pve-configid", maxlen=40),
@@ -405,13 +467,13 @@ CONFDESC = {
     "tags": Prop(fmt="pve-tag-list"),
     "debug": Prop("boolean"),
     "entrypoint": Prop(pattern=r"[^\x00-\x08\x0a-\x1f\x7f]+"),
-    "env": Prop(pattern=r"\w+=[^\x00-\x1f\x7f]*(\x00\w+=[^\x00-\x1f\x7f]*)*"),
+    "env": Prop(pattern=r"(?:\w+=[^\x00-\x08\x0a-\x1f\x7f]*)(?:\x00\w+=[^\x00-\x08\x0a-\x1f\x7f]*)*"),
 }
 for _i in range(MAX_NETS):
     CONFDESC["net%d" % _i] = Prop(fmt=NET_DESC)
 for _i in range(MAX_MPS):
     CONFDESC["mp%d" % _i] = Prop(fmt=MP_DESC)
-    CONFDESC["unused%d" % _i] = Prop(fmt="pve-volume-id")
+    CONFDESC["unused%d" % _i] = Prop(fmt=UNUSED_DESC)
 for _i in range(MAX_DEVS):
     CONFDESC["dev%d" % _i] = Prop(fmt=DEV_DESC)
 
@@ -438,68 +500,81 @@ def parse_boolean(value):
     return None
 
 
+def is_number(value):
+    return _perl_match(r"[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?", str(value))
+
+
+def is_integer(value):
+    return _perl_match(r"[+-]?\d+", str(value))
+
+
+def _add_error(errors, path, message):
+    path = path or "_root"
+    errors[path] = errors[path] + "\\n" + message if errors.get(path) else message
+
+
+def _num_text(n):
+    return str(int(n)) if float(n).is_integer() else str(n)
+
+
+def check_prop(prop, value, path, errors):
+    """JSONSchema check_prop for a defined scalar: type, format, pattern, lengths, range, enum
+    (in that order, the first failure only). Booleans must already be 1/0."""
+    text = str(value)
+    if prop.type == "boolean" and text not in ("0", "1"):
+        return _add_error(errors, path, "type check ('boolean') failed - got '%s'" % text)
+    if prop.type == "integer" and not is_integer(text):
+        return _add_error(errors, path, "type check ('integer') failed - got '%s'" % text)
+    if prop.type == "number" and not is_number(text):
+        return _add_error(errors, path, "type check ('number') failed - got '%s'" % text)
+    if prop.fmt:
+        try:
+            check_format(prop.fmt, text, path)
+        except FormatError as e:
+            return _add_error(errors, path, "invalid format - " + e.message)
+    if prop.pattern and not _perl_match(prop.pattern, text):
+        return _add_error(errors, path, "value does not match the regex pattern")
+    if prop.maxlen is not None and len(text) > prop.maxlen:
+        return _add_error(errors, path, "value may only be %d characters long" % prop.maxlen)
+    if prop.minlen is not None and len(text) < prop.minlen:
+        return _add_error(errors, path, "value must be at least %d characters long" % prop.minlen)
+    if is_number(text):
+        if prop.maximum is not None and float(text) > prop.maximum:
+            return _add_error(errors, path, "value must have a maximum value of %s" % _num_text(prop.maximum))
+        if prop.minimum is not None and float(text) < prop.minimum:
+            return _add_error(errors, path, "value must have a minimum value of %s" % _num_text(prop.minimum))
+    if prop.enum is not None and text not in prop.enum:
+        _add_error(
+            errors, path, "value '%s' does not have a value in the enumeration '%s'" % (text, ", ".join(prop.enum))
+        )
+    return None
+
+
 def check_value(prop, value, path):
-    """JSONSchema check_prop for one value. Returns (normalised, errors dict)."""
+    """check_prop for one parameter value. Returns (value, errors dict); a valid boolean or
+    integer comes back as int, for the callers that use it as a number or a flag."""
     errors = {}
-    raw = value
-    if prop.type == "integer":
-        if not re.fullmatch(r"[+-]?\d+", str(value)):
-            return value, {path: "type check ('integer') failed - got '%s'" % value}
+    check_prop(prop, value, path, errors)
+    if not errors and prop.type in ("boolean", "integer"):
         value = int(value)
-    elif prop.type == "number":
-        if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", str(value)):
-            return value, {path: "type check ('number') failed - got '%s'" % value}
-    elif prop.type == "boolean":
-        b = parse_boolean(value)
-        if b is None:
-            return value, {path: "type check ('boolean') failed - got '%s'" % value}
-        value = b
-    fmt = prop.fmt
-    if isinstance(fmt, dict):
-        try:
-            parse_property_string(fmt, value, path)
-        except FormatError as e:
-            return value, {path: "invalid format - " + e.message}
-    elif fmt:
-        try:
-            NAMED_FORMATS[fmt](str(raw))
-        except FormatError as e:
-            return value, {path: "invalid format - " + e.message}
-    if prop.type == "string":
-        if prop.maxlen is not None and len(value) > prop.maxlen:
-            errors[path] = "value may only be %d characters long" % prop.maxlen
-        elif prop.minlen is not None and len(value) < prop.minlen:
-            errors[path] = "value must be at least %d characters long" % prop.minlen
-        elif prop.pattern and not re.fullmatch(prop.pattern, value):
-            errors[path] = "value does not match the regex pattern"
-    if prop.type in ("integer", "number") and not errors:
-        num = float(value)
-        if prop.minimum is not None and num < prop.minimum:
-            errors[path] = "value must have a minimum value of %s" % prop.minimum
-        elif prop.maximum is not None and num > prop.maximum:
-            errors[path] = "value must have a maximum value of %s" % prop.maximum
-    if prop.enum is not None and not errors and str(value) not in prop.enum:
-        errors[path] = "value '%s' does not have a value in the enumeration '%s'" % (value, ", ".join(prop.enum))
     return value, errors
 
 
 def parse_property_string(desc, data, path=None):
-    """JSONSchema parse_property_string: a dict, booleans as 1/0.
-    Raises FormatError with PVE's message (nested key errors included)."""
+    """JSONSchema parse_property_string: {key: text}, booleans as 1/0, unknown keys reported
+    by the schema check. Raises FormatError with PVE's message (key errors included)."""
     res = {}
     default_key = None
-    for part in str(data).split(","):
-        if not part.strip():
+    for part in _perl_split(str(data), ","):
+        if re.fullmatch(r"\s*", part):
             continue
-        m = re.fullmatch(r"([^=]+)=(.+)", part, re.S)
+        m = re.fullmatch(r"([^=]+)=(.+)", part[:-1] if part.endswith("\n") else part)
         if m:
             k, v = m.group(1), m.group(2)
-            if k in res:
+            if res.get(k) is not None:
                 raise FormatError("duplicate key in comma-separated list property: %s" % k)
             prop = desc.get(k)
-            if prop is None:
-                raise FormatError("invalid key in comma-separated list property: %s" % k)
-            if prop.type == "boolean":
+            if prop is not None and prop.type == "boolean":
                 b = parse_boolean(v)
                 v = v if b is None else b
             res[k] = v
@@ -509,79 +584,135 @@ def parse_property_string(desc, data, path=None):
             for k, prop in desc.items():
                 if prop.default_key:
                     default_key = k
-                    if k in res:
-                        raise FormatError("duplicate key in comma-separated list property: %s" % k)
-                    res[k] = part
-                    break
+                    if not _perl_true(res.get(k)):
+                        res[k] = part
+                        break
+                    raise FormatError("duplicate key in comma-separated list property: %s" % k)
             if not default_key:
                 raise FormatError("value without key, but schema does not define a default key")
         else:
             raise FormatError("missing key in comma-separated list property")
-    errors = {}
-    for k, prop in desc.items():
-        sub = "%s.%s" % (path, k) if path else k
-        if k not in res:
-            if not prop.optional:
-                errors[sub] = "property is missing and it is not optional"
-            continue
-        value, errs = check_value(prop, res[k], sub)
-        if errs:
-            errors.update(errs)
-        else:
-            res[k] = value
+    errors = check_object(desc, res, path)
     if errors:
-        raise FormatError("format error\n" + "".join("%s: %s\n" % (k, v) for k, v in errors.items()))
+        raise FormatError("format error\n" + "".join("%s: %s\n" % (k, v) for k, v in errors.items()), errors)
     return res
 
 
-def print_property_string(data, desc, skip=()):
-    """Default key first (bare), then required keys, then the rest alphabetically."""
-    parts, done = [], set(skip)
+def check_object(desc, data, path=None, additional=False):
+    """JSONSchema check_object: {path: message}; unknown keys are errors unless additional."""
+    errors = {}
     for k, prop in desc.items():
-        if prop.default_key and data.get(k) is not None and k not in done:
-            parts.append(str(data[k]))
-            done.add(k)
-    for k in sorted(desc):
-        if not desc[k].optional and data.get(k) is not None and k not in done:
-            parts.append("%s=%s" % (k, _prop_text(k, data[k])))
-            done.add(k)
+        sub = "%s.%s" % (path, k) if path else k
+        if data.get(k) is None:
+            if not prop.optional:
+                _add_error(errors, sub, "property is missing and it is not optional")
+            continue
+        check_prop(prop, data[k], sub, errors)
+    for k in data:
+        if k not in desc and not additional:
+            _add_error(
+                errors,
+                "%s.%s" % (path, k) if path else k,
+                "property is not defined in schema and the schema does not allow additional properties",
+            )
+    return errors
+
+
+def _perl_true(value):
+    return value is not None and str(value) not in ("", "0")
+
+
+def _perl_split(text, sep):
+    """Perl split: trailing empty fields dropped."""
+    parts = text.split(sep)
+    while parts and parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+def print_property_string(data, desc, skip=()):
+    """JSONSchema print_property_string: checked first, then the default key (bare), the
+    required keys, the rest; sizes formatted."""
+    errors = check_object(desc, {k: v for k, v in data.items() if v is not None}, additional=True)
+    if errors:
+        raise FormatError("format error\n" + "".join("%s: %s\n" % (k, v) for k, v in errors.items()), errors)
+    parts, done = [], set(skip)
+
+    def add(key, bare=False):
+        if key in done:
+            return
+        done.add(key)
+        value = data.get(key)
+        if value is None:
+            return
+        if key not in desc:
+            raise FormatError("invalid key '%s'" % key)
+        text = format_size(value) if desc[key].fmt == "disk-size" else str(value)
+        if "," in text and desc[key].fmt != "disk-size":
+            raise FormatError("illegal value with commas for %s" % key)
+        parts.append(text if bare else "%s=%s" % (key, text))
+
+    for k, prop in desc.items():
+        if prop.default_key:
+            add(k, bare=True)
     for k in sorted(data):
-        if k not in done and data[k] is not None and (k in desc):
-            parts.append("%s=%s" % (k, _prop_text(k, data[k])))
+        if k in desc and not desc[k].optional:
+            add(k)
+    for k in sorted(data):
+        add(k)
     return ",".join(parts)
 
 
-def _prop_text(key, value):
-    if key == "size":
-        size = parse_size(value)
-        return format_size(size) if size is not None else str(value)
-    return str(value)
+def _parse_mountpoint(desc, value):
+    """Config.pm parse_ct_mountpoint_full: size in bytes, type, idmap entries split."""
+    res = parse_property_string(desc, value or "")
+    if res.get("size") is not None:
+        res["size"] = parse_size(res["size"])
+    res["type"] = classify_mountpoint(res["volume"])
+    if res.get("idmap") is not None and res["idmap"] != "passthrough":
+        res["idmap"] = [entry.split(":") for entry in res["idmap"].split(";")]
+    return res
 
 
 def parse_rootfs(value):
-    res = parse_property_string(ROOTFS_DESC, value)
+    res = _parse_mountpoint(ROOTFS_DESC, value)
     res["mp"] = "/"
-    res["type"] = classify_mountpoint(res["volume"])
     return res
 
 
 def parse_mountpoint(value):
-    res = parse_property_string(MP_DESC, value)
-    res["type"] = classify_mountpoint(res["volume"])
-    return res
+    return _parse_mountpoint(MP_DESC, value)
 
 
 def parse_volume(key, value):
-    return parse_rootfs(value) if key == "rootfs" else parse_mountpoint(value)
+    if key == "rootfs":
+        return parse_rootfs(value)
+    return _parse_mountpoint(UNUSED_DESC if key.startswith("unused") else MP_DESC, value)
 
 
 def print_mountpoint(mp, is_rootfs=False):
-    data = {k: v for k, v in mp.items() if k != "type" and not (is_rootfs and k == "mp")}
-    return print_property_string(data, ROOTFS_DESC if is_rootfs else MP_DESC)
+    """print_ct_mountpoint: the mp format (rootfs: without mp), idmap entries joined."""
+    data = dict(mp)
+    if is_rootfs:
+        data.setdefault("mp", "/")
+    if isinstance(data.get("idmap"), list):
+        data["idmap"] = ";".join(":".join(str(x) for x in entry) for entry in data["idmap"])
+    return print_property_string(data, MP_DESC, skip=("type", "mp") if is_rootfs else ("type",))
 
 
 def parse_net(value):
     return parse_property_string(NET_DESC, value)
+
+
+def parse_lxc_network(value):
+    """Config.pm parse_lxc_network: the property string, type=veth, a random MAC if none."""
+    if not value:
+        return {}
+    net = parse_net(value)
+    net["type"] = "veth"
+    if not net.get("hwaddr"):
+        net["hwaddr"] = random_mac()
+    return net
 
 
 def print_net(net):
@@ -613,17 +744,19 @@ def unique_tags(value):
 
 
 def check_type(key, value):
-    """Config.pm check_type (used when reading a file). Raises FormatError."""
+    """Config.pm check_type (used when reading a file): booleans and integers normalised,
+    string formats checked (not patterns or enums). Raises FormatError."""
     prop = CONFDESC.get(key)
     if prop is None:
         raise FormatError("unknown setting '%s'" % key)
     if re.search(r"[\n\r]", value):
         raise FormatError("property contains a line feed")
     if prop.type == "boolean":
-        b = parse_boolean(value)
-        if b is None:
-            raise FormatError("type check ('boolean') failed - got '%s'" % value)
-        return str(b)
+        if value == "1" or re.fullmatch(r"(on|yes|true)", value, re.I):
+            return "1"
+        if value == "0" or re.fullmatch(r"(off|no|false)", value, re.I):
+            return "0"
+        raise FormatError("type check ('boolean') failed - got '%s'" % value)
     if prop.type == "integer":
         if not re.fullmatch(r"\d+", value):
             raise FormatError("type check ('integer') failed - got '%s'" % value)
@@ -633,10 +766,7 @@ def check_type(key, value):
             raise FormatError("type check ('number') failed - got '%s'" % value)
         return value
     if prop.fmt:
-        if isinstance(prop.fmt, dict):
-            parse_property_string(prop.fmt, value)
-        else:
-            NAMED_FORMATS[prop.fmt](value)
+        check_format(prop.fmt, value)
     return value
 
 
@@ -760,7 +890,7 @@ def parse_conf(raw, vmid, warn=None):
         if m:
             descr += decode_text(m.group(1))
             continue
-        m = re.fullmatch(r"snapstate:\s*(prepare|delete)\s*", line)
+        m = re.search(r"snapstate:\s*(prepare|delete)\s*\Z", line)
         if m:
             conf["snapstate"] = m.group(1)
             continue
@@ -782,6 +912,7 @@ def parse_conf(raw, vmid, warn=None):
             continue
         warn("vm %s - unable to parse config: %s\n" % (vmid, line))
     close_section()
+    res.pop("snapstate", None)  # only snapshots have one ("just to be sure")
     return res
 
 
@@ -838,7 +969,7 @@ def conf_exists(vmid):
 def read_conf(vmid, warn=None):
     """Load nodes/<node>/lxc/<vmid>.conf; PveError (exit 2) if missing."""
     try:
-        with open(conf_path(vmid), encoding="utf-8") as f:
+        with open(conf_path(vmid), encoding="utf-8", newline="") as f:
             raw = f.read()
     except FileNotFoundError:
         raise config_missing(vmid) from None
@@ -849,7 +980,7 @@ def write_conf(vmid, conf):
     path = conf_path(vmid)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as f:
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
         f.write(conf_text(conf))
     os.replace(tmp, path)
 

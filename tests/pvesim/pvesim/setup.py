@@ -17,6 +17,8 @@ What a fresh node has (all under DIR):
   (`::sysinit:/bin/true`, `::shutdown:/bin/true`, so busybox init idles quietly
   and halts on SIGPWR, i.e. a plain `lxc-stop` works), /etc/os-release
   (ID=busybox) and /etc/pvesim-template;
+- local:vztmpl/debian-12-nexcage_12_amd64.tar.zst (DEBIAN_VOLID), a real Debian 12 minimal
+  rootfs with python3, when scripts/build-debian-template.sh has built it into build/templates/;
 - a local pveam catalogue (/var/lib/pvesim/catalogue: aplinfo.dat plus the
   files) and its index already "updated" (/var/lib/pvesim/pveam/aplinfo.dat).
   Catalogue, section `system`: busybox-1.35_amd64.tar.zst and busybox-based
@@ -50,6 +52,16 @@ BUSYBOX_TEMPLATE = "busybox-1.35_amd64.tar.zst"
 BUSYBOX_VOLID = "local:vztmpl/" + BUSYBOX_TEMPLATE
 RECIPE_VERSION = "1"
 BUSYBOX = "/bin/busybox"
+# The real Debian 12 test template built by scripts/build-debian-template.sh (cached in the checkout's
+# build/templates/); offered on `local` beside busybox when it has been built.
+DEBIAN_TEMPLATE = "debian-12-nexcage_12_amd64.tar.zst"
+DEBIAN_VOLID = "local:vztmpl/" + DEBIAN_TEMPLATE
+DEBIAN_BUILT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+    "build",
+    "templates",
+    DEBIAN_TEMPLATE,
+)
 CATALOGUE_DIR = "/var/lib/pvesim/catalogue"
 PVEAM_INDEX = "/var/lib/pvesim/pveam/aplinfo.dat"
 CATALOGUE_URL = "http://download.proxmox.com/images"
@@ -401,4 +413,10 @@ def init_node(root, node_name="pve"):
     shutil.copyfile(os.path.join(cache, "aplinfo.dat"), index)
     tmpl = storage.resolve_template(BUSYBOX_VOLID, root=root)
     shutil.copyfile(os.path.join(cache, BUSYBOX_TEMPLATE), tmpl)
+    if os.path.isfile(DEBIAN_BUILT):
+        debian = storage.resolve_template(DEBIAN_VOLID, root=root)
+        try:
+            os.link(DEBIAN_BUILT, debian)  # 20+ MB: a hard link when on the same file system
+        except OSError:
+            shutil.copyfile(DEBIAN_BUILT, debian)
     return time.monotonic() - t0

@@ -114,9 +114,7 @@ def test_s4_config_snapshot_and_errors(node):
 
 
 def test_s4_bad_lines_only_warn_on_stderr(node):
-    node.write_conf(
-        100, BASE + "foo: bar\nthis is junk\nlxc.rootfs.path: /x\nlxc.bogus.key: 1\nmemory: lots\n", register=True
-    )
+    node.write_conf(100, BASE + "foo: bar\nthis is junk\nlxc.rootfs.path: /x\nlxc.bogus.key: 1\n", register=True)
     r = node.pct("config", "100")
     assert r.rc == 0
     assert r.err == (
@@ -124,9 +122,22 @@ def test_s4_bad_lines_only_warn_on_stderr(node):
         "vm 100 - unable to parse config: this is junk\n"
         "vm 100 - lxc.rootfs.path: lxc.rootfs.path is auto generated from rootfs\n"
         "vm 100 - unable to parse config: lxc.bogus.key: 1\n"
-        "vm 100 - unable to parse value of 'memory' - type check ('integer') failed - got 'lots'\n"
     )
     assert "foo: bar\n" in r.out
+
+
+def test_s4_config_checks_its_result_against_the_schema(node):
+    """A value the schema refuses only warns while parsing, but the API's result check fails
+    (golden corpus pct/config-corpus: `memory: abc`)."""
+    node.write_conf(100, BASE.replace("memory: 512", "memory: lots"), register=True)
+    r = node.pct("config", "100")
+    assert (r.rc, r.out) == (255, "")
+    assert r.err == (
+        "vm 100 - unable to parse value of 'memory' - type check ('integer') failed - got 'lots'\n"
+        "400 Result verification failed\n"
+        "memory: type check ('integer') failed - got 'lots'\n"
+        "pct config <vmid> [OPTIONS]\n"
+    )
 
 
 def test_s4_set_on_stopped_ct_applies_at_once(node):

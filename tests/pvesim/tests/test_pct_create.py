@@ -171,7 +171,9 @@ def test_s3_create_property_string_invalid_key(node):
     r = node.pct("create", "100", BUSYBOX, "--rootfs", "local-zfs:1,foo=1")
     assert r.err == (
         "400 Parameter verification failed.\n"
-        "rootfs: invalid format - invalid key in comma-separated list property: foo\n\n" + CREATE_USAGE
+        "rootfs: invalid format - format error\n"
+        "rootfs.foo: property is not defined in schema and the schema does not allow additional properties\n\n"
+        + CREATE_USAGE
     )
 
 

@@ -35,7 +35,11 @@ def test_s4_net_printed_name_first_then_alphabetical():
     "value,message",
     [
         ("bridge=vmbr0", "format error\nnet0.name: property is missing and it is not optional\n"),
-        ("name=eth0,foo=1", "invalid key in comma-separated list property: foo\n"),
+        (
+            "name=eth0,foo=1",
+            "format error\nnet0.foo: property is not defined in schema"
+            " and the schema does not allow additional properties\n",
+        ),
         ("eth0", "value without key, but schema does not define a default key\n"),
         ("name=eth0,name=eth1", "duplicate key in comma-separated list property: name\n"),
         ("name=eth0,tag=0", "format error\nnet0.tag: value must have a minimum value of 1\n"),

@@ -85,6 +85,13 @@ SET_SCHEMA = {k: v for k, v in CONFDESC.items() if k not in ("parent", "snaptime
 SET_SCHEMA.update(SET_ONLY)
 
 
+# Options of a `-list` format (delete and revert are pve-configid-list): Getopt collects a
+# repeated option and get_options joins the values with commas.
+LIST_OPTIONS = ("delete", "revert") + tuple(
+    k for k, p in CONFDESC.items() if isinstance(p.fmt, str) and p.fmt.endswith("-list")
+)
+
+
 def _getopt(schema):
     return {k: cli.Opt(p.type) for k, p in schema.items()}
 
@@ -119,8 +126,8 @@ def validate(params, schema, errors):
         value, errs = ctconfig.check_value(schema[key], raw, key)
         if errs:
             errors.update(errs)
-        else:
-            typed[key] = value
+        else:  # a config option keeps the text given (`--memory +512` is stored as `+512`)
+            typed[key] = raw if key in CONFDESC and schema[key].type == "integer" else value
     for key, prop in schema.items():
         if prop.requires and key in params and prop.requires not in params:
             errors[prop.requires] = "missing property required by '%s'" % key
@@ -131,7 +138,7 @@ def parse(argv, cmd, schema=None, npos=1, max_pos=None):
     """Getopt + schema: (vmid or None, other positionals, typed options)."""
     usage = USAGES[cmd]
     schema = schema or {}
-    pos, opts = cli.parse_args(argv, _getopt(schema), npos, usage, max_pos=max_pos)
+    pos, opts = cli.parse_args(argv, _getopt(schema), npos, usage, max_pos=max_pos, list_opts=LIST_OPTIONS)
     errors = {}
     vmid = None
     if npos >= 1 and "<vmid>" in usage:
@@ -235,10 +242,84 @@ def normalise_net(value):
     return ctconfig.print_net(net)
 
 
+def cgroup_mode():
+    """PVE::CGroup::cgroup_mode: 2 when /sys/fs/cgroup is cgroup2, else 1 (PVESIM_CGROUP_MODE
+    overrides, so a node can stand for a host of the other kind)."""
+    forced = os.environ.get("PVESIM_CGROUP_MODE")
+    if forced in ("1", "2"):
+        return int(forced)
+    with open("/proc/mounts", encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 2 and fields[1] == "/sys/fs/cgroup":
+                return 2 if fields[2] == "cgroup2" else 1
+    return 1
+
+
+def clamp_cpu_shares(shares):
+    """PVE::CGroup::clamp_cpu_shares, applied by the API to create/set values."""
+    if cgroup_mode() == 2:
+        return min(shares, 10000)
+    return max(shares, 2)
+
+
+def check_hookscript(volid):
+    """GuestHelpers::check_hookscript: a snippet that exists and is executable."""
+    st = _storage()
+    sid, volname = st.parse_volume_id(volid)
+    scfg = st.get_storage(sid)
+    m = re.fullmatch(r"snippets/([^/]+)", volname)
+    if scfg.get("type") != "dir" or not m:
+        if scfg.get("type") == "dir" and volname.startswith("snippets/"):
+            raise cli.PveError("unable to parse directory volume name '%s'" % volname)
+        raise cli.PveError("'%s' is not in the snippets directory" % volid)
+    path = os.path.join(scfg.get("path", ""), "snippets", m.group(1))
+    if not os.path.isfile(path):
+        raise cli.PveError("script '%s' does not exist" % volid)
+    if not os.access(path, os.X_OK):
+        raise cli.PveError("script '%s' is not executable" % volid)
+
+
+def check_net_option(key, value):
+    """update_pct_config for netN: the MTU fits the bridge's, no SLAAC when host-managed."""
+    net = ctconfig.parse_net(value)
+    if net.get("mtu"):
+        bridge = net.get("bridge") or ""
+        try:
+            with open("/sys/class/net/%s/mtu" % bridge, encoding="utf-8") as f:
+                bridge_mtu = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            bridge_mtu = 0
+        if not bridge_mtu or not bridge:
+            raise cli.PveError("bridge '%s' does not exist" % bridge)
+        if int(net["mtu"]) > bridge_mtu:
+            raise cli.PveError("%s: MTU size '%s' is bigger than bridge MTU '%s'" % (key, net["mtu"], bridge_mtu))
+    if str(net.get("link_down")) != "1" and str(net.get("host-managed")) == "1" and net.get("ip6") == "auto":
+        raise cli.PveError("%s: SLAAC is not supported for host-managed network configuration." % key)
+
+
+def check_device_option(key, value):
+    """update_pct_config for devN: a path, and it is a device on this node."""
+    dev = ctconfig.parse_property_string(ctconfig.DEV_DESC, value)
+    if dev.get("path") is None:
+        raise cli.PveError("Path has to be defined")
+    path = dev["path"]
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise cli.PveError("Device %s does not exist" % path) from None
+    except OSError:
+        raise cli.PveError("Error accessing device %s" % path) from None
+    import stat as statmod
+
+    if not (statmod.S_ISBLK(st.st_mode) or statmod.S_ISCHR(st.st_mode)):
+        raise cli.PveError("%s is not a device" % path)
+
+
 def normalise_value(key, value):
     """What update_pct_config stores for a set/create option."""
     if key == "cpuunits":
-        return str(max(1, min(10000, int(value))))  # clamp_cpu_shares on cgroup v2
+        return str(clamp_cpu_shares(int(value)))
     if key == "tags":
         return ctconfig.unique_tags(value)
     if key in ("nameserver", "searchdomain"):
@@ -294,11 +375,33 @@ def _create_disk(vmid, key, value, conf):
     return allocated
 
 
-def apply_pending(vmid, conf, errors=None):
-    """vmconfig_apply_pending (stopped CT): deletions, then new values."""
+NEW_DISK_RE = r"([A-Za-z0-9\-_.]+):(\d+(?:\.\d+)?)"
+
+
+def _rescan_volume(mp):
+    """apply_pending_mountpoint's rescan of an existing volume: its size from the storage."""
+    st = _storage()
+    try:
+        sid, volname = st.parse_volume_id(mp["volume"])
+        st.parse_volname(st.get_storage(sid), volname)
+        path = st.volume_path(mp["volume"])
+        if not os.path.exists(path):
+            sys.stderr.write("failed to stat '%s'\n" % path)
+            mp["size"] = None
+        else:
+            mp["size"] = st.volume_size_bytes(mp["volume"])
+    except cli.PveError as e:
+        sys.stderr.write("Could not rescan volume size - %s\n\n" % e.message.rstrip("\n"))
+
+
+def apply_pending(vmid, conf, errors=None, selection=None):
+    """vmconfig_apply_pending (stopped CT): deletions, then new values; with a selection
+    (the options this call changed) only those, the rest stays pending."""
     errors = {} if errors is None else errors
     pending = conf.get("pending") or {}
     for key in sorted(ctconfig.parse_pending_delete(pending.get("delete"))):
+        if selection is not None and key not in selection:
+            continue
         old = conf.get(key)
         if old is not None and re.fullmatch(r"mp\d+", key):
             try:
@@ -311,14 +414,21 @@ def apply_pending(vmid, conf, errors=None):
             _storage().free_volume(old)
         conf.pop(key, None)
         ctconfig.remove_from_pending_delete(conf, key)
+    cleanup_pending(conf)
+    pending = conf.get("pending") or {}
     for key in sorted(pending):
-        if key == "delete":
+        if key == "delete" or (selection is not None and key not in selection):
             continue
         value = pending[key]
         try:
-            if re.fullmatch(r"mp\d+|rootfs", key):
+            if re.fullmatch(r"mp\d+", key):
                 old = conf.get(key)
-                _create_disk(vmid, key, value, conf)
+                mp = ctconfig.parse_volume(key, value)
+                if mp["type"] == "volume" and not re.fullmatch(NEW_DISK_RE, mp["volume"]):
+                    _rescan_volume(mp)
+                    conf[key] = ctconfig.print_mountpoint(mp)
+                else:
+                    _create_disk(vmid, key, value, conf)
                 if old:
                     oldmp = ctconfig.parse_volume(key, old)
                     newmp = ctconfig.parse_volume(key, conf[key])
@@ -380,19 +490,21 @@ def update_config(vmid, conf, running, params, delete, revert):
     for key in revert:
         (conf.get("pending") or {}).pop(key, None)
         ctconfig.remove_from_pending_delete(conf, key)
+    modified = set()
     for key in delete:
         if key not in conf and key not in (conf.get("pending") or {}):
             sys.stderr.write("cannot delete '%s' - not set in current configuration!\n" % key)
             continue
+        modified.add(key)
         if key in ("memory", "rootfs", "ostype"):
             raise cli.PveError("unable to delete required option '%s'" % key)
         if re.fullmatch(r"mp\d+|unused\d+", key) and str(conf.get("protection", "0")) == "1":
             raise cli.PveError("can't remove CT %s drive '%s' - protection mode enabled" % (vmid, key))
         if key == "unprivileged":
             raise cli.PveError("unable to delete read-only option: '%s'" % key)
-        (conf.get("pending") or {}).pop(key, None)
-        ctconfig.add_to_pending_delete(conf, key)
+        ctconfig.add_to_pending_delete(conf, key)  # a pending value of key stays (as in PVE)
     for key in sorted(params):
+        modified.add(key)
         value = params[key]
         if re.fullmatch(r"mp\d+", key) or key == "rootfs":
             if str(conf.get("protection", "0")) == "1":
@@ -402,8 +514,14 @@ def update_config(vmid, conf, running, params, delete, revert):
                 sid = _storage().parse_volume_id(mp["volume"])[0]
                 if "rootdir" not in _storage().get_storage(sid)["content"]:
                     raise cli.PveError("storage '%s' does not allow content type 'rootdir' (Container)" % sid)
+        elif key == "hookscript":
+            check_hookscript(value)
         elif key == "unprivileged":
             raise cli.PveError("unable to modify read-only option: '%s'" % key)
+        elif re.fullmatch(r"net\d+", key):
+            check_net_option(key, value)
+        elif re.fullmatch(r"dev\d+", key):
+            check_device_option(key, value)
         conf.setdefault("pending", {})[key] = normalise_value(key, value)
         ctconfig.remove_from_pending_delete(conf, key)
     cleanup_pending(conf)
@@ -412,7 +530,7 @@ def update_config(vmid, conf, running, params, delete, revert):
         if running:
             hotplug_pending(vmid, conf, errors)
         else:
-            apply_pending(vmid, conf, errors)
+            apply_pending(vmid, conf, errors, selection=modified)
     return errors
 
 
@@ -646,7 +764,7 @@ def extract_template(archive, rootdir, unprivileged):
 
 def cmd_create(argv):
     usage = USAGES["create"]
-    pos, opts = cli.parse_args(argv, _getopt(CREATE_SCHEMA), 2, usage)
+    pos, opts = cli.parse_args(argv, _getopt(CREATE_SCHEMA), 2, usage, list_opts=LIST_OPTIONS)
     if "ssh-public-keys" in opts:
         opts["ssh-public-keys"] = _read_ssh_keys(opts["ssh-public-keys"])
     errors = {}
@@ -734,6 +852,11 @@ def cmd_create(argv):
                         vollist.append(allocated)
                         cli.phase("after-alloc")  # volumes exist, the config is still the placeholder
                 rootfs = ctconfig.parse_rootfs(conf["rootfs"])
+                for key in _mp_keys(conf):  # the container is mounted before the archive is read
+                    mp = ctconfig.parse_volume(key, conf[key])
+                    if mp["type"] == "bind" and not os.path.isdir(mp["volume"]):
+                        print("mounting container failed")
+                        raise cli.PveError("directory '%s' does not exist" % mp["volume"])
                 if not os.path.exists(archive):
                     if ostemplate.startswith("/"):
                         raise cli.PveError("can't find file '%s'" % ostemplate)
@@ -791,6 +914,26 @@ def cmd_create(argv):
 # ---------------------------------------------------------------- set / config / pending
 
 
+def check_delete_revert(delete, revert, params, usage):
+    """update_vm's checks of --revert and --delete (after the config lock and check_lock)."""
+    for key in revert:
+        if key not in CONFDESC:
+            raise cli.ParamError({"revert": "unknown option '%s'" % key}, usage)
+        if key in params:
+            raise cli.ParamError(
+                {"revert": "you can't use '-%s' and '-revert %s' at the same time" % (key, key)}, usage
+            )
+    for key in delete:
+        if key not in CONFDESC:
+            raise cli.ParamError({"delete": "unknown option '%s'" % key}, usage)
+        if key in params:
+            raise cli.ParamError({"delete": "you can't use '-%s' and -delete %s' at the same time" % (key, key)}, usage)
+        if key in revert:
+            raise cli.ParamError(
+                {"delete": "you can't use '-delete %s' and '-revert %s' at the same time" % (key, key)}, usage
+            )
+
+
 def cmd_set(argv):
     usage = USAGES["set"]
     vmid, _pos, params = parse(argv, "set", SET_SCHEMA)
@@ -799,23 +942,12 @@ def cmd_set(argv):
         raise cli.PveError("no options specified")
     delete = ctconfig.split_list(params.pop("delete", ""))
     revert = ctconfig.split_list(params.pop("revert", ""))
-    for key in delete:
-        if key in params:
-            raise cli.ParamError({"delete": "you can't use '-%s' and -delete %s' at the same time" % (key, key)}, usage)
-        if key not in CONFDESC:
-            raise cli.ParamError({"delete": "unknown option '%s'" % key}, usage)
-    for key in revert:
-        if key not in CONFDESC:
-            raise cli.ParamError({"revert": "unknown option '%s'" % key}, usage)
-        if key in params:
-            raise cli.ParamError(
-                {"revert": "you can't use '-%s' and '-revert %s' at the same time" % (key, key)}, usage
-            )
     with ctconfig.conf_lock(vmid):
         conf = ctconfig.read_conf(vmid)
         ctconfig.check_lock(conf)
         if digest is not None and digest != conf["digest"]:
             raise cli.PveError("detected modified configuration - file changed by other user? Try again.")
+        check_delete_revert(delete, revert, params, usage)
         errors = update_config(vmid, conf, is_running(vmid), params, delete, revert)
         ctconfig.write_conf(vmid, conf)
     if errors:
@@ -842,6 +974,14 @@ def cmd_config(argv):
         view = dict(snap)
     else:
         view = ctconfig.current_view(conf, bool(opts.get("current")))
+    errors = {}
+    for key in sorted(view):
+        if key in CONFDESC and view[key] is not None:
+            ctconfig.check_prop(CONFDESC[key], view[key], key, errors)
+    if errors:  # the API checks its result against the returns schema
+        sys.stderr.write("400 Result verification failed\n")
+        sys.stderr.write("".join("%s: %s\n" % (k, v) for k, v in errors.items()) + USAGES["config"] + "\n")
+        return 255
     out = ""
     for key in sorted(view):
         if key in ("digest", "lxc", "pending", "snapshots"):

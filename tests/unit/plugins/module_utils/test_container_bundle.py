@@ -4,7 +4,7 @@
 import json
 
 import pytest
-from test_oci_deploy import make_bundle, node  # noqa: F401 (fixture)
+from test_oci_deploy import make_bundle, node  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.bundle import BundleImage
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import deploy

@@ -239,7 +239,7 @@ def test_tag_style_from_datacenter_cfg(datacenter_cfg, style):
 def test_property_strings_refused_with_proxmox_message(key, value, errors):
     with pytest.raises(_pveconfig.ConfigError) as info:
         _pveconfig.parse_property_string(key, value)
-    assert str(info.value).split("\n")[0] == "format error"
+    assert str(info.value).split("\n", maxsplit=1)[0] == "format error"
     assert info.value.errors == errors
 
 

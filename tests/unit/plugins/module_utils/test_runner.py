@@ -9,10 +9,17 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import T
 PY = sys.executable
 
 
+def test_passes_non_ascii_arguments_through_as_utf8():
+    runner = Runner(environ={"PATH": "/usr/bin:/bin"})
+    script = "import sys; print(sys.argv[1] == 'ümlaut ✓', sys.getfilesystemencoding())"
+    result = runner.run([PY, "-c", script, "ümlaut ✓"])
+    assert result.stdout == "True utf-8\n"
+
+
 def test_runs_argv_with_c_locale_and_records_it():
     runner = Runner(environ={"PATH": "/usr/bin:/bin", "LANG": "de_DE.UTF-8"})
     result = runner.run([PY, "-c", "import os; print(os.environ['LANG'], os.environ['LC_ALL'])"])
-    assert result.stdout == "C C\n"
+    assert result.stdout == "C.UTF-8 C.UTF-8\n"
     assert runner.commands == [result.cmd]
 
 

@@ -1,0 +1,193 @@
+"""Prove the declared support range: the built collection, installed as a user installs it,
+on the lowest, a middle and the highest ansible-core of the range.
+
+For each ansible-core version:
+  1. a virtual environment under build/compat/ holding only ansible-core (and jsonschema, standing
+     in for the node's python3-jsonschema: the simulated node runs the modules with this Python),
+     made once and reused while its requirement line is unchanged;
+  2. the tarball built from this checkout, installed into build/compat/<core>/collections with
+     `ansible-galaxy collection install` of that core (no link to the checkout anywhere on the path);
+  3. `ansible-doc --json` for every module and role of the INSTALLED collection, which must render;
+  4. playbooks/demo.yml (the whole lifecycle through the node, container and teardown roles and all
+     four modules) under a fresh simulated node (tests/pvesim), from a copy outside the checkout,
+     with the installed collection only.
+
+  python scripts/compat.py                 # every version in CORES
+  python scripts/compat.py --ends          # the lowest and the highest only (make test)
+  python scripts/compat.py --core 2.17.14  # one version
+"""
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(TOP, "build", "compat")
+PVESIM = os.path.join(TOP, "tests", "pvesim", "bin", "pvesim")
+PYTHON = os.environ.get("NEXCAGE_COMPAT_PYTHON", "python3")
+
+# The range declared in meta/runtime.yml (requires_ansible), lowest first. The highest is the newest
+# ansible-core that installs on the controller Python here (3.11: 2.20 and later need 3.12).
+CORES = ["2.16.0", "2.17.14", "2.19.14"]
+# The node's Python side of the range: jsonschema for OCI bundles (python3-jsonschema on the node).
+NODE_EXTRAS = ["jsonschema>=4.10"]
+
+
+def log(msg):
+    print("compat: " + msg, flush=True)
+
+
+def run(argv, check=True, **kwargs):
+    return subprocess.run(argv, check=check, **kwargs)
+
+
+def clean_env(core_dir, venv):
+    """A user's environment: no ANSIBLE_* from the developer's shell, the venv first on PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "PYTHON", "VIRTUAL_ENV"))}
+    env["PATH"] = os.path.join(venv, "bin") + os.pathsep + "/usr/sbin:/usr/bin:/sbin:/bin"
+    env["ANSIBLE_CONFIG"] = os.path.join(core_dir, "ansible.cfg")
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(core_dir, "collections")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_LOCAL_TEMP"] = os.path.join(core_dir, "tmp")
+    env["HOME"] = os.path.join(core_dir, "home")
+    return env
+
+
+def ensure_venv(core):
+    venv = os.path.join(WORK, "venv-" + core)
+    wanted = " ".join(["ansible-core==" + core] + NODE_EXTRAS)
+    marker = os.path.join(venv, ".compat-installed")
+    if os.path.exists(marker):
+        with open(marker, encoding="utf-8") as f:
+            if f.read() == wanted:
+                return venv
+    shutil.rmtree(venv, ignore_errors=True)
+    log("making %s (%s)" % (os.path.relpath(venv, TOP), wanted))
+    run([PYTHON, "-m", "venv", venv])
+    pip = [os.path.join(venv, "bin", "pip"), "install", "--quiet", "--disable-pip-version-check"]
+    proc = run(pip + wanted.split(), capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit("compat: pip failed for %s\n%s%s" % (wanted, proc.stdout, proc.stderr))
+    with open(marker, "w", encoding="utf-8") as f:
+        f.write(wanted)
+    return venv
+
+
+def build_tarball():
+    dist = os.path.join(WORK, "dist")
+    shutil.rmtree(dist, ignore_errors=True)
+    os.makedirs(dist)
+    galaxy = os.path.join(os.path.dirname(sys.executable), "ansible-galaxy")
+    if not os.path.exists(galaxy):
+        galaxy = "ansible-galaxy"
+    run([galaxy, "collection", "build", "--output-path", dist, TOP], stdout=subprocess.DEVNULL)
+    (tarball,) = glob.glob(os.path.join(dist, "cageforge-nexcage-*.tar.gz"))
+    return tarball
+
+
+def install(core, venv, tarball):
+    core_dir = os.path.join(WORK, core)
+    shutil.rmtree(core_dir, ignore_errors=True)
+    for sub in ("collections", "tmp", "home"):
+        os.makedirs(os.path.join(core_dir, sub))
+    with open(os.path.join(core_dir, "ansible.cfg"), "w", encoding="utf-8") as f:
+        f.write("[defaults]\ncollections_path = %s\ninterpreter_python = auto_silent\n" % (core_dir + "/collections"))
+        f.write("retry_files_enabled = false\nstdout_callback = default\n")
+    env = clean_env(core_dir, venv)
+    run(
+        [
+            os.path.join(venv, "bin", "ansible-galaxy"),
+            "collection",
+            "install",
+            "-p",
+            env["ANSIBLE_COLLECTIONS_PATH"],
+            tarball,
+        ],
+        env=env,
+        cwd=core_dir,
+        stdout=subprocess.DEVNULL,
+    )
+    return core_dir, env
+
+
+def installed_root(core_dir):
+    return os.path.join(core_dir, "collections", "ansible_collections", "cageforge", "nexcage")
+
+
+def check_docs(core_dir, venv, env):
+    root = installed_root(core_dir)
+    if os.path.islink(root) or not os.path.exists(os.path.join(root, "MANIFEST.json")):
+        raise SystemExit("compat: %s is not an installed copy" % root)
+    modules = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(root, "plugins", "modules", "*.py")))
+    roles = sorted(os.listdir(os.path.join(root, "roles")))
+    doc = os.path.join(venv, "bin", "ansible-doc")
+    for kind, names in (("module", modules), ("role", roles)):
+        fqcns = ["cageforge.nexcage." + name for name in names]
+        proc = run([doc, "-t", kind, "--json"] + fqcns, env=env, cwd=core_dir, capture_output=True, text=True)
+        rendered = json.loads(proc.stdout)
+        missing = [name for name in fqcns if name not in rendered]
+        if missing or "ERROR" in proc.stderr:
+            raise SystemExit("compat: ansible-doc -t %s did not render %s\n%s" % (kind, missing, proc.stderr))
+        if kind == "module":
+            for name in fqcns:
+                found = rendered[name]["doc"]["filename"]
+                if not found.startswith(root):
+                    raise SystemExit("compat: %s came from %s, not the installed copy" % (name, found))
+    log("ansible-doc renders %d modules and %d roles" % (len(modules), len(roles)))
+    return modules, roles
+
+
+def run_demo(core, core_dir, venv, env, vmid_base):
+    node = os.path.join(core_dir, "node")
+    run([PVESIM, "init", node], stdout=subprocess.DEVNULL)
+    # The playbook from a directory of its own, so nothing next to it (the checkout) can be found.
+    play_dir = tempfile.mkdtemp(prefix="play-", dir=core_dir)
+    shutil.copy(os.path.join(TOP, "playbooks", "demo.yml"), play_dir)
+    argv = [PVESIM, "run", "--root", node, "--", os.path.join(venv, "bin", "ansible-playbook")]
+    argv += ["-e", "demo_vmid_base=%d" % vmid_base, os.path.join(play_dir, "demo.yml")]
+    proc = subprocess.run(argv, env=env, cwd=play_dir, capture_output=True, text=True, check=False, timeout=1200)
+    with open(os.path.join(core_dir, "demo.log"), "w", encoding="utf-8") as f:
+        f.write(proc.stdout + proc.stderr)
+    tail = (proc.stdout + proc.stderr)[-5000:]
+    if proc.returncode != 0:
+        raise SystemExit("compat: ansible-core %s: the demo failed (rc %d)\n%s" % (core, proc.returncode, tail))
+    if "/build/collections/" in proc.stdout + proc.stderr:
+        raise SystemExit("compat: ansible-core %s: the demo used the checkout's link farm\n%s" % (core, tail))
+    log("ansible-core %s: the demo lifecycle passed" % core)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--ends", action="store_true", help="only the lowest and the highest version")
+    parser.add_argument("--core", action="append", help="this ansible-core version (repeatable)")
+    parser.add_argument("--no-demo", action="store_true", help="install and ansible-doc only")
+    args = parser.parse_args()
+    cores = args.core or ([CORES[0], CORES[-1]] if args.ends else CORES)
+    os.makedirs(WORK, exist_ok=True)
+    started = time.monotonic()
+    tarball = build_tarball()
+    log("built %s" % os.path.relpath(tarball, TOP))
+    # VMIDs share the host's LXC namespace (see tests/integration/conftest.py).
+    vmid_base = 100000 + (os.getpid() * 16) % 800000
+    for index, core in enumerate(cores):
+        step = time.monotonic()
+        venv = ensure_venv(core)
+        version = run([os.path.join(venv, "bin", "ansible"), "--version"], capture_output=True, text=True).stdout
+        if "core %s]" % core not in version.splitlines()[0]:
+            raise SystemExit("compat: %s runs %s" % (venv, version.splitlines()[0]))
+        core_dir, env = install(core, venv, tarball)
+        check_docs(core_dir, venv, env)
+        if not args.no_demo:
+            run_demo(core, core_dir, venv, env, vmid_base + 4 * index)
+        log("ansible-core %s: passed in %.0f s" % (core, time.monotonic() - step))
+    log("%s passed in %.0f s" % (", ".join(cores), time.monotonic() - started))
+
+
+if __name__ == "__main__":
+    main()
