@@ -12,8 +12,13 @@ class ModuleDocFragment:
 options:
   command_timeout:
     description:
-      - Seconds that any single node command (C(pct), C(pvesm), C(zfs), ...) may run before
+      - Seconds that a single node command (C(pct), C(pvesm), C(zfs), ...) may run before
         it is killed and the task fails with error category C(timeout).
+      - C(nexcage_container) gives the commands whose run time depends on the container its
+        own bounds (C(create_timeout) for C(pct create) and
+        C(pveam download), C(wait_timeout) for C(pct start),
+        C(stop_timeout) added for C(pct shutdown) and C(pct reboot));
+        see its notes.
     type: int
     default: 120
 notes:

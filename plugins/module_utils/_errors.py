@@ -61,13 +61,15 @@ CATEGORY_HINTS = {
     NOT_FOUND: "Check the name in the message: create the missing object, or fix the option that refers to it.",
     INVALID_ARGUMENT: "Fix the option named in the message; the PVE rule it broke is quoted there.",
     LOCKED: "Wait for the operation that holds the lock (backup, snapshot, migrate, ...) to finish; "
-    "if nothing is running any more, remove a stale lock with `pct unlock <vmid>`.",
+    "if nothing is running any more, remove a stale lock with `pct unlock <vmid>`, except for lock 'create' or "
+    "'destroyed' (an interrupted create or destroy): repair those with nexcage_health and repair: [stale_locks].",
     NOT_RUNNING: "Start the container first (state: started), or run the step only while it is running.",
     ALREADY_RUNNING: "Stop the container first (state: stopped), or set force: true where the module offers it.",
     RESOURCE_EXHAUSTED: "Free space, memory or VMIDs on the node (or pick another storage), then retry.",
     PERMISSION_DENIED: "Run the task as root on the Proxmox VE node (become: true) and check the guard named in "
     "the message.",
-    TIMEOUT: "Raise command_timeout / wait_timeout, or find out why the node is slow (see the command's output).",
+    TIMEOUT: "Raise the bound named in the message (command_timeout, create_timeout, wait_timeout, stop_timeout), "
+    "or find out why the node is slow (see the command's output).",
     UNSUPPORTED: "This node, storage or container cannot do that; choose another storage or option.",
     UNKNOWN: "Read stderr below; run the command by hand on the node to see the full task log.",
 }

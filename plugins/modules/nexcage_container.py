@@ -310,15 +310,31 @@ options:
     choices: [shutdown, stop]
     default: shutdown
   stop_timeout:
-    description: Seconds a clean shutdown (or the shutdown part of a restart) may take.
+    description:
+      - Seconds a clean shutdown (or the shutdown part of a restart) may take; passed to C(pct shutdown --timeout)
+        and C(pct reboot --timeout).
+      - C(pct shutdown) itself is killed after O(stop_timeout) + O(command_timeout) seconds (the clean shutdown,
+        then the forced stop); C(pct reboot) after O(stop_timeout) + O(wait_timeout).
     type: int
     default: 60
   wait_timeout:
     description:
-      - Seconds to wait, after C(pct start), C(pct stop), C(pct shutdown) or C(pct reboot), for the container to
-        reach the state. On timeout the error says the last state seen.
+      - Seconds C(pct start) may run before it is killed, and then seconds to wait, after C(pct start),
+        C(pct stop), C(pct shutdown) or C(pct reboot), for the container to reach the state. On timeout the error
+        says the last state seen.
     type: int
     default: 60
+  create_timeout:
+    description:
+      - Seconds C(pct create) (template extraction) and C(pveam download) may each run before they are killed
+        and the task fails with error category C(timeout). Both take time in proportion to the template's size
+        and the storage's speed, so they have their own bound; every other command is bounded by
+        O(command_timeout).
+      - "A killed C(pct create) does not run Proxmox VE's own failure path: what it made stays (the placeholder
+        config C(lock: create) and the volumes it allocated, or a config whose settings were not all written).
+        The error names that state and the repair (C(nexcage_health) with C(repair: [stale_locks]))."
+    type: int
+    default: 600
   backend:
     description:
       - V(proxmox_lxc) makes a Proxmox VE container with C(pct).
@@ -365,7 +381,13 @@ notes:
   - Diff mode returns the status and typed config before and after.
   - "Failure policy: a failed C(pct create) leaves nothing behind (PVE removes what the create task made). Once
     the container was created, a later failure (start, wait) keeps it; the error says so and the next run
-    continues from there."
+    continues from there. A create that was killed (by O(create_timeout), or from outside) leaves a half-made
+    container; the error names it and its repair, and the module refuses to update a half-made container
+    (a config with C(lock: create) or C(lock: destroyed), or without C(rootfs)) instead of building on it."
+  - "Time limits: O(create_timeout) bounds C(pct create) and C(pveam download), O(wait_timeout) bounds
+    C(pct start), O(stop_timeout) + O(command_timeout) bounds C(pct shutdown), O(stop_timeout) + O(wait_timeout)
+    bounds C(pct reboot); every other command (C(pct set), C(pct resize), C(pct stop), C(pct destroy), ...)
+    is bounded by O(command_timeout). A timeout error names the command and the bound."
   - On failure the result holds RV(error) with a category, an actionable message and the command's output; the
     categories are listed in C(docs/errors.md).
 seealso:

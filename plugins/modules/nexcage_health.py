@@ -25,8 +25,17 @@ description:
     ranges cover every unprivileged container), C(run_dir) (C(/run/nexcage) writable),
     C(stale_state) (no C(/run/nexcage/<vmid>/state.json) of a container that has no config on this node),
     C(stale_locks) (no container stuck in lock C(create) or C(destroyed) with no task working on it),
+    C(half_made) (no container config without C(rootfs), e.g. an empty or lock-only config left when the lock
+    of an interrupted create was removed by hand), C(orphan_volumes) (no volume named for a guest,
+    C(subvol|vm|base|basevol-<vmid>-disk-N) on a C(zfspool) or C(dir) storage, that no config names or whose
+    VMID does not exist; one C(zfs list -d 1) per ZFS storage), C(leftover_cgroups) (no LXC cgroup directory,
+    C(lxc/<vmid>), C(lxc.monitor/<vmid>), C(lxc.payload.<vmid>), of a container that is not running),
     C(duplicate_vmid) (no VMID with two configs across C(/etc/pve/nodes/*/{lxc,qemu-server}), and
     C(/etc/pve/.vmlist) agrees with the configs)."
+  - "What an interrupted C(pct create) leaves is found by C(stale_locks) (config C(lock: create), the volumes
+    it allocated) and, if its lock was removed by hand, by C(half_made) and C(orphan_volumes). Each result
+    names its remedy; the repairs are opt-in, and only V(orphan_volumes) removes volumes that no Proxmox VE
+    failure path would have removed."
 author:
   - nexcage contributors (@cageforge)
 extends_documentation_fragment:
@@ -52,6 +61,9 @@ options:
       - run_dir
       - stale_state
       - stale_locks
+      - half_made
+      - orphan_volumes
+      - leftover_cgroups
       - duplicate_vmid
   fail_on:
     description:
@@ -76,11 +88,25 @@ options:
       - V(stale_locks) completes what the interrupted task would have done. A container left in lock
         C(create) was never finished, and Proxmox VE itself removes it when a create fails; one left in
         lock C(destroyed) was being removed. Both get C(pct unlock <vmid>) then
-        C(pct destroy <vmid> --destroy-unreferenced-disks 1). A container with C(protection) set is skipped
-        and reported. To keep such a container instead, run only C(pct unlock) by hand.
+        C(pct destroy <vmid> --destroy-unreferenced-disks 1), which frees every volume named for the VMID
+        (the ones the interrupted create allocated, and any other unreferenced one of that VMID). A container
+        with C(protection) set is skipped and reported. A bare C(pct unlock) is no repair; it leaves an empty
+        config (create) or one naming freed volumes (destroy), which C(half_made) then reports.
+      - V(half_made) removes the config of a container that has no C(rootfs) (C(pct unlock) when it holds a lock,
+        then C(pct destroy <vmid>)), only when the config names no volume and has no C(protection); the
+        volumes named for its VMID then show in C(orphan_volumes).
+      - V(orphan_volumes) B(destroys data) and is never implied by another repair. It runs C(zfs destroy <dataset>)
+        (never recursive; a dataset with snapshots or children stays and the repair fails) for each orphan
+        volume on a C(zfspool) storage whose VMID no guest has. Orphans of an existing guest, and those on
+        other storage types, are only reported (attach them with C(pct rescan), or C(pvesm free) them by hand).
+      - V(leftover_cgroups) removes the LXC cgroup directories of a container that is not running (C(rmdir),
+        deepest first; a cgroup that still holds processes cannot be removed, and the repair fails naming it).
+      - "Repairs run in the order V(stale_state), V(stale_locks), V(half_made), V(orphan_volumes),
+        V(leftover_cgroups); after one changed the node, the next one's check runs again, so
+        C(repair: [half_made, orphan_volumes]) clears a config without rootfs and its volumes in one run."
     type: list
     elements: str
-    choices: [stale_state, stale_locks]
+    choices: [stale_state, stale_locks, half_made, orphan_volumes, leftover_cgroups]
     default: []
 attributes:
   check_mode:
@@ -93,8 +119,9 @@ attributes:
     details: The checks change nothing; a repair that was made is not needed, so not made, on the next run.
 notes:
   - The checks read files (C(/proc/self/mountinfo), C(/etc/pve), C(/sys/class/net), C(/sys/fs/cgroup),
-    C(/etc/subuid)) directly; the only commands are C(pvesm status), C(zpool list), C(zpool status -x), and
-    C(pvecm status) when C(/etc/pve/.members) cannot tell the quorum.
+    C(/etc/subuid)) directly; the only commands are C(pvesm status), C(zpool list), C(zpool status -x),
+    C(zfs list -d 1) per ZFS storage (C(orphan_volumes)), and C(pvecm status) when C(/etc/pve/.members)
+    cannot tell the quorum.
   - "Writable C(/etc/pve) means: mounted read-write and writable for the module's user; nothing is written
     to probe it. pmxcfs refuses writes without quorum, which the C(quorum) check reports."
 seealso:
@@ -117,6 +144,11 @@ EXAMPLES = r"""
   cageforge.nexcage.nexcage_health:
     checks: [stale_state, stale_locks]
     repair: [stale_state, stale_locks]
+
+- name: After a killed create whose lock was removed by hand, remove the config and (opted in) its volumes
+  cageforge.nexcage.nexcage_health:
+    checks: [half_made, orphan_volumes]
+    repair: [half_made, orphan_volumes]
 """
 
 RETURN = r"""
@@ -170,7 +202,7 @@ summary:
       description: The names of the checks at or above O(fail_on).
       type: list
       elements: str
-  sample: {"status": "warn", "total": 13, "ok": 12, "warn": 1, "fail": 0, "failing": []}
+  sample: {"status": "warn", "total": 16, "ok": 15, "warn": 1, "fail": 0, "failing": []}
 repairs:
   description: What each requested repair did (or in check mode would do), one entry per item.
   returned: always

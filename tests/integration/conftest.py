@@ -294,3 +294,39 @@ def ct(fresh_node, unique_vmid):
 
 def lxc_available():
     return shutil.which("lxc-start") is not None and os.geteuid() == 0
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault matrix's totals (test_fault_matrix.py records one JSON per part), also under xdist."""
+    parts = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            parts += [
+                json.loads(value) for name, value in getattr(report, "user_properties", ()) if name == "fault_matrix"
+            ]
+    if not parts:
+        return
+    total = {
+        key: sum(p[key] for p in parts) for key in ("cells", "phases", "failed", "killed", "consistent", "seconds")
+    }
+    commands = sorted({c for p in parts for c in p["commands"]})
+    terminalreporter.write_line(
+        "fault matrix: %d cells over %d commands (%s); %d at a phase; %d failed, %d killed: %d consistent and "
+        "converging, %d not; %d s in the modules"
+        % (
+            total["cells"],
+            len(commands),
+            ", ".join(commands),
+            total["phases"],
+            total["failed"],
+            total["killed"],
+            total["consistent"],
+            total["cells"] - total["consistent"],
+            total["seconds"],
+        )
+    )
+    for part in parts:
+        for skipped in part["skipped"]:
+            terminalreporter.write_line("fault matrix [%s]: not run: %s" % (part["part"], skipped))

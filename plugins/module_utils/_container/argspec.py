@@ -81,6 +81,7 @@ def argument_spec():
         stop_mode=dict(type="str", default="shutdown", choices=["shutdown", "stop"]),
         stop_timeout=dict(type="int", default=60),
         wait_timeout=dict(type="int", default=60),
+        create_timeout=dict(type="int", default=600),
         backend=dict(type="str", default="proxmox_lxc", choices=["proxmox_lxc", "runc", "crun"]),
         runtime_wrapper=dict(type="list", elements="str"),
         template_storage=dict(type="str", default="local"),

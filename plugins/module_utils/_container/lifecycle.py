@@ -47,6 +47,31 @@ CREATE_RETRIES = 5
 SECRET_MASK = "********"
 
 
+class Bound:
+    """The time limit of one command and the option(s) that set it (named in a timeout error)."""
+
+    def __init__(self, option, seconds, why=""):
+        self.option = option
+        self.seconds = seconds
+        self.why = why
+
+    def overrun(self, result, action, what):
+        """(message, hint) of a command killed at this bound."""
+        message = "Cannot %s %s: `%s` ran longer than %s (%s s) and was killed [timeout]" % (
+            action,
+            what,
+            result.cmd,
+            self.option,
+            self.seconds,
+        )
+        hint = "Raise %s if the node is only slow%s; otherwise find out what %s waits for." % (
+            self.option,
+            self.why,
+            result.argv[0],
+        )
+        return message, hint
+
+
 def container_pid(vmid, runner=None):
     """The container's init pid: from its cgroup, else `lxc-info -p -H` (not a pct call).
 
@@ -92,11 +117,15 @@ class ContainerTask(Identity, PreChecks, Reporting):
     def fail(self, category, message, hint=None, **kw):
         raise _errors.NexcageError(category, message, hint=hint, **kw)
 
-    def run(self, argv, action, mutating=True, timeout=None, hint=None):
+    def run(self, argv, action, mutating=True, bound=None, hint=None):
+        """Run one command; bound is its Bound (default: command_timeout)."""
+        bound = bound or Bound("command_timeout", self.runner.timeout)
         try:
-            return self.runner.run(argv, mutating=mutating, timeout=timeout)
+            return self.runner.run(argv, mutating=mutating, timeout=bound.seconds)
         except CommandFailed as exc:
             err = _errors.error_from_result(exc.result, action, self.vmid, self.name, hint=hint)
+            if exc.result.timed_out:
+                err.message, err.hint = bound.overrun(exc.result, action, self.what())
             if self.created and action != "create":
                 err.message += " (the container was created by this task and is kept)"
             err.cmd = self._mask(err.cmd)
@@ -205,12 +234,21 @@ class ContainerTask(Identity, PreChecks, Reporting):
             write_record(self.vmid, {"vmid": self.vmid, "image": desired.image, "created": int(time.time())})
             self.sync_oci("created")
 
+    def create_bound(self):
+        return Bound("create_timeout", self.params["create_timeout"], " (a large template, a slow storage)")
+
     def _create_once(self, vmid, desired):
-        self.run(self.create_argv(vmid, desired), "create", timeout=max(self.runner.timeout, 600))
+        try:
+            self.run(self.create_argv(vmid, desired), "create", bound=self.create_bound())
+        except _errors.NexcageError as err:
+            if not self.check:
+                self.explain_leftover(err)
+            raise
 
     def _create_allocating(self, desired):
         tried = []
-        with vmid_lock(timeout=max(self.runner.timeout, 600)):
+        # the lock is held by another task while it runs its own pct create
+        with vmid_lock(timeout=max(self.runner.timeout, self.params["create_timeout"])):
             hostname = self.params.get("hostname")
             if hostname:
                 # another task may have created it while we waited for the lock
@@ -238,7 +276,12 @@ class ContainerTask(Identity, PreChecks, Reporting):
         options = [("force", "1")] if running else []
         if self.params.get("purge"):
             options.append(("purge", "1"))
-        self.run(_runner.pct("destroy", self.vmid, options=options), "destroy")
+        try:
+            self.run(_runner.pct("destroy", self.vmid, options=options), "destroy")
+        except _errors.NexcageError as err:
+            if not self.check:
+                self.explain_leftover(err, "destroy")
+            raise
         self.changed = True
         self.steps.append("destroy")
         if not self.check:
@@ -248,9 +291,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
     # ---------------------------------------------------------------- run state
 
     def start(self):
-        self.run(
-            _runner.pct("start", self.vmid), "start", timeout=max(self.runner.timeout, self.params["wait_timeout"])
-        )
+        self.run(_runner.pct("start", self.vmid), "start", bound=Bound("wait_timeout", self.params["wait_timeout"]))
         self.changed = True
         self.steps.append("start")
         if not self.check:
@@ -262,7 +303,12 @@ class ContainerTask(Identity, PreChecks, Reporting):
         if self.params["stop_mode"] == "shutdown":
             timeout = self.params["stop_timeout"]
             argv = _runner.pct("shutdown", self.vmid, options=[("timeout", timeout), ("forceStop", "1")])
-            self.run(argv, "shut down", timeout=max(self.runner.timeout, timeout + 30))
+            bound = Bound(
+                "stop_timeout + command_timeout",
+                timeout + self.runner.timeout,
+                " (stop_timeout for the clean shutdown, command_timeout for the forced stop after it)",
+            )
+            self.run(argv, "shut down", bound=bound)
         else:
             self.run(_runner.pct("stop", self.vmid), "stop")
         self.changed = True
@@ -273,11 +319,12 @@ class ContainerTask(Identity, PreChecks, Reporting):
 
     def reboot(self):
         timeout = self.params["stop_timeout"]
-        self.run(
-            _runner.pct("reboot", self.vmid, options=[("timeout", timeout)]),
-            "restart",
-            timeout=max(self.runner.timeout, timeout + self.params["wait_timeout"] + 30),
+        bound = Bound(
+            "stop_timeout + wait_timeout",
+            timeout + self.params["wait_timeout"],
+            " (stop_timeout for the shutdown, wait_timeout for the start)",
         )
+        self.run(_runner.pct("reboot", self.vmid, options=[("timeout", timeout)]), "restart", bound=bound)
         self.changed = True
         self.steps.append("restart")
         if not self.check:
@@ -364,6 +411,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
             return self.do_absent(config, before)
 
         running = False
+        if config is not None:
+            self.refuse_half_made(config, "update")
         if config is None:
             try:
                 self.create(desired)
@@ -457,6 +506,13 @@ class ContainerTask(Identity, PreChecks, Reporting):
 
     def do_absent(self, config, before):
         if config is None:
+            if self.vmid is not None and not self.check:
+                # nexcage's own files of a container that is gone (an interrupted destroy, or one removed
+                # by a repair or by hand): housekeeping, not a change of the node's containers
+                state = ocistate.read_state(self.vmid) or {}
+                if (state.get("annotations") or {}).get("org.cageforge.nexcage.backend") == "pct":
+                    ocistate.remove_state(self.vmid)  # never a runc/crun container's state named like it
+                remove_record(self.vmid)
             return self.finish(before, None)
         running = readers.is_running(self.vmid)
         if running and not self.params["force"]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _runner, _validation
+from ansible_collections.cageforge.nexcage.plugins.module_utils._health import halfmade
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, readers
 
 PATH_STORAGE_TYPES = ("dir", "nfs", "cifs", "cephfs", "btrfs", "glusterfs")
+# failures that may strike in the middle of a pct create/destroy (the others are refusals before it starts)
+LEFTOVER_CATEGORIES = (_errors.TIMEOUT, _errors.UNKNOWN, _errors.RESOURCE_EXHAUSTED, _errors.NOT_FOUND)
 # content -> (what it holds, hint for a missing storage, hint for a storage without that content)
 STORAGE_USES = {
     "vztmpl": (
@@ -42,7 +45,11 @@ class PreChecks:
         if readers.has_file(os.path.join(cache, filename)):
             return
         if self.params.get("download"):
-            self.run(_runner.pveam("download", storage_id, filename), "download the template for")
+            self.run(
+                _runner.pveam("download", storage_id, filename),
+                "download the template for",
+                bound=self.create_bound(),
+            )
             self.steps.append("download %s" % image)
             self.changed = True
             if not self.check and not readers.has_file(os.path.join(cache, filename)):
@@ -99,10 +106,50 @@ class PreChecks:
 
     def check_unlocked(self, config, action, allow=()):
         lock = config.get("lock")
-        if lock and lock not in allow:
-            self.fail(
-                _errors.LOCKED,
-                "Cannot %s %s: CT is locked (%s)" % (action, self.what(), lock),
-                hint="Wait for the '%s' operation to finish; if none runs any more, remove the stale lock with "
-                "`pct unlock %s`." % (lock, self.vmid),
+        if not lock or lock in allow:
+            return
+        if lock in halfmade.STALE_LOCKS:
+            self.refuse_half_made(config, action)
+        self.fail(
+            _errors.LOCKED,
+            "Cannot %s %s: CT is locked (%s)" % (action, self.what(), lock),
+            hint="Wait for the '%s' operation to finish; if none runs any more, remove the stale lock with "
+            "`pct unlock %s` (the config is whole: the next run goes on from there)." % (lock, self.vmid),
+        )
+
+    def refuse_half_made(self, config, action):
+        """Fail when config is not a whole container (interrupted create/destroy, no rootfs)."""
+        why = halfmade.half_made(config)
+        if why is None:
+            return
+        locked = config.get("lock") in halfmade.STALE_LOCKS
+        self.fail(
+            _errors.LOCKED if locked else _errors.UNSUPPORTED,
+            "Cannot %s %s: it is half-made: %s" % (action, self.what(), why),
+            hint=halfmade.repair_hint(self.vmid, config),
+        )
+
+    def explain_leftover(self, err, action="create"):
+        """After a failed or killed pct create/destroy: say what it left on the node and the way out."""
+        if self.vmid is None or err.category not in LEFTOVER_CATEGORIES:
+            return  # refused before it started (or another guest's VMID): nothing of ours changed
+        config = readers.ct_config(self.vmid)
+        if config is None:
+            return  # nothing left: Proxmox VE's failure path ran (create), or the destroy got through
+        why = halfmade.half_made(config)
+        if why is not None:
+            hint = halfmade.repair_hint(self.vmid, config)
+        elif action == "create":
+            why = "its config is there, but the create did not finish (hostname, SSH keys, password)"
+            hint = (
+                "Remove it (state: absent, or `pct destroy %s`) and run this task again; or run this task "
+                "again to finish its settings (SSH keys and the password are only set by a create)." % self.vmid
             )
+        else:
+            why = "its config is still there, its volumes may be partly freed"
+            hint = (
+                "Run this task again to finish the destroy (nexcage_health's half_made check names the volumes "
+                "the config still names but that are gone)."
+            )
+        err.message += "; the interrupted %s left CT %s half-made: %s" % (action, self.vmid, why)
+        err.hint = "%s %s" % (err.hint, hint) if err.category == _errors.TIMEOUT else hint

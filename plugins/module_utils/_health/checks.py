@@ -43,9 +43,12 @@ CHECKS = (
     "run_dir",
     "stale_state",
     "stale_locks",
+    "half_made",
+    "orphan_volumes",
+    "leftover_cgroups",
     "duplicate_vmid",
 )
-REPAIRS = ("stale_state", "stale_locks")
+REPAIRS = ("stale_state", "stale_locks", "half_made", "orphan_volumes", "leftover_cgroups")
 
 
 class Result:
@@ -568,8 +571,9 @@ def check_stale_locks(node, params):
             % ", ".join("CT %s (lock: %s)" % (f["vmid"], f["lock"]) for f in findings)
             + ("; busy: %s" % ", ".join(busy) if busy else ""),
             "an interrupted create left a half-made container and an interrupted destroy a half-removed one: "
-            "repair: [stale_locks] removes them (pct unlock <vmid>; pct destroy <vmid> "
-            "--destroy-unreferenced-disks 1); to keep one instead run only `pct unlock <vmid>` and check its config",
+            "repair: [stale_locks] removes them as Proxmox VE's own failure path would (pct unlock <vmid>; pct "
+            "destroy <vmid> --destroy-unreferenced-disks 1), then the task that made it can run again. A bare "
+            "`pct unlock <vmid>` is no repair: it leaves a config without rootfs, or one naming freed volumes",
             items=findings,
         )
     if busy:
@@ -638,4 +642,5 @@ def check_duplicate_vmid(node, params):
     return Result("duplicate_vmid", OK, "%d guest(s), every VMID once, .vmlist matches the configs" % len(seen))
 
 
-CHECK_FUNCTIONS = {name: globals()["check_" + name] for name in CHECKS}
+# the checks of leftovers (leftovers.py) join these in run.py
+CHECK_FUNCTIONS = {name: globals()["check_" + name] for name in CHECKS if "check_" + name in globals()}

@@ -14,7 +14,11 @@ import re
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _runner
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import files, paths
-from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import parse_config, parse_storage_cfg
+from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import (
+    parse_config,
+    parse_storage_cfg,
+    parse_vmlist,
+)
 
 
 class NodeView:
@@ -73,6 +77,23 @@ class NodeView:
             self._cache["processes"] = procs
         return self._cache["processes"]
 
+    def cgroup_processes(self, path):
+        """How many processes are in the cgroup path and the cgroups below it."""
+        count = 0
+        for root, _dirs, _names in os.walk(path):
+            count += len((self.read(os.path.join(root, "cgroup.procs")) or "").split())
+        return count
+
+    def remove_cgroup(self, path):
+        """rmdir a cgroup directory and the cgroups below it, deepest first; the ones left (busy)."""
+        left = []
+        for root, _dirs, _names in sorted(os.walk(path), key=lambda entry: -entry[0].count("/")):
+            try:
+                os.rmdir(root)
+            except OSError:
+                left.append(root)
+        return left
+
     def remove_runtime_dir(self, path):
         """Remove path and what is in it, never crossing into another filesystem; the paths left behind."""
         return files.remove_tree(path)
@@ -104,6 +125,30 @@ class NodeView:
                     cts[match.group(1)] = parse_config(text)
             self._cache["cts"] = cts
         return self._cache["cts"]
+
+    def vmlist(self):
+        """{vmid(int): {'node', 'type'}} of /etc/pve/.vmlist ({} when missing or broken)."""
+        if "vmlist" not in self._cache:
+            try:
+                self._cache["vmlist"] = parse_vmlist(self.read(paths.VMLIST) or "{}")
+            except ValueError:
+                self._cache["vmlist"] = {}
+        return self._cache["vmlist"]
+
+    def guest_config_text(self, vmid, nodename, kind):
+        """The config text of guest vmid on nodename (kind lxc or qemu), or None."""
+        sub = "lxc" if kind == "lxc" else "qemu-server"
+        return self.read(os.path.join(paths.NODES_DIR, nodename or self.node_name(), sub, "%s.conf" % vmid))
+
+    def zfs_children(self, dataset):
+        """The datasets and zvols directly below dataset (`zfs list -d 1`); None when zfs cannot list it."""
+        key = "zfs:" + dataset
+        if key not in self._cache:
+            argv = _runner.zfs("list", "-H", "-o", "name", "-t", "filesystem,volume", "-d", "1", dataset)
+            res = self.runner.run(argv, check=False)
+            names = res.stdout.split("\n") if res.rc == 0 else None
+            self._cache[key] = None if names is None else [name for name in names if name.startswith(dataset + "/")]
+        return self._cache[key]
 
     def storages(self):
         if "storages" not in self._cache:

@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module
+from ansible_collections.cageforge.nexcage.plugins.module_utils._health import checks, leftovers
 from ansible_collections.cageforge.nexcage.plugins.module_utils._health.checks import (
-    CHECK_FUNCTIONS,
     CHECKS,
     FAIL,
     OK,
@@ -20,6 +20,8 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._health.checks i
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._health.node import NodeView
 from ansible_collections.cageforge.nexcage.plugins.module_utils._health.repairs import REPAIR_FUNCTIONS
+
+CHECK_FUNCTIONS = dict(checks.CHECK_FUNCTIONS, **leftovers.CHECK_FUNCTIONS)
 
 
 def run_checks(node, selected, params):
@@ -52,24 +54,16 @@ def run_health(node, params, check_mode):
     repair = list(params.get("repair") or [])
     selected.update(repair)
     results = run_checks(node, selected, params)
-    repairs = []
-    for name in REPAIRS:
-        if name not in repair:
-            continue
-        result = next(r for r in results if r.name == name)
-        for finding in result.items:
-            repairs.append(dict(REPAIR_FUNCTIONS[name](node, dict(finding), check_mode), check=name))
+    repairs = _repair(node, results, repair, params, check_mode)
     changed = any(r.get("changed") for r in repairs)
     if repairs:
-        node._cache.pop("cts", None)
-        node._cache.pop("processes", None)
+        _forget(node)
         fresh = []
         for r in results:
-            if r.name in repair:
-                if check_mode:
-                    r = _predicted(r, [x for x in repairs if x["check"] == r.name and not x.get("failed")])
-                else:
-                    r = CHECK_FUNCTIONS[r.name](node, params)
+            if check_mode and r.name in repair:
+                r = _predicted(r, [x for x in repairs if x["check"] == r.name and not x.get("failed")])
+            elif not check_mode and changed:
+                r = CHECK_FUNCTIONS[r.name](node, params)  # a repair may change what another check sees
             fresh.append(r)
         results = fresh
     summary = summarize(results, params.get("fail_on", "fail"))
@@ -89,6 +83,28 @@ def run_health(node, params, check_mode):
             "; ".join("%s %s: %s" % (r["check"], r.get("vmid"), r["result"]) for r in failed_repairs),
         )
     return out, failed
+
+
+def _repair(node, results, repair, params, check_mode):
+    """Run the requested repairs in REPAIRS order; a check runs again when an earlier repair changed
+    the node (removing a half-made config makes its volumes orphans of a VMID that no longer exists)."""
+    repairs = []
+    for name in REPAIRS:
+        if name not in repair:
+            continue
+        result = next(r for r in results if r.name == name)
+        if not check_mode and any(r.get("changed") for r in repairs):
+            _forget(node)
+            result = CHECK_FUNCTIONS[name](node, params)
+        for finding in result.items:
+            repairs.append(dict(REPAIR_FUNCTIONS[name](node, dict(finding), check_mode), check=name))
+    return repairs
+
+
+def _forget(node):
+    """Drop what the node view cached about guests and processes (a repair changed them)."""
+    for key in [k for k in node._cache if k in ("cts", "processes", "vmlist") or k.startswith("zfs:")]:
+        node._cache.pop(key, None)
 
 
 def _predicted(result, done):

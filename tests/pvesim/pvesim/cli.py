@@ -100,10 +100,11 @@ def _resolve_option(name, spec):
     """Getopt::Long as PVE configures it: case-insensitive, unique abbreviations accepted.
     Returns (key, opt, None) or (None, None, Getopt's warning)."""
     low = name.lower()
-    key, opt = _find_spec(low, spec)
+    by_lower = {k.lower(): k for k in spec}  # Getopt::Long matches option names case-insensitively
+    key, opt = _find_spec(low, {k.lower(): v for k, v in spec.items()})
     if opt is not None:
-        return key, opt, None
-    hits = sorted(k for k in spec if not k.endswith("[n]") and k.startswith(low))
+        return by_lower.get(key, key), opt, None
+    hits = sorted(k for k in spec if not k.endswith("[n]") and k.lower().startswith(low))
     if len(hits) == 1:
         return hits[0], spec[hits[0]], None
     if hits:

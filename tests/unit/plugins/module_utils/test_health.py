@@ -114,6 +114,11 @@ def healthy_answers():
         "pvesm status": (0, PVESM_OK, ""),
         "zpool list -H -o name,health": (0, "rpool\tONLINE\n", ""),
         "zpool status -x": (0, "all pools are healthy\n", ""),
+        "zfs list -H -o name -t filesystem,volume -d 1 rpool/data": (
+            0,
+            "rpool/data\nrpool/data/subvol-100-disk-0\n",
+            "",
+        ),
     }
 
 
@@ -138,8 +143,20 @@ def test_healthy_node_all_ok():
     assert failed is None
     assert {c["name"]: c["status"] for c in out["checks"]} == dict.fromkeys(checks.CHECKS, "ok")
     assert out["changed"] is False
-    assert out["summary"] == {"status": "ok", "total": 13, "ok": 13, "warn": 0, "fail": 0, "failing": []}
-    assert node.runner.commands == ["pvesm status", "zpool list -H -o name,health", "zpool status -x"]
+    assert out["summary"] == {
+        "status": "ok",
+        "total": len(checks.CHECKS),
+        "ok": len(checks.CHECKS),
+        "warn": 0,
+        "fail": 0,
+        "failing": [],
+    }
+    assert node.runner.commands == [
+        "pvesm status",
+        "zpool list -H -o name,health",
+        "zpool status -x",
+        "zfs list -H -o name -t filesystem,volume -d 1 rpool/data",
+    ]
 
 
 def test_tools_missing():
