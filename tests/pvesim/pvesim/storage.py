@@ -46,10 +46,11 @@ CONTENT_BY_TYPE = {
 
 
 def _real(root, path):
-    """The real path of a storage path; a path outside the simulated node is refused (a dir
-    storage at /etc, a volume name with `..`): the simulator never touches the host."""
+    """The real path of a storage path; a path outside the simulated node and the machine's
+    temporary directories is refused (a dir storage at /etc, a volume name with `..`): the
+    simulator never touches the host."""
     real = os.path.join(root, path.lstrip("/")) if root else path
-    if not node.in_node(real, root):
+    if not node.in_node(real, root, scratch=True):
         raise cli.PveError(node.outside_message(path))
     return real
 
