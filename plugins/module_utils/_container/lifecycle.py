@@ -252,6 +252,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
         )
         self.changed = True
         self.steps.append("start")
+        self.pending = []  # PVE applies [pve:pending] at start
         if not self.check:
             self.wait_for("running", self.params["wait_timeout"])
             self._pid = None
@@ -279,6 +280,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
         )
         self.changed = True
         self.steps.append("restart")
+        self.pending = []  # PVE applies [pve:pending] at the restart
         if not self.check:
             self.wait_for("running", self.params["wait_timeout"])
             self._pid = None
@@ -339,6 +341,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
             return result
         if state != "absent" and readers.is_bundle_dir(self.params.get("image")):
             self.use_bundle()
+        elif state != "absent" and os.path.isabs(self.params.get("image") or ""):
+            return self.bundle_not_built()
         try:
             desired = desired_from_params(self.params) if state != "absent" else None
             config = self.resolve()
@@ -390,6 +394,38 @@ class ContainerTask(Identity, PreChecks, Reporting):
                 self.start()
             elif running and self.pending and self.params["restart_on_change"]:
                 self.reboot()
+        return self.finish(before, desired)
+
+    def bundle_not_built(self):
+        """image is an absolute path without a bundle: an error; in check mode a predicted deploy.
+
+        In check mode the nexcage_bundle task of the same play that would build the bundle only
+        plans, so the directory may legitimately be missing: warn and report the deploy as a change.
+        """
+        directory = self.params["image"]
+        problem = "no such bundle directory (%s has no config.json)" % directory
+        fix = (
+            "Build the bundle first (cageforge.nexcage.nexcage_bundle with path: %s, state: present), or set "
+            "image to a template volume ID such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst" % directory
+        )
+        try:
+            if not self.check:
+                raise _errors.ValidationError("image", directory, problem, fix)
+            desired = desired_from_params(dict(self.params, image=None))
+            config = self.resolve()
+        except _errors.ValidationError as exc:
+            raise _errors.from_validation(exc, self.params.get("vmid"), self.name) from None
+        self.module.warn(
+            "image: %s; check mode assumes a nexcage_bundle task of this play builds it (a real run "
+            "without it fails)" % problem
+        )
+        before = self.snapshot(config)
+        if config is None:
+            self.created = True
+            if self.vmid is None:
+                self.vmid = next_free_vmid()
+        self.changed = True
+        self.steps.append("deploy bundle %s" % directory)
         return self.finish(before, desired)
 
     def converge(self, desired, config, running):

@@ -11,6 +11,8 @@ import os
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _runner, _validation
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, readers
 
+# Where pct create puts the root disk when neither --rootfs nor --storage names one.
+DEFAULT_ROOT_STORAGE = "local"
 PATH_STORAGE_TYPES = ("dir", "nfs", "cifs", "cephfs", "btrfs", "glusterfs")
 # content -> (what it holds, hint for a missing storage, hint for a storage without that content)
 STORAGE_USES = {
@@ -74,6 +76,31 @@ class PreChecks:
                 wanted.append(("mounts[%d].storage" % i, entry["storage"]))
         for option, storage_id in wanted:
             self.usable_storage(storages, storage_id, "rootdir", option, option + ": ")
+        if not (desired.rootfs and desired.rootfs.get("storage")):
+            self.check_default_root_storage(storages)
+
+    def check_default_root_storage(self, storages):
+        """rootfs.storage left out: pct puts the root disk on 'local'; refuse when 'local' cannot hold it."""
+        default = storages.get(DEFAULT_ROOT_STORAGE) or {}
+        if "rootdir" in default.get("content", []) and not default.get("disable"):
+            return
+        fitting = sorted(
+            sid for sid, info in storages.items() if "rootdir" in info.get("content", []) and not info.get("disable")
+        )
+        self.fail(
+            _errors.UNSUPPORTED,
+            "Cannot create %s: rootfs.storage is not set, so pct would put the root disk on storage '%s', which "
+            "does not hold container directories (content: %s); storages that do: %s"
+            % (
+                self.what(),
+                DEFAULT_ROOT_STORAGE,
+                ",".join(default.get("content", [])) or "none",
+                ", ".join(fitting) or "none",
+            ),
+            hint="Set rootfs: {storage: %s, size: 8} (a storage with content 'rootdir')."
+            % (fitting[0] if fitting else "<storage>"),
+            storages=fitting,
+        )
 
     def usable_storage(self, storages, storage_id, content, where, content_where=""):
         """storages[storage_id] if it exists, is enabled and holds content; else fail naming where."""
