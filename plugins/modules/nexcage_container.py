@@ -88,6 +88,9 @@ options:
       - Required to create. Its existence is checked before C(pct create) by looking at the storage's
         C(template/cache) directory; the error lists the templates that storage has.
       - Recorded at create; a different value on an existing container is a C(create_only) difference.
+      - An absolute path that is not a bundle directory (no C(config.json)) fails with C(no such bundle directory)
+        before anything is done. In check mode it is a warning and the deploy is reported as a change, since a
+        M(cageforge.nexcage.nexcage_bundle) task of the same play that would build the bundle only plans.
     type: str
   download:
     description:
@@ -113,7 +116,9 @@ options:
     description:
       - The root disk. O(rootfs.storage) is create-only; a bigger O(rootfs.size) grows the disk with
         C(pct resize) (shrinking is refused).
-      - When omitted at create, pct uses 4 GiB on its default storage C(local).
+      - When omitted at create, pct uses 4 GiB on its default storage C(local). On a default Proxmox VE install
+        C(local) has no C(rootdir) content, and the task (also in check mode) then fails before C(pct create), naming
+        the storages that can hold the disk (C(pvesm status --content rootdir)). Set O(rootfs.storage).
     type: dict
     suboptions:
       storage:
@@ -135,7 +140,10 @@ options:
         type: str
         required: true
       bridge:
-        description: Host bridge, for example C(vmbr0). Checked by PVE at start, not at create.
+        description:
+          - Host bridge, for example C(vmbr0). PVE checks it only at start (or hot-plug); nexcage checks it
+            before any change, also in check mode. A missing bridge fails the task when the task starts the
+            container or it runs, and is a warning otherwise (PVE stores it).
         type: str
       ip:
         description: V(dhcp), V(manual) or an IPv4 address with prefix length (V(10.0.0.5/24)).
@@ -178,7 +186,11 @@ options:
         type: int
         required: true
       host_path:
-        description: Absolute host directory to bind-mount. It must exist when the container starts.
+        description:
+          - Absolute host directory to bind-mount. It must exist when the container starts.
+          - Checked before any change; when missing, the task fails if it starts the container (or the container
+            runs), else warns. In check mode it only warns (an earlier task of the play, for example
+            M(cageforge.nexcage.nexcage_zfs_dataset), may create it).
         type: path
       storage:
         description: Storage ID for a new volume (create-only afterwards).
@@ -293,6 +305,14 @@ options:
     description:
       - When the running container has pending changes (from this task or an earlier one), restart it with
         C(pct reboot) so that they apply.
+    type: bool
+    default: false
+  keep_on_failure:
+    description:
+      - When this task created the container and starting it (or waiting for it to run) then fails, the new
+        container is destroyed again (C(pct destroy --force 1), freeing its volumes), so that nothing half-made
+        is left and a retry starts clean. V(true) keeps it for inspection; the error says which happened.
+      - A failure of a later step on a container that existed before the task never destroys it.
     type: bool
     default: false
   stop_mode:

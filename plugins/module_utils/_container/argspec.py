@@ -78,6 +78,7 @@ def argument_spec():
         purge=dict(type="bool", default=False),
         recreate=dict(type="bool", default=False),
         restart_on_change=dict(type="bool", default=False),
+        keep_on_failure=dict(type="bool", default=False),
         stop_mode=dict(type="str", default="shutdown", choices=["shutdown", "stop"]),
         stop_timeout=dict(type="int", default=60),
         wait_timeout=dict(type="int", default=60),

@@ -13,9 +13,10 @@ through the Runner.
 Failure policy (documented in the module): a failed ``pct create`` leaves
 nothing behind (PVE removes the disks and config of a failed create task; a
 VMID taken meanwhile by someone else is retried with the next free one when
-nexcage chose it). Once ``pct create`` succeeded the container is kept even if
-a later step (start, wait) fails; the error says so and the next run
-continues from there.
+nexcage chose it). When the start (or the wait for it) after this task's create
+fails, the new container is destroyed again unless ``keep_on_failure`` is set;
+a failure of any other later step keeps it, the error says so and the next
+run continues from there.
 """
 
 from __future__ import annotations
@@ -194,6 +195,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
         """Before any create: the template and storages are usable; a bundle's template is packed."""
         self.check_template(desired)
         self.check_storages(desired)
+        self.check_references(desired)
         self.pack_bundle()
 
     def record_created(self, desired):
@@ -257,6 +259,28 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self.wait_for("running", self.params["wait_timeout"])
             self._pid = None
             self.sync_oci("running")
+
+    def start_or_undo(self):
+        """Start; when this task created the container and the start fails, destroy it again
+        (pct destroy frees its volumes) unless keep_on_failure: a retry then starts clean."""
+        try:
+            self.start()
+        except _errors.NexcageError as err:
+            if not self.created or self.check or self.params.get("keep_on_failure"):
+                raise
+            try:
+                self.runner.run(_runner.pct("destroy", self.vmid, options=[("force", "1")]), mutating=True)
+            except CommandFailed as undo:
+                err.message += "; removing it again failed too: %s" % (undo.result.stderr or "").strip()
+                raise err from None
+            remove_record(self.vmid)
+            ocistate.remove_state(self.vmid)
+            self.steps.append("destroy (undo the create)")
+            kept = " (the container was created by this task and is kept)"
+            err.message = err.message.replace(kept, "") + (
+                " (the container created by this task was destroyed again; keep_on_failure: true keeps it)"
+            )
+            raise
 
     def stop(self):
         if self.params["stop_mode"] == "shutdown":
@@ -371,7 +395,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
 
         if state == "started":
             if not running:
-                self.start()
+                self.start_or_undo()
             elif self.pending and self.params["restart_on_change"]:
                 self.reboot()
         elif state == "stopped":
@@ -388,7 +412,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
                 else:
                     self.reboot()
             else:
-                self.start()
+                self.start_or_undo()
         elif state == "present":
             if self.created and self._was_running:
                 self.start()
@@ -465,6 +489,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self.changes = [c.to_dict() for c in plan.create_only]
             return
         self.changes = [c.to_dict() for c in plan.changes]
+        self.check_references(desired, _set_slots(plan.set_options), running)
         set_argv = plan.set_argv(self.vmid)
         resizes = plan.resize_argvs(self.vmid)
         if set_argv or resizes:
@@ -493,6 +518,17 @@ class ContainerTask(Identity, PreChecks, Reporting):
         self.check_unlocked(config, "remove")
         self.destroy(running)
         return self.finish(before, None)
+
+
+def _set_slots(set_options):
+    """The netif/mount slots a pct set carries, keyed as PreChecks.check_references expects."""
+    slots = set()
+    for key, value in set_options.items():
+        if key.startswith("net") and isinstance(value, dict):
+            slots.add("netif:%s" % value.get("name"))
+        elif key.startswith("mp"):
+            slots.add(key)
+    return slots
 
 
 class _Retarget(Exception):

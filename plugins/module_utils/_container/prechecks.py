@@ -79,6 +79,53 @@ class PreChecks:
         if not (desired.rootfs and desired.rootfs.get("storage")):
             self.check_default_root_storage(storages)
 
+    def check_references(self, desired, keys=None, running=False):
+        """What pct would refuse only at start: bridges and bind-mount sources; mount storages.
+
+        keys: the netN/mpN slots this task sets on an existing container (None: a create, all of them).
+        PVE accepts a missing bridge or bind-mount source in a stopped container's config and refuses
+        it when the container starts (or hot-plugs it while running). So when this task starts the
+        container, or it runs, the task fails before any change; otherwise it warns. In check mode a
+        missing bind-mount source only warns: an earlier task of the play (a dataset, a directory)
+        may create it and was only planned.
+        """
+        starts = running or self.params["state"] in ("started", "restarted")
+        bridges = None
+        for key, (option, entry) in sorted(_slot_keys(desired).items()):
+            if keys is not None and key not in keys:
+                continue
+            if entry.get("bridge"):
+                bridges = readers.bridges() if bridges is None else bridges
+                if entry["bridge"] not in bridges:
+                    self.refuse_or_warn(
+                        starts,
+                        "%s.bridge: bridge '%s' does not exist on this node (bridges: %s)"
+                        % (option, entry["bridge"], ", ".join(bridges) or "none"),
+                        "Use one of the node's bridges, or create the bridge first (/etc/network/interfaces).",
+                    )
+            if entry.get("host_path") and not readers.host_path_exists(entry["host_path"]):
+                self.refuse_or_warn(
+                    starts and not self.check,
+                    "%s.host_path: directory '%s' does not exist on the node" % (option, entry["host_path"]),
+                    "Create it first (nexcage_zfs_dataset, or ansible.builtin.file with state: directory).",
+                )
+            if entry.get("storage") and keys is not None:
+                self.usable_storage(
+                    readers.read_storage_cfg(), entry["storage"], "rootdir", option + ".storage", option + ".storage: "
+                )
+
+    def refuse_or_warn(self, refuse, problem, hint):
+        if refuse:
+            self.fail(
+                _errors.NOT_FOUND,
+                "Cannot configure %s: %s (the container could not start)" % (self.what(), problem),
+                hint=hint,
+            )
+        self.module.warn(
+            "%s: the container cannot start until it exists%s"
+            % (problem, " (check mode assumes an earlier task of the play creates it)" if self.check else "")
+        )
+
     def check_default_root_storage(self, storages):
         """rootfs.storage left out: pct puts the root disk on 'local'; refuse when 'local' cannot hold it."""
         default = storages.get(DEFAULT_ROOT_STORAGE) or {}
@@ -133,3 +180,13 @@ class PreChecks:
                 hint="Wait for the '%s' operation to finish; if none runs any more, remove the stale lock with "
                 "`pct unlock %s`." % (lock, self.vmid),
             )
+
+
+def _slot_keys(desired):
+    """{netN/mpN key: (option as the user wrote it, entry)} of the desired interfaces and mounts."""
+    slots = {}
+    for i, entry in enumerate(desired.netif or []):
+        slots["netif:%s" % entry["name"]] = ("netif[%d]" % i, entry)
+    for i, entry in enumerate(desired.mounts or []):
+        slots["mp%d" % entry["id"]] = ("mounts[%d]" % i, entry)
+    return slots
