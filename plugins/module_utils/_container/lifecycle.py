@@ -29,6 +29,7 @@ import time
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module, _pveconfig, _runner
 from ansible_collections.cageforge.nexcage.plugins.module_utils._common import runner_for
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.desired import desired_from_params
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.forms import typed_params
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.identity import Identity
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.plan import create_options, plan_update
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.prechecks import PreChecks
@@ -41,7 +42,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._container.vmid 
     vmid_lock,
     write_record,
 )
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate, paths, readers
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ctconf, ocistate, paths, readers
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, Runner
 
 CREATE_RETRIES = 5
@@ -86,6 +87,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
         self._was_running = False
         self.pid_reader = None  # a Runner for the read-only lxc-info fallback (None: a fresh one)
         self.bundle = None  # a BundleImage when image is an OCI bundle directory
+        self.clone_source = None  # the VMID cloned from (clone)
+        self.clone_config = None  # check mode: the predicted config of the clone
 
     # ---------------------------------------------------------------- helpers
 
@@ -164,6 +167,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self._keyfile = None
 
     def create_argv(self, vmid, desired):
+        if self.clone_source is not None:
+            return self.clone_argv(vmid)
         options = list(create_options(desired))
         if self.bundle is not None:
             options += self.bundle.create_options()
@@ -175,6 +180,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
         return _runner.pct("create", vmid, desired.image, options=options)
 
     def create(self, desired):
+        if self.params.get("clone") is not None:
+            return self.create_by_clone(desired)
         if desired.image is None:
             self.fail(
                 _errors.INVALID_ARGUMENT,
@@ -191,6 +198,25 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self._cleanup_keyfile()
         self.record_created(desired)
 
+    def create_by_clone(self, desired):
+        """pct clone of the source (full or linked), then the task's other options as for any container."""
+        self.clone_source, source = self.resolve_clone_source()
+        self.check_clone(source)
+        self.check_references(desired)
+        if self.vmid is not None:
+            self._create_once(self.vmid, desired)
+        else:
+            self._create_allocating(desired)
+        self.record_created(desired)
+        if self.check:
+            overrides = {k: self.params[k] for k in ("hostname", "description") if self.params.get(k)}
+            config = dict(source, **overrides)
+            config.pop("template", None)
+            self.clone_config = _pveconfig.config_keys(_pveconfig.effective_config(config))
+        else:
+            config = readers.ct_config(self.vmid)
+        self.converge(desired, config, False)
+
     def prepare_create(self, desired):
         """Before any create: the template and storages are usable; a bundle's template is packed."""
         self.check_template(desired)
@@ -203,7 +229,10 @@ class ContainerTask(Identity, PreChecks, Reporting):
         self.changed = True
         self.steps.append("create")
         if not self.check:
-            write_record(self.vmid, {"vmid": self.vmid, "image": desired.image, "created": int(time.time())})
+            record = {"vmid": self.vmid, "image": desired.image, "created": int(time.time())}
+            if self.clone_source is not None:
+                record["clone"] = self.clone_source
+            write_record(self.vmid, record)
             self.sync_oci("created")
 
     def _create_once(self, vmid, desired):
@@ -259,6 +288,27 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self.wait_for("running", self.params["wait_timeout"])
             self._pid = None
             self.sync_oci("running")
+
+    def make_template(self, running):
+        """state: template: convert once (pct template); a running container is stopped first only with force."""
+        config = readers.ct_config(self.vmid) if not self.check or not self.created else {}
+        if (config or {}).get("template"):
+            return
+        if running:
+            if not self.params["force"]:
+                self.fail(
+                    _errors.ALREADY_RUNNING,
+                    "Cannot convert %s to a template: it is running (you can't convert a CT to template if the CT "
+                    "is running)" % self.what(),
+                    hint="Stop it first (state: stopped), or set force: true to stop it and convert it.",
+                )
+            self.stop()
+        self.run(_runner.pct("template", self.vmid), "convert to a template")
+        self.changed = True
+        self.steps.append("template")
+        self.changes.append(
+            {"key": "template", "before": None, "after": True, "kind": "create_only", "reason": "pct template"}
+        )
 
     def start_or_undo(self):
         """Start; when this task created the container and the start fails, destroy it again
@@ -344,6 +394,25 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self.changed = True
             self.steps.append("pack %s" % self.bundle.template)
 
+    def sync_raw_lines(self, lines, running):
+        """The task's raw lxc.* lines (allow-listed by the node layer) into the CT config."""
+        changed, before, after = ctconf.set_raw_lxc_lines(self.vmid, lines, check_mode=self.check)
+        if not changed:
+            return
+        self.changed = True
+        self.steps.append("lxc")
+        self.changes.append(
+            {
+                "key": "lxc",
+                "before": [list(kv) for kv in before],
+                "after": [list(kv) for kv in after],
+                "kind": "restart",
+                "reason": "LXC reads raw lxc.* lines at the next start",
+            }
+        )
+        if running:
+            self.pending = sorted(set(self.pending) | {"lxc"})
+
     def sync_bundle_lines(self, running):
         """Raw lxc.* lines of the bundle into the CT config, under the config lock (not settable by pct)."""
         changed, before, after = self.bundle.sync_lines(self.vmid, self.check)
@@ -356,6 +425,12 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self.pending = sorted(set(self.pending) | {"lxc"})
 
     def execute(self):
+        try:
+            self.params, notes = typed_params(self.params)
+        except _errors.ValidationError as exc:
+            raise _errors.from_validation(exc, self.params.get("vmid"), self.name) from None
+        for note in notes:
+            self.module.warn(note)
         state = self.params["state"]
         if self.params.get("backend", "proxmox_lxc") != "proxmox_lxc":
             from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.runtime import RuntimeBackend
@@ -392,6 +467,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
             running = False
         if self.bundle is not None:
             self.sync_bundle_lines(running)
+        elif desired.lxc is not None:
+            self.sync_raw_lines(desired.lxc, running)
 
         if state == "started":
             if not running:
@@ -413,6 +490,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
                     self.reboot()
             else:
                 self.start_or_undo()
+        elif state == "template":
+            self.make_template(running)
         elif state == "present":
             if self.created and self._was_running:
                 self.start()
@@ -526,7 +605,7 @@ def _set_slots(set_options):
     for key, value in set_options.items():
         if key.startswith("net") and isinstance(value, dict):
             slots.add("netif:%s" % value.get("name"))
-        elif key.startswith("mp"):
+        elif key.startswith("mp") or key == "hookscript":
             slots.add(key)
     return slots
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _runner, _validation
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.vmid import find_by_hostname
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, readers
 
 # Where pct create puts the root disk when neither --rootfs nor --storage names one.
@@ -89,6 +90,8 @@ class PreChecks:
         missing bind-mount source only warns: an earlier task of the play (a dataset, a directory)
         may create it and was only planned.
         """
+        if desired.scalars.get("hookscript") and (keys is None or "hookscript" in keys):
+            self.check_hookscript(desired.scalars["hookscript"])
         starts = running or self.params["state"] in ("started", "restarted")
         bridges = None
         for key, (option, entry) in sorted(_slot_keys(desired).items()):
@@ -114,6 +117,33 @@ class PreChecks:
                     readers.read_storage_cfg(), entry["storage"], "rootdir", option + ".storage", option + ".storage: "
                 )
 
+    def check_hookscript(self, volid):
+        """PVE's check_hookscript: a file in the storage's snippets directory that is executable."""
+        storage_id, _sep, name = volid.partition(":")
+        storages = readers.read_storage_cfg()
+        if storage_id not in storages:
+            self.fail(
+                _errors.NOT_FOUND,
+                "Cannot configure %s: hookscript: storage '%s' does not exist" % (self.what(), storage_id),
+                hint="Use a storage from /etc/pve/storage.cfg (e.g. local:snippets/hook.sh).",
+            )
+        base = readers.storage_path(storage_id, storages)
+        if base is None:
+            return  # not a path-based storage: pct checks it
+        path = os.path.join(base, name)
+        if not readers.has_file(path):
+            self.fail(
+                _errors.NOT_FOUND,
+                "Cannot configure %s: hookscript: script '%s' does not exist (%s)" % (self.what(), volid, path),
+                hint="Put the script there first (ansible.builtin.copy with mode: '0755'), then set hookscript.",
+            )
+        if not os.access(path, os.X_OK):
+            self.fail(
+                _errors.INVALID_ARGUMENT,
+                "Cannot configure %s: hookscript: script '%s' is not executable" % (self.what(), volid),
+                hint="chmod 0755 %s" % path,
+            )
+
     def refuse_or_warn(self, refuse, problem, hint):
         if refuse:
             self.fail(
@@ -125,6 +155,70 @@ class PreChecks:
             "%s: the container cannot start until it exists%s"
             % (problem, " (check mode assumes an earlier task of the play creates it)" if self.check else "")
         )
+
+    def resolve_clone_source(self):
+        """(vmid, parsed config) of clone: a VMID or a hostname of a container on this node."""
+        given = str(self.params["clone"])
+        if given.isdigit():
+            vmid = _validation.validate_vmid(int(given), "clone")
+            matches = [vmid] if readers.ct_config(vmid) is not None else []
+        else:
+            _validation.validate_hostname(given, "clone")
+            matches = find_by_hostname(given)
+        if len(matches) != 1:
+            self.fail(
+                _errors.NOT_FOUND,
+                "Cannot clone into %s: clone: %s"
+                % (
+                    self.what(),
+                    "no container %s on this node" % given
+                    if not matches
+                    else "hostname %s is used by VMIDs %s" % (given, ", ".join(map(str, matches))),
+                ),
+                hint="Name the source container by its VMID (it must be on the node the task runs on).",
+            )
+        return matches[0], readers.ct_config(matches[0])
+
+    def clone_full(self, source):
+        """Whether the clone copies the disks: clone_type (or full) as asked; opportunistic: full unless a template."""
+        if self.params.get("full") is not None:
+            return bool(self.params["full"])
+        kind = self.params.get("clone_type") or "opportunistic"
+        if kind == "opportunistic":
+            return not source.get("template") or self.params.get("storage") is not None
+        return kind == "full"
+
+    def check_clone(self, source):
+        """What pct clone refuses, before it runs (also in check mode)."""
+        full = self.clone_full(source)
+        where = "clone %s into %s" % (self.clone_source, self.what())
+        if not full and not source.get("template"):
+            self.fail(
+                _errors.INVALID_ARGUMENT,
+                "Cannot %s: a linked clone needs a template as source (Linked clone feature is not available)" % where,
+                hint="Convert the source first (state: template), or set clone_type: full.",
+            )
+        if not full and self.params.get("storage") is not None:
+            self.fail(
+                _errors.INVALID_ARGUMENT,
+                "Cannot %s: parameter 'storage' not allowed for linked clones" % where,
+                hint="Drop storage (a linked clone stays on the template's storage), or set clone_type: full.",
+            )
+        if full and readers.is_running(self.clone_source):
+            self.fail(
+                _errors.ALREADY_RUNNING,
+                "Cannot %s: Full clone of a running container is only possible from a snapshot" % where,
+                hint="Stop the source first, or clone a template.",
+            )
+        if self.params.get("storage") is not None:
+            self.usable_storage(readers.read_storage_cfg(), self.params["storage"], "rootdir", "storage", "storage: ")
+
+    def clone_argv(self, vmid):
+        options = [(key, self.params[key]) for key in ("hostname", "description", "pool") if self.params.get(key)]
+        options.append(("full", "1" if self.clone_full(readers.ct_config(self.clone_source) or {}) else "0"))
+        if self.params.get("storage") is not None:
+            options.append(("storage", self.params["storage"]))
+        return _runner.pct("clone", self.clone_source, vmid, options=options)
 
     def check_default_root_storage(self, storages):
         """rootfs.storage left out: pct puts the root disk on 'local'; refuse when 'local' cannot hold it."""
