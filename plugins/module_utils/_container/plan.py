@@ -73,6 +73,8 @@ SCALAR_OPTIONS = (
     "tty",
     "hookscript",
 )
+# The root disk pct create makes when given none (its --storage default is 'local').
+DEFAULT_ROOTFS = "local:4"
 # Fields of a mount point / root disk the user manages besides where it lives.
 VOLUME_FIELDS = ("ro", "backup", "acl", "quota", "replicate", "shared", "mountoptions")
 ROOTFS_FIELDS = ("acl", "quota", "replicate", "shared", "mountoptions")
@@ -469,6 +471,10 @@ def create_options(desired):
             opts.append(("rootfs", _pveconfig.format_property_string("rootfs", dict(extra, volume=volume))))
         elif size is not None:
             opts.append(("rootfs", _pveconfig.size_to_gib(size)))
+    elif desired.mounts:
+        # pct refuses mount points without rootfs ("mount points configured, but 'rootfs' not set"):
+        # spell out the root disk pct would make by itself (4 GiB on its default storage).
+        opts.append(("rootfs", DEFAULT_ROOTFS))
     for n, entry in enumerate(desired.netif or []):
         fields = {k: v for k, v in entry.items() if v != ""}
         opts.append(("net%d" % n, _pveconfig.format_property_string("net%d" % n, fields)))
