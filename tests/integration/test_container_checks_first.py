@@ -91,3 +91,14 @@ def test_keep_on_failure_keeps_the_container_a_failed_start_leaves(node):
     assert result["failed"] and "is kept" in result["msg"], result["msg"]
     assert node.conf(325) is not None
     node.sh("pct", "destroy", "325")
+
+
+def test_check_mode_assumes_an_earlier_task_made_what_is_missing(node):
+    """A play that creates (or templates) a container and then changes (or clones) it: in check mode the
+    first task only plans, so the second warns and predicts; a real run without it fails."""
+    for args, step in (({"vmid": 327, "memory": 256}, "update"), ({"vmid": 328, "clone": 329}, "clone 329")):
+        check = ok(node.run_task(MOD, args, check=True))
+        assert check["changed"] is True and check["steps"][0] == step and check["_calls"] == []
+        assert "check mode assumes an earlier task" in json.dumps(check.get("warnings"))
+        real = node.run_task(MOD, args)
+        assert real["failed"] and real["_calls"] == [] and node.conf(args["vmid"]) is None

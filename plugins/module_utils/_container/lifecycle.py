@@ -182,6 +182,10 @@ class ContainerTask(Identity, PreChecks, Reporting):
     def create(self, desired):
         if self.params.get("clone") is not None:
             return self.create_by_clone(desired)
+        if desired.image is None and self.check:
+            # an earlier task of the play may create it, and in check mode it only planned that
+            self.assume_made_earlier("%s does not exist and image is not set" % self.what(), "update")
+            return None
         if desired.image is None:
             self.fail(
                 _errors.INVALID_ARGUMENT,
@@ -198,9 +202,24 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self._cleanup_keyfile()
         self.record_created(desired)
 
+    def assume_made_earlier(self, problem, step):
+        """Check mode: what the task needs is missing, as after an earlier task that only planned to make it."""
+        self.module.warn("%s; check mode assumes an earlier task of this play makes it (a real run fails)" % problem)
+        self.changed = True
+        self.steps.append(step)
+
     def create_by_clone(self, desired):
         """pct clone of the source (full or linked), then the task's other options as for any container."""
-        self.clone_source, source = self.resolve_clone_source()
+        try:
+            self.clone_source, source = self.resolve_clone_source()
+        except _errors.NexcageError as err:
+            if not self.check or err.category != _errors.NOT_FOUND:
+                raise
+            self.assume_made_earlier(err.message, "clone %s" % self.params["clone"])
+            self.created = True
+            if self.vmid is None:
+                self.vmid = next_free_vmid()
+            return
         self.check_clone(source)
         self.check_references(desired)
         if self.vmid is not None:
