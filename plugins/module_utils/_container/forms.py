@@ -186,13 +186,18 @@ def _volume_entry(entry, option, root=False):
     for name in ("storage", "volume", "size", "host_path"):
         if entry.get(name) is not None:
             out[name] = entry[name]
-    for name, value in (entry.get("options") or {}).items():
+    for name, value in _dict(entry.get("options") or {}, option + ".options").items():
         field = MOUNT_FIELDS.get(name, name)
-        out[field] = (
-            _pveconfig.parse_bool(value)
-            if field in ("acl", "quota", "replicate", "shared", "read_only", "backup")
-            else value
-        )
+        if field in ("acl", "quota", "replicate", "shared", "read_only", "backup"):
+            try:
+                value = _pveconfig.parse_bool(value)
+            except _pveconfig.ConfigError:
+                raise ValidationError(
+                    option + ".options." + name, value, "is not a boolean", "Use '1' or '0'"
+                ) from None
+        elif field == "mountoptions":
+            value = _pveconfig.split_list(value)
+        out[field] = value
     return out
 
 
