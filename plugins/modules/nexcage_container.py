@@ -553,9 +553,15 @@ notes:
   - Check mode runs only reads and returns in RV(commands) the exact commands it would run (a temporary
     C(--ssh-public-keys) file shows as a placeholder).
   - Diff mode returns the status and typed config before and after.
-  - "Failure policy: a failed C(pct create) leaves nothing behind (PVE removes what the create task made). Once
-    the container was created, a later failure (start, wait) keeps it; the error says so and the next run
-    continues from there."
+  - "Failure policy: a failed C(pct create) (or C(pct clone)) leaves nothing behind (PVE removes what the task made).
+    When the start (or the wait for it) after this task's create fails, the new container is destroyed again
+    unless O(keep_on_failure=true). Any other later failure keeps the container; the error says so and the next
+    run continues from there."
+  - "Check mode checks, before it reports a change, what a real run would refuse: the template, the storages and
+    their content, the root disk's default storage, bridges, bind-mount sources, the hook script, a clone's source.
+    What an earlier task of the same play would make (a bundle directory, a dataset mounted as a bind-mount
+    source, the container a later task changes, a clone's source) is missing in check mode since that task only
+    planned; check mode then warns and reports the change."
   - On failure the result holds RV(error) with a category, an actionable message and the command's output; the
     categories are listed in C(docs/errors.md).
 seealso:
