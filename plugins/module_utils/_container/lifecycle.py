@@ -399,6 +399,14 @@ class ContainerTask(Identity, PreChecks, Reporting):
 
     def use_bundle(self):
         """image is an OCI bundle directory: validate and map it (nothing is written yet)."""
+        if self.params.get("lxc") is not None:
+            problem = _errors.ValidationError(
+                "lxc",
+                self.params["lxc"],
+                "cannot go with a bundle image (its raw lxc.* lines come from its config.json)",
+                "Put the settings into the bundle's config.json, or drop lxc",
+            )
+            raise _errors.from_validation(problem, self.params.get("vmid"), self.name)
         # Only here: a task on a template never imports the OCI chain (nor jsonschema).
         from ansible_collections.cageforge.nexcage.plugins.module_utils._container.bundle import BundleImage
 
