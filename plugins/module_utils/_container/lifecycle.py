@@ -182,8 +182,9 @@ class ContainerTask(Identity, PreChecks, Reporting):
     def create(self, desired):
         if self.params.get("clone") is not None:
             return self.create_by_clone(desired)
-        if desired.image is None and self.check:
-            # an earlier task of the play may create it, and in check mode it only planned that
+        if desired.image is None and self.check and _sets_options(desired):
+            # an earlier task of the play may create it, and in check mode it only planned that (a task
+            # that only names the container and a state, as a teardown does, fails as in a real run)
             self.assume_made_earlier("%s does not exist and image is not set" % self.what(), "update")
             return None
         if desired.image is None:
@@ -624,6 +625,13 @@ class ContainerTask(Identity, PreChecks, Reporting):
         self.check_unlocked(config, "remove")
         self.destroy(running)
         return self.finish(before, None)
+
+
+def _sets_options(desired):
+    """Whether the task sets any container option besides its identity (hostname) and state."""
+    scalars = {key for key in desired.scalars if key != "hostname"}
+    typed = (desired.features, desired.startup, desired.rootfs, desired.netif, desired.mounts, desired.devices)
+    return bool(scalars) or any(value is not None for value in typed + (desired.lxc, desired.pool))
 
 
 def _set_slots(set_options):
