@@ -114,7 +114,8 @@ options:
     choices: [full, linked, opportunistic]
     default: opportunistic
   full:
-    description: V(true) is O(clone_type=full), V(false) O(clone_type=linked) (C(pct clone --full)); wins over O(clone_type).
+    description:
+      - V(true) is O(clone_type=full), V(false) O(clone_type=linked) (C(pct clone --full)); wins over O(clone_type).
     type: bool
   storage:
     description:
@@ -363,7 +364,8 @@ options:
     type: str
     choices: [shell, console, tty]
   console:
-    description: Attach a console device (C(/dev/console)) to the container (PVE's default V(true)). Applied at the next start.
+    description:
+      - Attach a console device (C(/dev/console)) to the container (PVE's default V(true)). Applied at the next start.
     type: bool
   tty:
     description: Number of ttys, 0 to 6 (PVE's default 2). Applied at the next start.
@@ -376,8 +378,9 @@ options:
   lxc:
     description:
       - Raw C(lxc.*) lines for a container made from a template (not with a bundle O(image), whose lines come
-        from its C(config.json)), as V([key, value]) pairs or C(lxc.key=value) strings (V(:) works as well). They replace the lines
-        nexcage wrote before; other lines of the config stay byte for byte. Applied at the next start.
+        from its C(config.json)), as V([key, value]) pairs or C(lxc.key=value) strings (V(:) works as well).
+        They replace the lines nexcage wrote before; other lines of the config stay byte for byte. Applied at the
+        next start.
       - Every line passes the node layer's one writer - only keys on its allow-list (for example
         C(lxc.cgroup2.*), C(lxc.apparmor.profile), C(lxc.cap.drop)); C(lxc.hook.*), C(lxc.include), unknown keys
         and control characters are refused.
@@ -436,7 +439,9 @@ options:
         Prefer O(ssh_public_keys).
     type: str
   update:
-    description: community.proxmox's switch to update an existing container. Accepted and has no effect (with a warning) - nexcage always converges.
+    description:
+      - community.proxmox's switch to update an existing container. Accepted and has no effect (with a warning) -
+        nexcage always converges.
     type: bool
   api_host:
     description:
