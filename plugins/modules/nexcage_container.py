@@ -68,8 +68,11 @@ options:
       - V(stopped) also stops it (see O(stop_mode)) and waits until it is stopped.
       - V(restarted) restarts a running container (starts a stopped one); always reports a change.
       - V(absent) destroys it. A running container is refused unless O(force=true).
+      - V(template) converts it into a template with C(pct template) once (creating it first when missing); a running
+        container is refused unless O(force=true), which stops it first. A template is the source of linked clones
+        (O(clone)). Irreversible (create-only).
     type: str
-    choices: [present, started, stopped, restarted, absent]
+    choices: [present, started, stopped, restarted, absent, template]
     default: present
   image:
     description:
@@ -89,6 +92,36 @@ options:
       - Required to create. Its existence is checked before C(pct create) by looking at the storage's
         C(template/cache) directory; the error lists the templates that storage has.
       - Recorded at create; a different value on an existing container is a C(create_only) difference.
+      - The alias O(ostemplate) is community.proxmox's name.
+      - An absolute path that is not a bundle directory (no C(config.json)) fails with C(no such bundle directory)
+        before anything is done. In check mode it is a warning and the deploy is reported as a change, since a
+        M(cageforge.nexcage.nexcage_bundle) task of the same play that would build the bundle only plans.
+    type: str
+    aliases: [ostemplate]
+  clone:
+    description:
+      - Create the container as a clone of another container on this node, named by its VMID or hostname, with
+        C(pct clone <source> <vmid> --full 0|1) (and C(--hostname), C(--description), C(--pool), C(--storage)
+        when given). The task's other options are then converged with one C(pct set), as for any container.
+      - Only used when the container does not exist yet (create-only; O(image) is not needed).
+      - Checked before anything runs, also in check mode - a linked clone needs a template as source, O(storage) is
+        only for full clones, and a running source cannot be fully cloned (PVE needs a snapshot for that).
+    type: str
+  clone_type:
+    description:
+      - V(full) copies the disks (to O(storage) when given); V(linked) shares them with the template source;
+        V(opportunistic) makes a linked clone of a template and a full clone otherwise (or with O(storage)).
+    type: str
+    choices: [full, linked, opportunistic]
+    default: opportunistic
+  full:
+    description:
+      - V(true) is O(clone_type=full), V(false) O(clone_type=linked) (C(pct clone --full)); wins over O(clone_type).
+    type: bool
+  storage:
+    description:
+      - With O(clone), the target storage of a full clone (C(pct clone --storage)).
+      - Otherwise community.proxmox's default storage - the storage of O(rootfs) (or O(disk)) when that names none.
     type: str
   download:
     description:
@@ -105,17 +138,23 @@ options:
     description: Number of CPU cores (1 to 8192). Live.
     type: int
   cpulimit:
-    description: CPU limit, 0 (unlimited) to 8192. Live.
+    description: CPU limit, 0 (unlimited) to 8192. Live. The alias O(cpus) is community.proxmox's name.
     type: float
+    aliases: [cpus]
   cpuunits:
     description: CPU weight, 0 to 500000. Live.
     type: int
   rootfs:
     description:
-      - The root disk. O(rootfs.storage) is create-only; a bigger O(rootfs.size) grows the disk with
+      - The root disk, as a dictionary or as Proxmox's property string (V(local-zfs:8), V(local-zfs:8,acl=1)).
+        O(rootfs.storage) is create-only; a bigger O(rootfs.size) grows the disk with
         C(pct resize) (shrinking is refused).
-      - When omitted at create, pct uses 4 GiB on its default storage C(local).
-    type: dict
+      - When omitted at create, pct uses 4 GiB on its default storage C(local). On a default Proxmox VE install
+        C(local) has no C(rootdir) content, and the task (also in check mode) then fails before C(pct create), naming
+        the storages that can hold the disk (C(pvesm status --content rootdir)). Set O(rootfs.storage).
+      - The mount options (O(rootfs.acl), O(rootfs.quota), O(rootfs.replicate), O(rootfs.shared),
+        O(rootfs.mountoptions)) are applied at the next start (C(restart)).
+    type: raw
     suboptions:
       storage:
         description: Storage ID with content C(rootdir), for example C(local-zfs).
@@ -123,20 +162,50 @@ options:
       size:
         description: Size; a number means GiB, a string may carry a unit (V(8G), V(512M)).
         type: raw
+      acl:
+        description: Explicitly enable or disable ACL support.
+        type: bool
+      quota:
+        description: Enable user quotas inside the container (privileged containers only).
+        type: bool
+      replicate:
+        description: Include the volume in storage replication jobs (PVE's default is V(true)).
+        type: bool
+      shared:
+        description: Mark the volume as available on all nodes (no storage migration).
+        type: bool
+      mountoptions:
+        description: Extra mount options, from V(discard), V(lazytime), V(noatime), V(nodev), V(noexec), V(nosuid).
+        type: list
+        elements: str
+  disk:
+    description:
+      - community.proxmox's form of O(rootfs) - Proxmox's property string, for example V(local-lvm:20)
+        (a bare number is GiB on O(storage)). Mutually exclusive with O(rootfs) and O(disk_volume).
+    type: str
+  disk_volume:
+    description:
+      - community.proxmox's dictionary form of O(rootfs) - C(storage), C(size) (GiB), and C(options) (a dict of
+        mount options such as C(acl), C(mountoptions)). Mutually exclusive with O(rootfs) and O(disk).
+    type: dict
   netif:
     description:
       - Network interfaces, authoritative when given (interfaces not listed are removed; V([]) removes all).
+      - 'A list of dictionaries (below), or the dictionary of Proxmox property strings community.proxmox takes,
+        for example V({net0: "name=eth0,bridge=vmbr0,ip=dhcp"}) (the C(netN) keys there only give the order).'
       - Entries are matched to the existing C(netN) by O(netif[].name); new ones take the first free C(netN).
       - Live (hot-plugged).
-    type: list
-    elements: dict
+    type: raw
     suboptions:
       name:
         description: Interface name inside the container, for example C(eth0).
         type: str
         required: true
       bridge:
-        description: Host bridge, for example C(vmbr0). Checked by PVE at start, not at create.
+        description:
+          - Host bridge, for example C(vmbr0). PVE checks it only at start (or hot-plug); nexcage checks it
+            before any change, also in check mode. A missing bridge fails the task when the task starts the
+            container or it runs, and is a warning otherwise (PVE stores it).
         type: str
       ip:
         description: V(dhcp), V(manual) or an IPv4 address with prefix length (V(10.0.0.5/24)).
@@ -167,12 +236,15 @@ options:
         type: float
   mounts:
     description:
-      - Mount points C(mpN), authoritative when given (mount points not listed are removed).
-      - Each entry has exactly one of O(mounts[].host_path) (a bind mount of a host directory) or
-        O(mounts[].storage) with O(mounts[].size) (a new volume on that storage).
-      - A new mount point is hot-plugged; a change to an existing one is applied at the next start.
-    type: list
-    elements: dict
+      - Mount points C(mpN), authoritative when given. A mount point that is not listed is detached; its volume is
+        kept on its storage as C(unusedN) (PVE never destroys it here; O(mounts[].volume) attaches it again).
+      - Each entry has exactly one of O(mounts[].host_path) (a bind mount of a host directory),
+        O(mounts[].storage) with O(mounts[].size) (a new volume on that storage), or O(mounts[].volume) (an
+        existing volume).
+      - A new mount point is hot-plugged; a change to an existing one is applied at the next start; a bigger size
+        grows the volume with C(pct resize) (live; shrinking is refused).
+      - 'Or the dictionary of property strings community.proxmox takes, V({mp0: "local-zfs:8,mp=/data"}).'
+    type: raw
     suboptions:
       id:
         description: The N of C(mpN), 0 to 255.
@@ -184,13 +256,37 @@ options:
           - Checked after resolving symlinks. C(/), C(/etc), C(/proc), C(/sys), C(/dev) and device nodes,
             C(/boot), C(/root), C(/run), C(/var/lib/lxc), C(/var/lib/vz), C(/var/lib/nexcage) and everything
             below them are refused unless O(allow_sensitive_host_paths=true).
+          - Checked before any change; when missing, the task fails if it starts the container (or the container
+            runs), else warns. In check mode it only warns (an earlier task of the play, for example
+            M(cageforge.nexcage.nexcage_zfs_dataset), may create it).
         type: path
       storage:
         description: Storage ID for a new volume (create-only afterwards).
         type: str
+      volume:
+        description:
+          - An existing volume to attach, for example V(local-zfs:subvol-120-disk-1) (as C(pvesm list) or an
+            C(unusedN) line shows it).
+        type: str
       size:
         description: Volume size; a number means GiB, a string may carry a unit. Can only grow.
         type: raw
+      acl:
+        description: Explicitly enable or disable ACL support.
+        type: bool
+      quota:
+        description: Enable user quotas inside the container (privileged containers only).
+        type: bool
+      replicate:
+        description: Include the volume in storage replication jobs.
+        type: bool
+      shared:
+        description: Mark a non-volume mount point as available on all nodes.
+        type: bool
+      mountoptions:
+        description: Extra mount options, from V(discard), V(lazytime), V(noatime), V(nodev), V(noexec), V(nosuid).
+        type: list
+        elements: str
       mountpoint:
         description:
           - Absolute path inside the container, as written (C(~) and C($VAR) are not expanded).
@@ -203,10 +299,43 @@ options:
       backup:
         description: Include the volume in backups (C(backup=1)).
         type: bool
+  mount_volumes:
+    description:
+      - community.proxmox's list form of O(mounts) - entries with C(id) (V(mp0)), C(storage), C(volume), C(size)
+        (GiB), C(host_path), C(mountpoint) and C(options) (a dict of mount options). Mutually exclusive with O(mounts).
+    type: list
+    elements: dict
+  devices:
+    description:
+      - Device passthrough C(devN), authoritative when given (V([]) removes all). Applied at the next start.
+    type: list
+    elements: dict
+    suboptions:
+      id:
+        description: The N of C(devN), 0 to 255.
+        type: int
+        required: true
+      path:
+        description: The device on the host, under C(/dev), for example V(/dev/net/tun).
+        type: path
+        required: true
+      mode:
+        description: Access mode in the container, octal as a string, for example V('0666').
+        type: str
+      uid:
+        description: Owner user id in the container.
+        type: int
+      gid:
+        description: Owner group id in the container.
+        type: int
+      deny_write:
+        description: Deny the container write access (C(deny-write=1)).
+        type: bool
   features:
     description:
       - Container features. Only the given fields are managed. Applied at the next start.
-    type: dict
+      - Or community.proxmox's list of property strings, V(["nesting=1", "mount=nfs;cifs"]).
+    type: raw
     suboptions:
       nesting:
         description: Allow nested containers (needed by recent systemd).
@@ -216,6 +345,12 @@ options:
         type: bool
       fuse:
         description: Allow FUSE mounts.
+        type: bool
+      mknod:
+        description: Allow mknod() of some device nodes (experimental in PVE).
+        type: bool
+      force_rw_sys:
+        description: Mount C(/sys) read-write in unprivileged containers.
         type: bool
       mount:
         description: File system types the container may mount, for example V([nfs, cifs]).
@@ -227,9 +362,41 @@ options:
   onboot:
     description: Start the container when the node boots. Live.
     type: bool
+  protection:
+    description: Protect the container from removal (C(pct destroy) refuses it) and from disk changes. Live.
+    type: bool
+  cmode:
+    description: Console mode - V(tty) (PVE's default), V(console) or V(shell). Applied at the next start.
+    type: str
+    choices: [shell, console, tty]
+  console:
+    description:
+      - Attach a console device (C(/dev/console)) to the container (PVE's default V(true)). Applied at the next start.
+    type: bool
+  tty:
+    description: Number of ttys, 0 to 6 (PVE's default 2). Applied at the next start.
+    type: int
+  hookscript:
+    description:
+      - A snippet run on the host at each phase of the container, as a volume ID C(<storage>:snippets/<file>). Live.
+      - Refused (also in check mode) when the file is missing or not executable, as PVE refuses it.
+    type: str
+  lxc:
+    description:
+      - Raw C(lxc.*) lines for a container made from a template (not with a bundle O(image), whose lines come
+        from its C(config.json)), as V([key, value]) pairs or C(lxc.key=value) strings (V(:) works as well).
+        They replace the lines nexcage wrote before; other lines of the config stay byte for byte. Applied at the
+        next start.
+      - Every line passes the node layer's one writer - only keys on its allow-list (for example
+        C(lxc.cgroup2.*), C(lxc.apparmor.profile), C(lxc.cap.drop)); C(lxc.hook.*), C(lxc.include), unknown keys
+        and control characters are refused.
+    type: list
+    elements: raw
   startup:
-    description: Boot order and delays. Only the given fields are managed. Live.
-    type: dict
+    description:
+      - Boot order and delays. Only the given fields are managed. Live.
+      - Or Proxmox's string V(order=1,up=30), or community.proxmox's list V(["order=1", "up=30"]).
+    type: raw
     suboptions:
       order:
         description: Start order (lower first).
@@ -277,13 +444,51 @@ options:
       - C(pct) takes it on its command line, so it is visible in the node's process list while C(pct create) runs.
         Prefer O(ssh_public_keys).
     type: str
+  update:
+    description:
+      - community.proxmox's switch to update an existing container. Accepted and has no effect (with a warning) -
+        nexcage always converges.
+    type: bool
+  api_host:
+    description:
+      - Not used - nexcage has no API client. It runs on the node (the inventory host is the Proxmox VE node).
+        The API options of community.proxmox (O(api_host), O(api_port), O(api_user), O(api_password),
+        O(api_token_id), O(api_token_secret), O(validate_certs), O(node)) fail the task with one message saying so.
+    type: str
+  api_port:
+    description: Not used; see O(api_host).
+    type: int
+  api_user:
+    description: Not used; see O(api_host).
+    type: str
+  api_password:
+    description: Not used; see O(api_host).
+    type: str
+  api_token_id:
+    description: Not used; see O(api_host).
+    type: str
+  api_token_secret:
+    description: Not used; see O(api_host).
+    type: str
+  validate_certs:
+    description: Not used; see O(api_host).
+    type: bool
+  node:
+    description: Not used; see O(api_host). Target the node by running the task on it (C(hosts:) or C(delegate_to:)).
+    type: str
   ssh_public_keys:
     description:
       - SSH public keys (text, one per line) for root inside the container, set at create only. The module
         writes the temporary file C(pct create --ssh-public-keys) needs and removes it afterwards.
+      - The alias O(pubkey) is community.proxmox's name.
     type: str
+    aliases: [pubkey]
   force:
-    description: With O(state=absent), destroy a running container (C(pct destroy --force 1)).
+    description:
+      - With O(state=absent), destroy a running container (C(pct destroy --force 1)); with O(state=template), stop
+        a running container first.
+      - Unlike community.proxmox, O(force) with O(state=present) does not recreate an existing container; use
+        O(recreate) (which acts only when a create-only setting differs).
     type: bool
     default: false
   purge:
@@ -300,6 +505,14 @@ options:
     description:
       - When the running container has pending changes (from this task or an earlier one), restart it with
         C(pct reboot) so that they apply.
+    type: bool
+    default: false
+  keep_on_failure:
+    description:
+      - When this task created the container and starting it (or waiting for it to run) then fails, the new
+        container is destroyed again (C(pct destroy --force 1), freeing its volumes), so that nothing half-made
+        is left and a retry starts clean. V(true) keeps it for inspection; the error says which happened.
+      - A failure of a later step on a container that existed before the task never destroys it.
     type: bool
     default: false
   stop_mode:
@@ -322,8 +535,10 @@ options:
       - Seconds C(pct start) may run before it is killed, and then seconds to wait, after C(pct start),
         C(pct stop), C(pct shutdown) or C(pct reboot), for the container to reach the state. On timeout the error
         says the last state seen.
+      - The alias O(timeout) is community.proxmox's name.
     type: int
     default: 60
+    aliases: [timeout]
   create_timeout:
     description:
       - Seconds C(pct create) (template extraction) and C(pveam download) may each run before they are killed
@@ -379,15 +594,21 @@ notes:
   - Check mode runs only reads and returns in RV(commands) the exact commands it would run (a temporary
     C(--ssh-public-keys) file shows as a placeholder).
   - Diff mode returns the status and typed config before and after.
-  - "Failure policy: a failed C(pct create) leaves nothing behind (PVE removes what the create task made). Once
-    the container was created, a later failure (start, wait) keeps it; the error says so and the next run
-    continues from there. A create that was killed (by O(create_timeout), or from outside) leaves a half-made
+  - "Failure policy: a failed C(pct create) (or C(pct clone)) leaves nothing behind (PVE removes what the task made).
+    When the start (or the wait for it) after this task's create fails, the new container is destroyed again
+    unless O(keep_on_failure=true). Any other later failure keeps the container; the error says so and the next
+    run continues from there. A create that was killed (by O(create_timeout), or from outside) leaves a half-made
     container; the error names it and its repair, and the module refuses to update a half-made container
     (a config with C(lock: create) or C(lock: destroyed), or without C(rootfs)) instead of building on it."
   - "Time limits: O(create_timeout) bounds C(pct create) and C(pveam download), O(wait_timeout) bounds
     C(pct start), O(stop_timeout) + O(command_timeout) bounds C(pct shutdown), O(stop_timeout) + O(wait_timeout)
     bounds C(pct reboot); every other command (C(pct set), C(pct resize), C(pct stop), C(pct destroy), ...)
     is bounded by O(command_timeout). A timeout error names the command and the bound."
+  - "Check mode checks, before it reports a change, what a real run would refuse: the template, the storages and
+    their content, the root disk's default storage, bridges, bind-mount sources, the hook script, a clone's source.
+    What an earlier task of the same play would make (a bundle directory, a dataset mounted as a bind-mount
+    source, the container a later task changes, a clone's source) is missing in check mode since that task only
+    planned; check mode then warns and reports the change."
   - On failure the result holds RV(error) with a category, an actionable message and the command's output; the
     categories are listed in C(docs/errors.md).
 seealso:
@@ -447,6 +668,42 @@ EXAMPLES = r"""
     vmid: "{{ web.vmid }}"
     state: absent
     force: true
+
+- name: Make a golden image a template (stops it first with force)
+  cageforge.nexcage.nexcage_container:
+    vmid: 9000
+    state: template
+    force: true
+
+- name: A linked clone of the template, then its own settings
+  cageforge.nexcage.nexcage_container:
+    vmid: 121
+    clone: 9000
+    clone_type: linked
+    hostname: web02
+    memory: 1024
+    state: started
+
+- name: A storage-backed mount point, a device and raw lxc lines
+  cageforge.nexcage.nexcage_container:
+    vmid: 121
+    mounts:
+      - {id: 0, storage: local-zfs, size: 16, mountpoint: /var/lib/data, acl: true, mountoptions: [noatime]}
+    devices:
+      - {id: 0, path: /dev/net/tun, mode: "0666"}
+    lxc:
+      - [lxc.cgroup2.devices.allow, "c 10:200 rwm"]
+
+- name: A community.proxmox task after changing the module name and removing the API options
+  cageforge.nexcage.nexcage_container:
+    vmid: 122
+    hostname: example.org
+    ostemplate: local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst
+    disk: local-zfs:8
+    netif:
+      net0: "name=eth0,ip=dhcp,ip6=dhcp,bridge=vmbr0"
+    features:
+      - nesting=1
 """
 
 RETURN = r"""

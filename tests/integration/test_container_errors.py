@@ -167,7 +167,9 @@ def test_locked_by_pct(node):
 
 
 def test_start_failure_keeps_created_container(node):
-    args = dict(BASE, vmid=196, state="started", netif=[{"name": "eth0", "bridge": "vmbr9"}])
+    # keep_on_failure: without it the container is destroyed again (test_container_checks_first.py)
+    args = dict(BASE, vmid=196, state="started", netif=[{"name": "eth0", "bridge": "vmbr0"}], keep_on_failure=True)
+    node.fault("pct start 196*", stderr="bridge 'vmbr9' does not exist", rc=255, times=1)
     result = node.run_task(MOD, args)
     err = failed(result, "not_found")
     assert "bridge 'vmbr9' does not exist" in err["message"]

@@ -28,6 +28,9 @@ OSTYPES = (
     "ubuntu",
     "unmanaged",
 )
+CMODES = ("shell", "console", "tty")
+MOUNT_OPTIONS = ("discard", "lazytime", "noatime", "nodev", "noexec", "nosuid")
+MAX_DEV = 256
 ARCHES = ("amd64", "i386", "arm64", "armhf", "riscv32", "riscv64")
 MAX_NET = 32
 MAX_MP = 256
@@ -45,6 +48,8 @@ class Desired:
         self.mounts = None
         self.image = None
         self.pool = None
+        self.devices = None
+        self.lxc = None
 
 
 def _opt(name, index=None, field=None):
@@ -105,6 +110,10 @@ def desired_from_params(params):
     if p.get("image") is not None:
         _validation.validate_template_volid(p["image"], "image")
         d.image = p["image"]
+    if p.get("devices") is not None:
+        d.devices = _desired_devices(p["devices"])
+    if p.get("lxc") is not None:
+        d.lxc = _desired_lxc(p["lxc"])
     if p.get("features") is not None:
         d.features = _desired_features(p["features"])
     if p.get("startup") is not None:
@@ -120,6 +129,7 @@ def desired_from_params(params):
             d.rootfs["storage"] = _validation.validate_storage_id(r["storage"], "rootfs.storage")
         if r.get("size") is not None:
             d.rootfs["size"] = _size(r["size"], "rootfs.size")
+        d.rootfs.update(_volume_options(r, "rootfs"))
     if p.get("netif") is not None:
         d.netif = _desired_netif(p["netif"])
     if p.get("mounts") is not None:
@@ -129,7 +139,7 @@ def desired_from_params(params):
 
 def _desired_features(f):
     features = {}
-    for key in ("nesting", "keyctl", "fuse"):
+    for key in ("nesting", "keyctl", "fuse", "mknod", "force_rw_sys"):
         if f.get(key) is not None:
             features[key] = bool(f[key])
     if f.get("mount") is not None:
@@ -154,9 +164,17 @@ def _desired_scalars(p):
     if p.get("cpulimit") is not None:
         number = _validation.validate_number_range(p["cpulimit"], 0, 8192, "cpulimit")
         scalars["cpulimit"] = int(number) if number == int(number) else number
-    for key in ("onboot", "unprivileged"):
+    for key in ("onboot", "unprivileged", "protection", "console"):
         if p.get(key) is not None:
             scalars[key] = bool(p[key])
+    if p.get("cmode") is not None:
+        if p["cmode"] not in CMODES:
+            raise _validation.ValidationError("cmode", p["cmode"], "is not a console mode", "Use " + ", ".join(CMODES))
+        scalars["cmode"] = p["cmode"]
+    if p.get("tty") is not None:
+        scalars["tty"] = _validation.validate_int_range(p["tty"], 0, 6, "tty")
+    if p.get("hookscript") is not None:
+        scalars["hookscript"] = _hookscript(p["hookscript"])
     if p.get("ostype") is not None:
         if p["ostype"] not in OSTYPES:
             raise _validation.ValidationError(
@@ -255,14 +273,29 @@ def _desired_mounts(entries, allow_sensitive=False):
         out = {"id": mid, "mp": mountpoint}
         host_path = entry.get("host_path")
         storage = entry.get("storage")
-        if (host_path is None) == (storage is None):
+        if entry.get("volume") is not None:
+            volume = _volume_id(entry["volume"], _opt("mounts", i, "volume"))
+            if host_path is not None or (storage is not None and storage != _pveconfig.volume_storage(volume)):
+                raise _validation.ValidationError(
+                    _opt("mounts", i, "volume"),
+                    volume,
+                    "names an existing volume: host_path or another storage cannot go with it",
+                    "Drop host_path/storage, or drop volume to allocate a new one",
+                )
+            out["volume"] = volume
+            out["storage"] = _pveconfig.volume_storage(volume)
+            if entry.get("size") is not None:
+                out["size"] = _size(entry["size"], _opt("mounts", i, "size"))
+        elif (host_path is None) == (storage is None):
             raise _validation.ValidationError(
                 _opt("mounts", i),
                 entry,
                 "needs exactly one of host_path (bind mount) or storage (+ size, new volume)",
                 "Set host_path: /srv/data, or storage: local-zfs with size: 8",
             )
-        if host_path is not None:
+        if "volume" in out:
+            pass
+        elif host_path is not None:
             option = _opt("mounts", i, "host_path")
             host_path = _validation.validate_abs_path(host_path, option)
             out["host_path"] = _validation.guard_host_path(host_path, option, allow_sensitive)
@@ -281,5 +314,108 @@ def _desired_mounts(entries, allow_sensitive=False):
             out["ro"] = bool(entry["read_only"])
         if entry.get("backup") is not None:
             out["backup"] = bool(entry["backup"])
+        out.update(_volume_options(entry, _opt("mounts", i)))
         result.append(out)
     return result
+
+
+def _volume_options(entry, option):
+    """The mount options of a root disk or mount point: acl, quota, replicate, shared, mountoptions."""
+    out = {}
+    for key in ("acl", "quota", "replicate", "shared"):
+        if entry.get(key) is not None:
+            out[key] = bool(entry[key])
+    if entry.get("mountoptions") is not None:
+        given = entry["mountoptions"]
+        items = given if isinstance(given, list) else _pveconfig.split_list(given)
+        for item in items:
+            if item not in MOUNT_OPTIONS:
+                raise _validation.ValidationError(
+                    option + ".mountoptions",
+                    item,
+                    "is not a mount option PVE allows",
+                    "Use " + ", ".join(MOUNT_OPTIONS),
+                )
+        out["mountoptions"] = list(items)
+    return out
+
+
+def _volume_id(value, option):
+    """An existing volume '<storage>:<name>' as PVE parses it (no ',' : it goes into a property string)."""
+    text = str(value)
+    try:
+        _pveconfig.check_format("pve-volume-id", text)
+    except _pveconfig.ConfigError as exc:
+        raise _validation.ValidationError(
+            option, value, str(exc), "Use <storage>:<volume>, e.g. local-zfs:subvol-120-disk-1"
+        ) from None
+    if "," in text or "=" in text:
+        raise _validation.ValidationError(
+            option, value, "may not contain ',' or '='", "Use the volume ID as pvesm list shows it"
+        )
+    return text
+
+
+def _hookscript(value):
+    """A snippet volume ID '<storage>:snippets/<file>' (PVE runs it on the host at each phase)."""
+    match = re.match(r"^([a-zA-Z][a-zA-Z0-9\-_.]*):snippets/([^/\s]+)$", str(value))
+    if not match or match.group(2) in (".", ".."):
+        raise _validation.ValidationError(
+            "hookscript",
+            value,
+            "is not a snippet volume ID",
+            "Use <storage>:snippets/<file>, e.g. local:snippets/hook.sh",
+        )
+    return str(value)
+
+
+def _desired_devices(entries):
+    result = []
+    ids = set()
+    for i, entry in enumerate(entries):
+        did = _validation.validate_int_range(entry.get("id"), 0, MAX_DEV - 1, _opt("devices", i, "id"))
+        if did in ids:
+            raise _validation.ValidationError(_opt("devices", i, "id"), did, "is listed twice", "Give each id once")
+        ids.add(did)
+        path = _validation.validate_abs_path(entry.get("path"), _opt("devices", i, "path"))
+        if not path.startswith("/dev/"):
+            raise _validation.ValidationError(
+                _opt("devices", i, "path"), path, "is not a device under /dev", "Use e.g. /dev/net/tun"
+            )
+        out = {"id": did, "path": path}
+        if entry.get("mode") is not None:
+            if not re.match(r"^0[0-7]{3}$", str(entry["mode"])):
+                raise _validation.ValidationError(
+                    _opt("devices", i, "mode"), entry["mode"], "is not an octal access mode", "Use e.g. '0666' (quoted)"
+                )
+            out["mode"] = str(entry["mode"])
+        for key in ("uid", "gid"):
+            if entry.get(key) is not None:
+                out[key] = _validation.validate_int_range(entry[key], 0, None, _opt("devices", i, key))
+        if entry.get("deny_write") is not None:
+            out["deny-write"] = bool(entry["deny_write"])
+        result.append(out)
+    return result
+
+
+def _desired_lxc(entries):
+    """Raw lxc.* lines [(key, value)]: each through the node layer's allow-listed writer."""
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline
+
+    lines = []
+    for i, entry in enumerate(entries):
+        option = "lxc[%d]" % i
+        if isinstance(entry, (list, tuple)) and len(entry) == 2:
+            key, value = entry
+        elif isinstance(entry, str) and re.match(r"^\s*lxc\.[^:=\s]+\s*[:=]", entry):
+            key, _sep, value = re.split(r"(\s*[:=]\s*)", entry.strip(), maxsplit=1)
+        else:
+            raise _validation.ValidationError(
+                option,
+                entry,
+                "is not an lxc.* line",
+                "Write ['lxc.cgroup2.devices.allow', 'c 10:200 rwm'] or 'lxc.key: value'",
+            )
+        configline.raw_lxc_line(str(key), str(value), option=option)
+        lines.append((str(key), str(value)))
+    return lines

@@ -13,9 +13,10 @@ through the Runner.
 Failure policy (documented in the module): a failed ``pct create`` leaves
 nothing behind (PVE removes the disks and config of a failed create task; a
 VMID taken meanwhile by someone else is retried with the next free one when
-nexcage chose it). Once ``pct create`` succeeded the container is kept even if
-a later step (start, wait) fails; the error says so and the next run
-continues from there.
+nexcage chose it). When the start (or the wait for it) after this task's create
+fails, the new container is destroyed again unless ``keep_on_failure`` is set;
+a failure of any other later step keeps it, the error says so and the next
+run continues from there.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import time
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module, _pveconfig, _runner
 from ansible_collections.cageforge.nexcage.plugins.module_utils._common import runner_for
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.desired import desired_from_params
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.forms import typed_params
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.identity import Identity
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.plan import create_options, plan_update
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.prechecks import PreChecks
@@ -40,7 +42,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._container.vmid 
     vmid_lock,
     write_record,
 )
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate, paths, readers
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ctconf, ocistate, paths, readers
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, Runner
 
 CREATE_RETRIES = 5
@@ -111,6 +113,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
         self.pid_reader = None  # a Runner for the read-only lxc-info fallback (None: a fresh one)
         self.bundle = None  # a BundleImage when image is an OCI bundle directory
         self.secret_env = []  # the bundle's NAME=value environment entries, never shown
+        self.clone_source = None  # the VMID cloned from (clone)
+        self.clone_config = None  # check mode: the predicted config of the clone
 
     # ---------------------------------------------------------------- helpers
 
@@ -193,6 +197,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self._keyfile = None
 
     def create_argv(self, vmid, desired):
+        if self.clone_source is not None:
+            return self.clone_argv(vmid)
         options = list(create_options(desired))
         if self.bundle is not None:
             options += self.bundle.create_options()
@@ -204,6 +210,13 @@ class ContainerTask(Identity, PreChecks, Reporting):
         return _runner.pct("create", vmid, desired.image, options=options)
 
     def create(self, desired):
+        if self.params.get("clone") is not None:
+            return self.create_by_clone(desired)
+        if desired.image is None and self.check and _sets_options(desired):
+            # an earlier task of the play may create it, and in check mode it only planned that (a task
+            # that only names the container and a state, as a teardown does, fails as in a real run)
+            self.assume_made_earlier("%s does not exist and image is not set" % self.what(), "update")
+            return None
         if desired.image is None:
             self.fail(
                 _errors.INVALID_ARGUMENT,
@@ -220,10 +233,45 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self._cleanup_keyfile()
         self.record_created(desired)
 
+    def assume_made_earlier(self, problem, step):
+        """Check mode: what the task needs is missing, as after an earlier task that only planned to make it."""
+        self.module.warn("%s; check mode assumes an earlier task of this play makes it (a real run fails)" % problem)
+        self.changed = True
+        self.steps.append(step)
+
+    def create_by_clone(self, desired):
+        """pct clone of the source (full or linked), then the task's other options as for any container."""
+        try:
+            self.clone_source, source = self.resolve_clone_source()
+        except _errors.NexcageError as err:
+            if not self.check or err.category != _errors.NOT_FOUND:
+                raise
+            self.assume_made_earlier(err.message, "clone %s" % self.params["clone"])
+            self.created = True
+            if self.vmid is None:
+                self.vmid = next_free_vmid()
+            return
+        self.check_clone(source)
+        self.check_references(desired)
+        if self.vmid is not None:
+            self._create_once(self.vmid, desired)
+        else:
+            self._create_allocating(desired)
+        self.record_created(desired)
+        if self.check:
+            overrides = {k: self.params[k] for k in ("hostname", "description") if self.params.get(k)}
+            config = dict(source, **overrides)
+            config.pop("template", None)
+            self.clone_config = _pveconfig.config_keys(_pveconfig.effective_config(config))
+        else:
+            config = readers.ct_config(self.vmid)
+        self.converge(desired, config, False)
+
     def prepare_create(self, desired):
         """Before any create: the template and storages are usable; a bundle's template is packed."""
         self.check_template(desired)
         self.check_storages(desired)
+        self.check_references(desired)
         self.pack_bundle()
 
     def record_created(self, desired):
@@ -231,7 +279,10 @@ class ContainerTask(Identity, PreChecks, Reporting):
         self.changed = True
         self.steps.append("create")
         if not self.check:
-            write_record(self.vmid, {"vmid": self.vmid, "image": desired.image, "created": int(time.time())})
+            record = {"vmid": self.vmid, "image": desired.image, "created": int(time.time())}
+            if self.clone_source is not None:
+                record["clone"] = self.clone_source
+            write_record(self.vmid, record)
             self.sync_oci("created")
 
     def create_bound(self):
@@ -294,10 +345,54 @@ class ContainerTask(Identity, PreChecks, Reporting):
         self.run(_runner.pct("start", self.vmid), "start", bound=Bound("wait_timeout", self.params["wait_timeout"]))
         self.changed = True
         self.steps.append("start")
+        self.pending = []  # PVE applies [pve:pending] at start
         if not self.check:
             self.wait_for("running", self.params["wait_timeout"])
             self._pid = None
             self.sync_oci("running")
+
+    def make_template(self, running):
+        """state: template: convert once (pct template); a running container is stopped first only with force."""
+        config = readers.ct_config(self.vmid) if not self.check or not self.created else {}
+        if (config or {}).get("template"):
+            return
+        if running:
+            if not self.params["force"]:
+                self.fail(
+                    _errors.ALREADY_RUNNING,
+                    "Cannot convert %s to a template: it is running (you can't convert a CT to template if the CT "
+                    "is running)" % self.what(),
+                    hint="Stop it first (state: stopped), or set force: true to stop it and convert it.",
+                )
+            self.stop()
+        self.run(_runner.pct("template", self.vmid), "convert to a template")
+        self.changed = True
+        self.steps.append("template")
+        self.changes.append(
+            {"key": "template", "before": None, "after": True, "kind": "create_only", "reason": "pct template"}
+        )
+
+    def start_or_undo(self):
+        """Start; when this task created the container and the start fails, destroy it again
+        (pct destroy frees its volumes) unless keep_on_failure: a retry then starts clean."""
+        try:
+            self.start()
+        except _errors.NexcageError as err:
+            if not self.created or self.check or self.params.get("keep_on_failure"):
+                raise
+            try:
+                self.runner.run(_runner.pct("destroy", self.vmid, options=[("force", "1")]), mutating=True)
+            except CommandFailed as undo:
+                err.message += "; removing it again failed too: %s" % (undo.result.stderr or "").strip()
+                raise err from None
+            remove_record(self.vmid)
+            ocistate.remove_state(self.vmid)
+            self.steps.append("destroy (undo the create)")
+            kept = " (the container was created by this task and is kept)"
+            err.message = err.message.replace(kept, "") + (
+                " (the container created by this task was destroyed again; keep_on_failure: true keeps it)"
+            )
+            raise
 
     def stop(self):
         if self.params["stop_mode"] == "shutdown":
@@ -327,6 +422,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
         self.run(_runner.pct("reboot", self.vmid, options=[("timeout", timeout)]), "restart", bound=bound)
         self.changed = True
         self.steps.append("restart")
+        self.pending = []  # PVE applies [pve:pending] at the restart
         if not self.check:
             self.wait_for("running", self.params["wait_timeout"])
             self._pid = None
@@ -360,6 +456,14 @@ class ContainerTask(Identity, PreChecks, Reporting):
 
     def use_bundle(self):
         """image is an OCI bundle directory: validate and map it (nothing is written yet)."""
+        if self.params.get("lxc") is not None:
+            problem = _errors.ValidationError(
+                "lxc",
+                self.params["lxc"],
+                "cannot go with a bundle image (its raw lxc.* lines come from its config.json)",
+                "Put the settings into the bundle's config.json, or drop lxc",
+            )
+            raise _errors.from_validation(problem, self.params.get("vmid"), self.name)
         # Only here: a task on a template never imports the OCI chain (nor jsonschema).
         from ansible_collections.cageforge.nexcage.plugins.module_utils._container.bundle import BundleImage
         from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import secrets
@@ -377,6 +481,25 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self.changed = True
             self.steps.append("pack %s" % self.bundle.template)
 
+    def sync_raw_lines(self, lines, running):
+        """The task's raw lxc.* lines (allow-listed by the node layer) into the CT config."""
+        changed, before, after = ctconf.set_raw_lxc_lines(self.vmid, lines, check_mode=self.check)
+        if not changed:
+            return
+        self.changed = True
+        self.steps.append("lxc")
+        self.changes.append(
+            {
+                "key": "lxc",
+                "before": [list(kv) for kv in before],
+                "after": [list(kv) for kv in after],
+                "kind": "restart",
+                "reason": "LXC reads raw lxc.* lines at the next start",
+            }
+        )
+        if running:
+            self.pending = sorted(set(self.pending) | {"lxc"})
+
     def sync_bundle_lines(self, running):
         """Raw lxc.* lines of the bundle into the CT config, under the config lock (not settable by pct)."""
         changed, before, after = self.bundle.sync_lines(self.vmid, self.check)
@@ -389,6 +512,12 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self.pending = sorted(set(self.pending) | {"lxc"})
 
     def execute(self):
+        try:
+            self.params, notes = typed_params(self.params)
+        except _errors.ValidationError as exc:
+            raise _errors.from_validation(exc, self.params.get("vmid"), self.name) from None
+        for note in notes:
+            self.module.warn(note)
         state = self.params["state"]
         if self.params.get("backend", "proxmox_lxc") != "proxmox_lxc":
             from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.runtime import RuntimeBackend
@@ -398,6 +527,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
             return result
         if state != "absent" and readers.is_bundle_dir(self.params.get("image")):
             self.use_bundle()
+        elif state != "absent" and os.path.isabs(self.params.get("image") or ""):
+            return self.bundle_not_built()
         try:
             desired = desired_from_params(self.params) if state != "absent" else None
             config = self.resolve()
@@ -425,10 +556,12 @@ class ContainerTask(Identity, PreChecks, Reporting):
             running = False
         if self.bundle is not None:
             self.sync_bundle_lines(running)
+        elif desired.lxc is not None:
+            self.sync_raw_lines(desired.lxc, running)
 
         if state == "started":
             if not running:
-                self.start()
+                self.start_or_undo()
             elif self.pending and self.params["restart_on_change"]:
                 self.reboot()
         elif state == "stopped":
@@ -445,12 +578,46 @@ class ContainerTask(Identity, PreChecks, Reporting):
                 else:
                     self.reboot()
             else:
-                self.start()
+                self.start_or_undo()
+        elif state == "template":
+            self.make_template(running)
         elif state == "present":
             if self.created and self._was_running:
                 self.start()
             elif running and self.pending and self.params["restart_on_change"]:
                 self.reboot()
+        return self.finish(before, desired)
+
+    def bundle_not_built(self):
+        """image is an absolute path without a bundle: an error; in check mode a predicted deploy.
+
+        In check mode the nexcage_bundle task of the same play that would build the bundle only
+        plans, so the directory may legitimately be missing: warn and report the deploy as a change.
+        """
+        directory = self.params["image"]
+        problem = "no such bundle directory (%s has no config.json)" % directory
+        fix = (
+            "Build the bundle first (cageforge.nexcage.nexcage_bundle with path: %s, state: present), or set "
+            "image to a template volume ID such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst" % directory
+        )
+        try:
+            if not self.check:
+                raise _errors.ValidationError("image", directory, problem, fix)
+            desired = desired_from_params(dict(self.params, image=None))
+            config = self.resolve()
+        except _errors.ValidationError as exc:
+            raise _errors.from_validation(exc, self.params.get("vmid"), self.name) from None
+        self.module.warn(
+            "image: %s; check mode assumes a nexcage_bundle task of this play builds it (a real run "
+            "without it fails)" % problem
+        )
+        before = self.snapshot(config)
+        if config is None:
+            self.created = True
+            if self.vmid is None:
+                self.vmid = next_free_vmid()
+        self.changed = True
+        self.steps.append("deploy bundle %s" % directory)
         return self.finish(before, desired)
 
     def converge(self, desired, config, running):
@@ -490,6 +657,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self.changes = [c.to_dict() for c in plan.create_only]
             return
         self.changes = [c.to_dict() for c in plan.changes]
+        self.check_references(desired, _set_slots(plan.set_options), running)
         set_argv = plan.set_argv(self.vmid)
         resizes = plan.resize_argvs(self.vmid)
         if set_argv or resizes:
@@ -525,6 +693,24 @@ class ContainerTask(Identity, PreChecks, Reporting):
         self.check_unlocked(config, "remove")
         self.destroy(running)
         return self.finish(before, None)
+
+
+def _sets_options(desired):
+    """Whether the task sets any container option besides its identity (hostname) and state."""
+    scalars = {key for key in desired.scalars if key != "hostname"}
+    typed = (desired.features, desired.startup, desired.rootfs, desired.netif, desired.mounts, desired.devices)
+    return bool(scalars) or any(value is not None for value in typed + (desired.lxc, desired.pool))
+
+
+def _set_slots(set_options):
+    """The netif/mount slots a pct set carries, keyed as PreChecks.check_references expects."""
+    slots = set()
+    for key, value in set_options.items():
+        if key.startswith("net") and isinstance(value, dict):
+            slots.add("netif:%s" % value.get("name"))
+        elif key.startswith("mp") or key == "hookscript":
+            slots.add(key)
+    return slots
 
 
 class _Retarget(Exception):

@@ -48,7 +48,7 @@ CREATE_ONLY = "create_only"
 
 LIVE_KEYS = frozenset(
     {"description", "onboot", "startup", "protection", "hostname", "cores", "tags", "cpulimit", "cpuunits"}
-    | {"memory", "swap"}
+    | {"memory", "swap", "hookscript"}
 )
 CREATE_ONLY_KEYS = frozenset({"unprivileged", "ostype", "arch"})
 SCALAR_OPTIONS = (
@@ -67,7 +67,17 @@ SCALAR_OPTIONS = (
     "nameserver",
     "searchdomain",
     "timezone",
+    "protection",
+    "cmode",
+    "console",
+    "tty",
+    "hookscript",
 )
+# The root disk pct create makes when given none (its --storage default is 'local').
+DEFAULT_ROOTFS = "local:4"
+# Fields of a mount point / root disk the user manages besides where it lives.
+VOLUME_FIELDS = ("ro", "backup", "acl", "quota", "replicate", "shared", "mountoptions")
+ROOTFS_FIELDS = ("acl", "quota", "replicate", "shared", "mountoptions")
 # What an absent key means in a PVE config.
 DEFAULTS = {
     "onboot": False,
@@ -78,6 +88,10 @@ DEFAULTS = {
     "searchdomain": [],
     "description": "",
     "arch": "amd64",
+    "protection": False,
+    "console": True,
+    "cmode": "tty",
+    "tty": 2,
 }
 
 
@@ -253,11 +267,35 @@ def plan_update(desired, current, running=False, current_image=None):
         _plan_netif(plan, desired.netif, current)
     if desired.mounts is not None:
         _plan_mounts(plan, desired.mounts, current)
+    if desired.devices is not None:
+        _plan_devices(plan, desired.devices, current)
     return plan
+
+
+def _plan_devices(plan, wanted, current):
+    """devN passthrough, authoritative when given; PVE applies a device change at the next start."""
+    cur = _indexed(current, "dev")
+    wanted_ids = set()
+    for entry in wanted:
+        wanted_ids.add(entry["id"])
+        key = "dev%d" % entry["id"]
+        after = {k: v for k, v in entry.items() if k != "id"}
+        before = cur.get(entry["id"])
+        if before != after:
+            plan.add(key, before, after, RESTART, "device %s (applied at next start)" % entry["path"], value=after)
+    for n in sorted(cur):
+        if n not in wanted_ids:
+            reason = "device %s is not in devices (the list is authoritative)" % cur[n].get("path")
+            plan.add("dev%d" % n, cur[n], None, RESTART, reason, delete=True)
 
 
 def _plan_rootfs(plan, want, cur):
     cur = cur or {}
+    given = {key: want[key] for key in ROOTFS_FIELDS if key in want}
+    after = _merge_fields(cur, given)
+    if cur.get("volume") and after != cur:
+        reason = "PVE applies the root disk's mount options at the next start"
+        plan.add("rootfs", cur, after, RESTART, reason, value=after)
     storage = want.get("storage")
     cur_storage = _pveconfig.volume_storage(cur.get("volume"))
     if storage is not None and cur_storage is not None and storage != cur_storage:
@@ -323,6 +361,16 @@ def _plan_netif(plan, wanted, current):
             )
 
 
+def _plan_attach(plan, key, entry, before, fields):
+    """Attach an existing volume at a mount point (a volume that was there is kept as unusedN by PVE)."""
+    after = _merge_fields({"volume": entry["volume"]}, fields)
+    if before is None:
+        plan.add(key, None, after, LIVE, "attach volume %s at %s" % (entry["volume"], entry["mp"]), value=after)
+    else:
+        reason = "mount point %s now uses %s (applied at next start)" % (entry["mp"], entry["volume"])
+        plan.add(key, before, after, RESTART, reason, value=after)
+
+
 def _plan_mounts(plan, wanted, current):
     cur_mps = _indexed(current, "mp")
     wanted_ids = set()
@@ -333,7 +381,10 @@ def _plan_mounts(plan, wanted, current):
         before = cur_mps.get(n)
         # a path written with a trailing '/' mounts the same directory: keep it as written
         same_mp = before is not None and _pveconfig.same_host_path(before.get("mp"), entry["mp"])
-        fields = {"mp": before["mp"] if same_mp else entry["mp"], "ro": entry.get("ro"), "backup": entry.get("backup")}
+        fields = dict({f: entry.get(f) for f in VOLUME_FIELDS}, mp=before["mp"] if same_mp else entry["mp"])
+        if "volume" in entry and (before is None or before.get("volume") != entry["volume"]):
+            _plan_attach(plan, key, entry, before, fields)
+            continue
         if before is None:
             if "host_path" in entry:
                 after = _merge_fields({"volume": entry["host_path"]}, fields)
@@ -372,8 +423,8 @@ def _plan_mounts(plan, wanted, current):
             continue
         else:
             after = _merge_fields(before, fields)
-            size = entry["size"]
-            if before.get("size") != size:
+            size = entry.get("size", before.get("size"))
+            if size is not None and before.get("size") != size:
                 if before.get("size") is not None and size < before["size"]:
                     plan.add(key + ".size", before["size"], size, CREATE_ONLY, "disks can only grow")
                 else:
@@ -413,27 +464,27 @@ def create_options(desired):
     if desired.rootfs:
         storage = desired.rootfs.get("storage")
         size = desired.rootfs.get("size")
-        if storage is not None:
-            opts.append(
-                (
-                    "rootfs",
-                    "%s:%s"
-                    % (storage, _pveconfig.size_to_gib(size if size is not None else 4 * _pveconfig.UNITS["G"])),
-                )
-            )
+        extra = {key: desired.rootfs[key] for key in ROOTFS_FIELDS if key in desired.rootfs}
+        if storage is not None or extra:
+            gib = _pveconfig.size_to_gib(size if size is not None else 4 * _pveconfig.UNITS["G"])
+            volume = "%s:%s" % (storage, gib) if storage is not None else gib
+            opts.append(("rootfs", _pveconfig.format_property_string("rootfs", dict(extra, volume=volume))))
         elif size is not None:
             opts.append(("rootfs", _pveconfig.size_to_gib(size)))
+    elif desired.mounts:
+        # pct refuses mount points without rootfs ("mount points configured, but 'rootfs' not set"):
+        # spell out the root disk pct would make by itself (4 GiB on its default storage).
+        opts.append(("rootfs", DEFAULT_ROOTFS))
     for n, entry in enumerate(desired.netif or []):
         fields = {k: v for k, v in entry.items() if v != ""}
         opts.append(("net%d" % n, _pveconfig.format_property_string("net%d" % n, fields)))
     for entry in desired.mounts or []:
         key = "mp%d" % entry["id"]
-        if "host_path" in entry:
-            volume = entry["host_path"]
-        else:
-            volume = "%s:%s" % (entry["storage"], _pveconfig.size_to_gib(entry["size"]))
-        fields = {"volume": volume, "mp": entry["mp"], "ro": entry.get("ro"), "backup": entry.get("backup")}
+        fields = dict({f: entry.get(f) for f in VOLUME_FIELDS}, volume=_create_volume(entry), mp=entry["mp"])
         opts.append((key, _pveconfig.format_property_string(key, fields)))
+    for entry in desired.devices or []:
+        key = "dev%d" % entry["id"]
+        opts.append((key, _pveconfig.format_property_string(key, {k: v for k, v in entry.items() if k != "id"})))
     if desired.features:
         features = _norm_features(desired.features)
         if features:
@@ -445,6 +496,14 @@ def create_options(desired):
     return opts
 
 
+def _create_volume(entry):
+    if "host_path" in entry:
+        return entry["host_path"]
+    if "volume" in entry:
+        return entry["volume"]
+    return "%s:%s" % (entry["storage"], _pveconfig.size_to_gib(entry["size"]))
+
+
 def predicted_config(desired, vmid):
     """What the config will roughly look like after `pct create` (for check/diff mode)."""
     cfg = {}
@@ -454,11 +513,14 @@ def predicted_config(desired, vmid):
     if desired.rootfs:
         storage = desired.rootfs.get("storage") or "local"
         cfg["rootfs"] = {"volume": "%s:(new)" % storage, "size": desired.rootfs.get("size", 4 * _pveconfig.UNITS["G"])}
+        cfg["rootfs"].update({key: desired.rootfs[key] for key in ROOTFS_FIELDS if key in desired.rootfs})
+    for entry in desired.devices or []:
+        cfg["dev%d" % entry["id"]] = {k: v for k, v in entry.items() if k != "id"}
     for n, entry in enumerate(desired.netif or []):
         cfg["net%d" % n] = dict({k: v for k, v in entry.items() if v != ""}, type="veth")
     for entry in desired.mounts or []:
-        volume = entry.get("host_path") or "%s:(new)" % entry["storage"]
-        fields = {"volume": volume, "mp": entry["mp"], "ro": entry.get("ro"), "backup": entry.get("backup")}
+        volume = entry.get("host_path") or entry.get("volume") or "%s:(new)" % entry["storage"]
+        fields = dict({f: entry.get(f) for f in VOLUME_FIELDS}, volume=volume, mp=entry["mp"])
         if "size" in entry:
             fields["size"] = entry["size"]
         cfg["mp%d" % entry["id"]] = {k: v for k, v in fields.items() if v is not None}

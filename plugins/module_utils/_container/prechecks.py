@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _runner, _validation
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.vmid import find_by_hostname
 from ansible_collections.cageforge.nexcage.plugins.module_utils._health import halfmade
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, readers
 
+# Where pct create puts the root disk when neither --rootfs nor --storage names one.
+DEFAULT_ROOT_STORAGE = "local"
 PATH_STORAGE_TYPES = ("dir", "nfs", "cifs", "cephfs", "btrfs", "glusterfs")
 # failures that may strike in the middle of a pct create/destroy (the others are refusals before it starts)
 LEFTOVER_CATEGORIES = (_errors.TIMEOUT, _errors.UNKNOWN, _errors.RESOURCE_EXHAUSTED, _errors.NOT_FOUND)
@@ -81,6 +84,171 @@ class PreChecks:
                 wanted.append(("mounts[%d].storage" % i, entry["storage"]))
         for option, storage_id in wanted:
             self.usable_storage(storages, storage_id, "rootdir", option, option + ": ")
+        if not (desired.rootfs and desired.rootfs.get("storage")):
+            self.check_default_root_storage(storages)
+
+    def check_references(self, desired, keys=None, running=False):
+        """What pct would refuse only at start: bridges and bind-mount sources; mount storages.
+
+        keys: the netN/mpN slots this task sets on an existing container (None: a create, all of them).
+        PVE accepts a missing bridge or bind-mount source in a stopped container's config and refuses
+        it when the container starts (or hot-plugs it while running). So when this task starts the
+        container, or it runs, the task fails before any change; otherwise it warns. In check mode a
+        missing bind-mount source only warns: an earlier task of the play (a dataset, a directory)
+        may create it and was only planned.
+        """
+        if desired.scalars.get("hookscript") and (keys is None or "hookscript" in keys):
+            self.check_hookscript(desired.scalars["hookscript"])
+        starts = running or self.params["state"] in ("started", "restarted")
+        bridges = None
+        for key, (option, entry) in sorted(_slot_keys(desired).items()):
+            if keys is not None and key not in keys:
+                continue
+            if entry.get("bridge"):
+                bridges = readers.bridges() if bridges is None else bridges
+                if entry["bridge"] not in bridges:
+                    self.refuse_or_warn(
+                        starts,
+                        "%s.bridge: bridge '%s' does not exist on this node (bridges: %s)"
+                        % (option, entry["bridge"], ", ".join(bridges) or "none"),
+                        "Use one of the node's bridges, or create the bridge first (/etc/network/interfaces).",
+                    )
+            if entry.get("host_path") and not readers.host_path_exists(entry["host_path"]):
+                self.refuse_or_warn(
+                    starts and not self.check,
+                    "%s.host_path: directory '%s' does not exist on the node" % (option, entry["host_path"]),
+                    "Create it first (nexcage_zfs_dataset, or ansible.builtin.file with state: directory).",
+                )
+            if entry.get("storage") and keys is not None:
+                self.usable_storage(
+                    readers.read_storage_cfg(), entry["storage"], "rootdir", option + ".storage", option + ".storage: "
+                )
+
+    def check_hookscript(self, volid):
+        """PVE's check_hookscript: a file in the storage's snippets directory that is executable."""
+        storage_id, _sep, name = volid.partition(":")
+        storages = readers.read_storage_cfg()
+        if storage_id not in storages:
+            self.fail(
+                _errors.NOT_FOUND,
+                "Cannot configure %s: hookscript: storage '%s' does not exist" % (self.what(), storage_id),
+                hint="Use a storage from /etc/pve/storage.cfg (e.g. local:snippets/hook.sh).",
+            )
+        base = readers.storage_path(storage_id, storages)
+        if base is None:
+            return  # not a path-based storage: pct checks it
+        path = os.path.join(base, name)
+        if not readers.has_file(path):
+            self.fail(
+                _errors.NOT_FOUND,
+                "Cannot configure %s: hookscript: script '%s' does not exist (%s)" % (self.what(), volid, path),
+                hint="Put the script there first (ansible.builtin.copy with mode: '0755'), then set hookscript.",
+            )
+        if not os.access(path, os.X_OK):
+            self.fail(
+                _errors.INVALID_ARGUMENT,
+                "Cannot configure %s: hookscript: script '%s' is not executable" % (self.what(), volid),
+                hint="chmod 0755 %s" % path,
+            )
+
+    def refuse_or_warn(self, refuse, problem, hint):
+        if refuse:
+            self.fail(
+                _errors.NOT_FOUND,
+                "Cannot configure %s: %s (the container could not start)" % (self.what(), problem),
+                hint=hint,
+            )
+        self.module.warn(
+            "%s: the container cannot start until it exists%s"
+            % (problem, " (check mode assumes an earlier task of the play creates it)" if self.check else "")
+        )
+
+    def resolve_clone_source(self):
+        """(vmid, parsed config) of clone: a VMID or a hostname of a container on this node."""
+        given = str(self.params["clone"])
+        if given.isdigit():
+            vmid = _validation.validate_vmid(int(given), "clone")
+            matches = [vmid] if readers.ct_config(vmid) is not None else []
+        else:
+            _validation.validate_hostname(given, "clone")
+            matches = find_by_hostname(given)
+        if len(matches) != 1:
+            self.fail(
+                _errors.NOT_FOUND,
+                "Cannot clone into %s: clone: %s"
+                % (
+                    self.what(),
+                    "no container %s on this node" % given
+                    if not matches
+                    else "hostname %s is used by VMIDs %s" % (given, ", ".join(map(str, matches))),
+                ),
+                hint="Name the source container by its VMID (it must be on the node the task runs on).",
+            )
+        return matches[0], readers.ct_config(matches[0])
+
+    def clone_full(self, source):
+        """Whether the clone copies the disks: clone_type (or full) as asked; opportunistic: full unless a template."""
+        if self.params.get("full") is not None:
+            return bool(self.params["full"])
+        kind = self.params.get("clone_type") or "opportunistic"
+        if kind == "opportunistic":
+            return not source.get("template") or self.params.get("storage") is not None
+        return kind == "full"
+
+    def check_clone(self, source):
+        """What pct clone refuses, before it runs (also in check mode)."""
+        full = self.clone_full(source)
+        where = "clone %s into %s" % (self.clone_source, self.what())
+        if not full and not source.get("template"):
+            self.fail(
+                _errors.INVALID_ARGUMENT,
+                "Cannot %s: a linked clone needs a template as source (Linked clone feature is not available)" % where,
+                hint="Convert the source first (state: template), or set clone_type: full.",
+            )
+        if not full and self.params.get("storage") is not None:
+            self.fail(
+                _errors.INVALID_ARGUMENT,
+                "Cannot %s: parameter 'storage' not allowed for linked clones" % where,
+                hint="Drop storage (a linked clone stays on the template's storage), or set clone_type: full.",
+            )
+        if full and readers.is_running(self.clone_source):
+            self.fail(
+                _errors.ALREADY_RUNNING,
+                "Cannot %s: Full clone of a running container is only possible from a snapshot" % where,
+                hint="Stop the source first, or clone a template.",
+            )
+        if self.params.get("storage") is not None:
+            self.usable_storage(readers.read_storage_cfg(), self.params["storage"], "rootdir", "storage", "storage: ")
+
+    def clone_argv(self, vmid):
+        options = [(key, self.params[key]) for key in ("hostname", "description", "pool") if self.params.get(key)]
+        options.append(("full", "1" if self.clone_full(readers.ct_config(self.clone_source) or {}) else "0"))
+        if self.params.get("storage") is not None:
+            options.append(("storage", self.params["storage"]))
+        return _runner.pct("clone", self.clone_source, vmid, options=options)
+
+    def check_default_root_storage(self, storages):
+        """rootfs.storage left out: pct puts the root disk on 'local'; refuse when 'local' cannot hold it."""
+        default = storages.get(DEFAULT_ROOT_STORAGE) or {}
+        if "rootdir" in default.get("content", []) and not default.get("disable"):
+            return
+        fitting = sorted(
+            sid for sid, info in storages.items() if "rootdir" in info.get("content", []) and not info.get("disable")
+        )
+        self.fail(
+            _errors.UNSUPPORTED,
+            "Cannot create %s: rootfs.storage is not set, so pct would put the root disk on storage '%s', which "
+            "does not hold container directories (content: %s); storages that do: %s"
+            % (
+                self.what(),
+                DEFAULT_ROOT_STORAGE,
+                ",".join(default.get("content", [])) or "none",
+                ", ".join(fitting) or "none",
+            ),
+            hint="Set rootfs: {storage: %s, size: 8} (a storage with content 'rootdir')."
+            % (fitting[0] if fitting else "<storage>"),
+            storages=fitting,
+        )
 
     def usable_storage(self, storages, storage_id, content, where, content_where=""):
         """storages[storage_id] if it exists, is enabled and holds content; else fail naming where."""
@@ -153,3 +321,13 @@ class PreChecks:
             )
         err.message += "; the interrupted %s left CT %s half-made: %s" % (action, self.vmid, why)
         err.hint = "%s %s" % (err.hint, hint) if err.category == _errors.TIMEOUT else hint
+
+
+def _slot_keys(desired):
+    """{netN/mpN key: (option as the user wrote it, entry)} of the desired interfaces and mounts."""
+    slots = {}
+    for i, entry in enumerate(desired.netif or []):
+        slots["netif:%s" % entry["name"]] = ("netif[%d]" % i, entry)
+    for i, entry in enumerate(desired.mounts or []):
+        slots["mp%d" % entry["id"]] = ("mounts[%d]" % i, entry)
+    return slots

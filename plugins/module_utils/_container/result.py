@@ -66,11 +66,11 @@ class Reporting:
         state = self.params["state"]
         if state == "absent":
             return {"status": "absent"}
-        if self.created:
+        if self.created and self.clone_config is None:
             config = predicted_config(desired, self.vmid)
             status = "running" if state in ("started", "restarted") else "stopped"
             return {"vmid": self.vmid, "status": status, "config": _jsonable(config)}
-        config = dict(before.get("config", {}))
+        config = dict(_jsonable(self.clone_config) if self.created else before.get("config", {}))
         for change in self.changes:
             key = change["key"]
             if "." in key:
@@ -80,9 +80,11 @@ class Reporting:
                 continue
             if change["after"] is None:
                 config.pop(key, None)
+            elif key == "template":
+                config[key] = True
             else:
                 config[key] = change["after"]
-        status = before.get("status")
+        status = "stopped" if self.created else before.get("status")
         if state in ("started", "restarted"):
             status = "running"
         elif state == "stopped":

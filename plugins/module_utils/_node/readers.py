@@ -191,3 +191,17 @@ def read_json(path, default=None):
         return json.loads(text) if text else default
     except ValueError:
         return default
+
+
+def bridges():
+    """Names of the node's network bridges (interfaces with /sys/class/net/<name>/bridge), sorted."""
+    try:
+        names = os.listdir(paths.SYS_CLASS_NET)
+    except OSError:
+        return []
+    return sorted(n for n in names if os.path.isdir(os.path.join(paths.SYS_CLASS_NET, n, "bridge")))
+
+
+def host_path_exists(path):
+    """Whether a bind-mount source (a host directory or file) exists."""
+    return os.path.exists(path)

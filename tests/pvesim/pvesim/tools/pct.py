@@ -1606,6 +1606,140 @@ def cmd_pull(argv):
         return run_task(worker, exit_hook=False)
 
 
+# ---------------------------------------------------------------- clone / template
+
+CLONE_SCHEMA = {
+    "hostname": Prop(fmt="dns-name"),
+    "description": Prop(maxlen=8192),
+    "pool": Prop(fmt="pve-poolid"),
+    "snapname": Prop(),
+    "storage": Prop(fmt="pve-storage-id"),
+    "full": Prop("boolean"),
+    "target": Prop(),
+    "bwlimit": Prop("number", minimum=0),
+}
+
+
+def _copy_volume(source, target):
+    """The content of one volume into another (a directory tree or an image file)."""
+    import shutil
+
+    if os.path.isdir(source):
+        shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    elif os.path.exists(source):
+        shutil.copyfile(source, target)
+
+
+def _clone_volumes(newid, src, full, storage, st):
+    """rootfs/mpN of the source as new volumes of newid: {key: printed value} (PVE clone_vm, simplified:
+    a linked clone copies too, since the simulated storages have no copy-on-write)."""
+    out, allocated = {}, []
+    for key in ["rootfs"] + sorted(k for k in src if re.fullmatch(r"mp\d+", k)):
+        mp = ctconfig.parse_volume(key, src[key])
+        if mp["type"] != "volume":
+            raise cli.PveError("unable to clone mountpoint '%s' (type %s)" % (key, mp["type"]))
+        sid, _name = st.parse_volume_id(mp["volume"])
+        if not full and str(src.get("template", "0")) != "1":
+            raise cli.PveError("Linked clone feature for '%s' is not available" % mp["volume"])
+        size = st.volume_size_bytes(mp["volume"]) or 0
+        volid = st.alloc_ct_volume(storage or sid, newid, size / float(1 << 30))
+        allocated.append(volid)
+        _copy_volume(st.volume_path(mp["volume"]), st.volume_path(volid))
+        data = dict(mp, volume=volid)
+        if key == "rootfs":
+            data.pop("mp", None)
+        out[key] = ctconfig.print_mountpoint(data, key == "rootfs")
+    return out, allocated
+
+
+def cmd_clone(argv):
+    usage = USAGES["clone"]
+    pos, opts = cli.parse_args(argv, _getopt(CLONE_SCHEMA), 2, usage)
+    errors = {}
+    vmid, errs = ctconfig.check_value(VMID_PROP, pos[0], "vmid")
+    errors.update(errs)
+    newid, errs = ctconfig.check_value(VMID_PROP, pos[1], "newid")
+    errors.update(errs)
+    params = validate(opts, CLONE_SCHEMA, errors)
+    if errors:
+        raise cli.ParamError(errors, usage)
+    if params.get("target"):
+        raise cli.PveError("pvesim: 'pct clone --target' is not simulated")
+    if params.get("snapname"):
+        raise cli.PveError("pvesim: 'pct clone --snapname' is not simulated")
+    src = ctconfig.read_conf(vmid)
+    check_vmid_unused(newid)
+    storage = params.get("storage")
+    st = _storage()
+    if storage:
+        st.check_enabled(storage)
+    full = params.get("full")
+    if full is None:
+        full = str(src.get("template", "0")) != "1"
+    if storage and not full:
+        raise cli.PveError("parameter 'storage' not allowed for linked clones")
+    if full and is_running(vmid):
+        raise cli.PveError("Full clone of a running container is only possible from a snapshot")
+    if params.get("pool"):
+        _check_pool(params["pool"])
+    with ctconfig.conf_lock(vmid):
+        ctconfig.check_lock(src)
+        with node.cluster_lock():
+            node.register_guest(newid, "lxc")
+        ctconfig.write_conf(newid, {"lock": "create"})
+
+    def worker(task):
+        allocated = []
+        try:
+            with ctconfig.conf_lock(newid, 10):
+                volumes, allocated = _clone_volumes(newid, src, full, storage, st)
+                conf = {}
+                for key, value in src.items():
+                    if key in ("snapshots", "parent", "snaptime", "snapstate", "pending", "template", "lock"):
+                        continue
+                    if re.fullmatch(r"unused\d+", key):
+                        continue
+                    if re.fullmatch(r"net\d+", key):
+                        net = ctconfig.parse_net(value)
+                        net["hwaddr"] = ctconfig.random_mac(mac_prefix())
+                        value = ctconfig.print_net(net)
+                    conf[key] = value
+                conf.update(volumes)
+                for key in ("hostname", "description"):
+                    if params.get(key):
+                        conf[key] = params[key]
+                ctconfig.write_conf(newid, conf)
+        except BaseException as e:
+            for volid in allocated:
+                try:
+                    st.free_volume(volid)
+                except cli.PveError as fe:
+                    print(fe.message)
+            ctconfig.destroy_conf(newid)
+            if isinstance(e, (cli.PveError, cli.TaskFailed, FormatError)):
+                raise cli.PveError(e.message) from None
+            raise
+
+    return run_task(worker)
+
+
+def cmd_template(argv):
+    vmid, _pos, _opts = parse(argv, "template", {})
+    with ctconfig.conf_lock(vmid):
+        conf = ctconfig.read_conf(vmid)
+        ctconfig.check_lock(conf)
+        if str(conf.get("template", "0")) == "1":
+            raise cli.PveError("you can't convert a template to a template")
+        if is_running(vmid):
+            raise cli.PveError("you can't convert a CT to template if the CT is running")
+        if conf.get("snapshots"):
+            raise cli.PveError("unable to create template, because CT contains snapshots")
+        # PVE also renames the volumes to base-/basevol-; the simulated storages keep their names.
+        conf["template"] = "1"
+        ctconfig.write_conf(vmid, conf)
+    return 0
+
+
 # ---------------------------------------------------------------- dispatch
 
 HANDLERS = {
@@ -1631,6 +1765,8 @@ HANDLERS = {
     "delsnapshot": cmd_delsnapshot,
     "rollback": cmd_rollback,
     "listsnapshot": cmd_listsnapshot,
+    "clone": cmd_clone,
+    "template": cmd_template,
 }
 
 
