@@ -152,14 +152,14 @@ def test_lifecycle(runtime, bundle, rundir):
 
 @pytest.mark.skipif(not os.path.isdir(SCHEMA_DIR), reason=NO_SCHEMAS)
 def test_state_files_valid_against_upstream_schema(runtime, bundle, rundir):
-    from ansible_collections.cageforge.nexcage.plugins.module_utils import _oci_runtime
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import runtime as oci_runtime
     from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
 
     name, cid, wrapper = runtime
     path, _hostdata, _config = bundle
 
     def converge(state):
-        return _oci_runtime.converge(Runner(), cid, str(path), state, runtime=name, wrapper=wrapper, stop_timeout=1)
+        return oci_runtime.converge(Runner(), cid, str(path), state, runtime=name, wrapper=wrapper, stop_timeout=1)
 
     assert converge("started")["status"] == "running"
     validate_state(json.loads((rundir / cid / "state.json").read_text()))

@@ -6,7 +6,7 @@ import re
 import pytest
 from test_storage_support import Node
 
-from pvesim import cli, storage, zfsdb
+from pvesim import cli, setup, storage, zfsdb
 
 HEADER = "Name             Type     Status     Total (KiB)      Used (KiB) Available (KiB)        %\n"
 BUSYBOX = "local:vztmpl/busybox-1.35_amd64.tar.zst"
@@ -24,6 +24,14 @@ def _row_numbers(line):
 
 
 # ---------------------------------------------------------------- pvesm status
+
+
+def only_busybox(node):
+    """The listing tests expect the busybox template alone: drop the Debian template that nodes get
+    once scripts/build-debian-template.sh has built it (a link in this node; build/ is untouched)."""
+    path = node.path("/var/lib/vz/template/cache/" + setup.DEBIAN_TEMPLATE)
+    if os.path.exists(path):
+        os.unlink(path)
 
 
 def test_s6_pvesm_status_layout(node):
@@ -91,6 +99,7 @@ def test_s6_pvesm_status_unknown_storage_is_a_400(node):
 
 
 def test_s6_pvesm_list_templates_layout(node):
+    only_busybox(node)
     node.run("pveam", "download", "local", "alpine-3.22-default_20250617_amd64.tar.xz")
     r = node.run("pvesm", "list", "local")
     sizes = {
@@ -291,6 +300,7 @@ def test_s3_format_size_uses_the_largest_exact_unit():
 
 
 def test_s6_list_content_reports_dir_and_zfs_volumes(node):
+    only_busybox(node)
     storage.alloc_ct_volume("local-zfs", 100, 8, root=node.root)
     vols = storage.list_content("local-zfs", root=node.root)
     assert vols == [
