@@ -35,20 +35,10 @@ import ocifix  # noqa: E402
 DOCS = ["README.md", "docs/getting-started.md", "docs/testing.md"]
 BARE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 APP01_LAYOUT = "var/lib/nexcage/images/app01-layout"
-APP01_MOUNT = "/etc/nexcage/app01"
+APP01_MOUNT = "srv/nexcage/app01"  # in the node: /srv is a directory of the simulated node
 BLOCK_TIMEOUT = 1500
 # Failures the docs-as-tests found that are not the docs' fault, with the bug they show. A doc whose
 # only problems are these is reported as an expected failure; once it passes, the entry must go.
-KNOWN_BUGS = {
-    "docs/getting-started.md": [
-        (
-            r"deploy\.yml --check.*\n(?s:.*)image: is not a template volume ID .*/var/lib/nexcage/bundles/app01",
-            "deploy.yml --check on a node without the bundle yet: nexcage_bundle only plans it in check mode, "
-            "then nexcage_container refuses image=<bundle dir> as 'not a template volume ID' (issue 14 item 3: "
-            "check mode must predict what the real run does)",
-        ),
-    ],
-}
 
 
 def _all_blocks():
@@ -102,11 +92,7 @@ def prepare_node(root, work):
     ocifix.make_busybox_rootfs(rootfs)
     layer = ocifix.tar_directory(rootfs, os.path.join(work, "app01-layer.tar"))
     ocifix.make_oci_layout_from_tars(os.path.join(root, APP01_LAYOUT), [layer], {"config": {"Cmd": ["/sbin/init"]}})
-    # The host's own /etc (the simulated node does not map it): remove afterwards what was made here.
-    made = os.path.dirname(APP01_MOUNT) if not os.path.exists(os.path.dirname(APP01_MOUNT)) else APP01_MOUNT
-    made = [] if os.path.exists(APP01_MOUNT) else [made]
-    os.makedirs(APP01_MOUNT, exist_ok=True)
-    return made
+    os.makedirs(os.path.join(root, APP01_MOUNT), exist_ok=True)
 
 
 def remove_containers(root):
@@ -200,7 +186,7 @@ class Reader:
 def test_doc_works_as_written(doc, tmp_path, unique_vmid):
     reader = Reader(tmp_path, unique_vmid())
     unique_vmid()  # the demo uses two VMIDs
-    made = prepare_node(reader.node, str(tmp_path))
+    prepare_node(reader.node, str(tmp_path))
     problems = []
     try:
         for block in blocks(os.path.join(TOP, doc), doc):
@@ -211,15 +197,7 @@ def test_doc_works_as_written(doc, tmp_path, unique_vmid):
                 problems.append(problem)
     finally:
         remove_containers(reader.node)
-        for path in made:
-            shutil.rmtree(path, ignore_errors=True)
-    known = KNOWN_BUGS.get(doc, [])
-    patterns = [pattern for pattern, reason in known]
-    explained = [reason for pattern, reason in known if any(re.search(pattern, p) for p in problems)]
-    if problems and len(explained) == len(known) and all(any(re.search(k, p) for k in patterns) for p in problems):
-        pytest.xfail("; ".join(explained))
     assert not problems, "\n\n".join(problems)
-    assert not known, "%s passes now: remove its KNOWN_BUGS entry" % doc
     ran = "\n".join(text for ident, text in reader.log if ident.split()[0].startswith(doc))
     for name, ident in reader.saved.items():
         assert name in "".join(b.text for b in blocks(os.path.join(TOP, doc), doc) if b.lang == "sh"), (

@@ -399,14 +399,12 @@ def sshd(lab, tmp_path):
          "--", SSHD, "-D", "-E", str(keys / "sshd.log"), "-f", str(config)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip
+    # sshd listens on the loopback of the node's own network namespace: probe it from inside the node
+    probe = "import socket; socket.create_connection(('127.0.0.1', %d), timeout=1).close()" % port
     deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, (keys / "sshd.out").read_text()
-            time.sleep(0.1)
+    while lab["node"].sh(sys.executable, "-c", probe, timeout=30).returncode != 0:
+        assert proc.poll() is None and time.monotonic() < deadline, (keys / "sshd.out").read_text()
+        time.sleep(0.2)
     control = pathlib.Path(tempfile.mkdtemp(prefix="cp", dir="/tmp"))  # a socket path has room for 107 bytes
     info = {"port": port, "keys": keys, "control": control, "log": keys / "sshd.log"}
     try:

@@ -39,6 +39,9 @@ MOUNTED_DIRS = (
     "/var/lib/pvesim",
     "/var/lib/nexcage",
     "/rpool",
+    # A node's own data directories (bind-mount sources such as /srv/www): the node's, not the host's.
+    "/srv",
+    "/mnt",
 )
 
 
