@@ -229,6 +229,7 @@ EXAMPLES = r"""
   tasks:
     - name: Look around
       ansible.builtin.raw: cat /etc/os-release
+      changed_when: false
 """
 
 

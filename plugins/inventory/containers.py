@@ -121,8 +121,8 @@ seealso:
 """
 
 EXAMPLES = r"""
-# inventory/lab.nexcage.yml: the containers of this node (the controller runs on the node)
-plugin: cageforge.nexcage.containers
+# inventory/lab.nexcage.yml, the containers of this node (the controller runs on the node), is one line:
+#   plugin: cageforge.nexcage.containers
 
 # inventory/cluster.nexcage.yml: two nodes over SSH, running web containers only, with groups
 # from the config and a cache of 5 minutes
