@@ -35,7 +35,12 @@ import re
 from urllib.parse import unquote
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import sizes
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node.sizes import format_size, size_to_gib  # noqa: F401 (re-exported)
+
+# size_to_gib is re-exported: part of this module's public API.
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node.sizes import (  # noqa: F401 pylint: disable=unused-import
+    format_size,
+    size_to_gib,
+)
 
 KIB = 1024
 UNITS = {"": 1, "K": KIB, "M": KIB**2, "G": KIB**3, "T": KIB**4}
