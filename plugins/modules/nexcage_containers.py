@@ -522,6 +522,13 @@ containers:
       description: The entry's warnings (also shown as the task's warnings, prefixed with the entry).
       type: list
       elements: str
+    oci_state:
+      description:
+        - The container's OCI state file C(/run/nexcage/<vmid>/state.json) as read after the entry ran (C(id),
+          C(status), C(pid), C(bundle), C(annotations)); null when there is none, in check mode, and for a
+          skipped entry.
+      type: dict
+      sample: {"ociVersion": "1.0.2", "id": "101", "status": "running", "pid": 4242, "bundle": "/var/lib/lxc/101"}
 totals:
   description: Counts over all entries.
   returned: always

@@ -33,7 +33,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.argspec import argument_spec
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.lifecycle import ContainerTask
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import readers
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate, readers
 
 MAX_PARALLEL = 32
 TASK_WIDE = ("command_timeout",)  # options of the batch task itself, not of an entry
@@ -124,7 +124,7 @@ class Entry:
         name = params.get("hostname") or ("vmid %s" % params["vmid"] if params.get("vmid") is not None else None)
         return "containers[%d]%s" % (self.index, " (%s)" % name if name else "")
 
-    def to_dict(self):
+    def to_dict(self, check):
         data = dict(self.result or {})
         data.pop("diff", None)
         data.setdefault("vmid", (self.params or {}).get("vmid"))
@@ -139,6 +139,9 @@ class Entry:
             error=self.error,
             warnings=self.warnings,
         )
+        # what the container's OCI state file says now (a role verifies it without reading the file itself)
+        vmid = data["vmid"]
+        data["oci_state"] = ocistate.read_state(vmid) if vmid is not None and not check and not self.skipped else None
         return data
 
 
@@ -292,7 +295,7 @@ class Batch:
         return self.result()
 
     def result(self):
-        containers = [entry.to_dict() for entry in self.entries]
+        containers = [entry.to_dict(self.check) for entry in self.entries]
         failed = [entry for entry in self.entries if entry.error is not None]
         totals = {
             "containers": len(containers),
