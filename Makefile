@@ -13,7 +13,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all setup os-deps venv collection sanity-bootstrap demo test lint sanity pytest docs docs-check build clean
+.PHONY: all setup os-deps venv collection sanity-bootstrap demo test lint sanity pytest docs docs-check build clean bench
 
 all: test
 
@@ -53,6 +53,10 @@ pytest: setup
 	$(BIN)/pytest -n 2
 
 test: setup lint sanity pytest
+
+# Speed comparisons side by side (simulated node, PVESIM_LATENCY_MS=400); writes benchmarks/RESULTS.md.
+bench: setup
+	$(BIN)/python benchmarks/bench.py
 
 # Module reference pages in docs/modules are generated from each module's DOCUMENTATION.
 docs: setup
