@@ -16,7 +16,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
 .PHONY: all setup os-deps debian-template venv collection sanity-bootstrap demo test lint sanity pytest compat compat-ends
-.PHONY: docs docs-check build golden requirements clean
+.PHONY: docs docs-check build golden requirements bench clean
 
 all: test
 
@@ -76,6 +76,10 @@ test: setup lint sanity pytest compat-ends
 # packages with apt-get; run as root). `make test` only reads the recorded corpus.
 golden:
 	$(PYTHON) scripts/record-golden.py
+
+# Speed comparisons side by side (simulated node, PVESIM_LATENCY_MS=400); writes benchmarks/RESULTS.md.
+bench: setup
+	$(BIN)/python benchmarks/bench.py
 
 # Module reference pages in docs/modules are generated from each module's DOCUMENTATION.
 docs: setup

@@ -76,10 +76,19 @@ CATEGORY_HINTS = {
 
 
 class Pattern:
+    """A known error text; compiled on first use (only a failed command needs it, not every task)."""
+
     def __init__(self, regex, category, hint=None):
-        self.regex = re.compile(regex, re.MULTILINE)
+        self.source = regex
         self.category = category
         self.hint = hint
+        self._regex = None
+
+    @property
+    def regex(self):
+        if self._regex is None:
+            self._regex = re.compile(self.source, re.MULTILINE)
+        return self._regex
 
 
 # Order matters: the first match wins. Specific before general.

@@ -7,15 +7,22 @@
 The run state comes from /proc/net/unix (the abstract LXC command socket
 ``@/var/lib/lxc/<vmid>/command``, which is what PVE checks too) and the init pid
 from the container's cgroup, so a converged task runs no pct at all.
+
+``snapshot()`` makes the node-wide reads (guest list, storages, container
+configs, hostnames, run state) happen once for a whole batch of containers
+(nexcage_containers): inside it, in the calling thread only, each is read on
+first use and then served from memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import re
 import socket
+import threading
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
@@ -23,10 +30,51 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._node.files impo
 
 DEFAULT_VMID_RANGE = (100, 1000000)
 
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def snapshot():
+    """Within the block, this thread reads each node file (and the run state) once.
+
+    For planning many containers in one task: nothing may change the node inside the
+    block except through forget() (call it after a write, to read fresh again).
+    reserve_vmid() marks a VMID as taken for next_free_vmid's view (check mode
+    predicts distinct VMIDs for several new containers).
+    """
+    _local.memo = {}
+    try:
+        yield
+    finally:
+        _local.memo = None
+
+
+def forget():
+    """Drop what the current snapshot has read (the next read goes to the node again)."""
+    if getattr(_local, "memo", None) is not None:
+        reserved = _local.memo.get("reserved")
+        _local.memo = {"reserved": reserved} if reserved else {}
+
+
+def reserve_vmid(vmid):
+    """Inside a snapshot: ct_exists(vmid) is True from now on (a planned create holds it)."""
+    memo = getattr(_local, "memo", None)
+    if memo is not None:
+        memo.setdefault("reserved", set()).add(int(vmid))
+
+
+def _memo(key, compute):
+    memo = getattr(_local, "memo", None)
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
 
 def read_ct_config(vmid):
     """The text of this node's config of CT vmid, or None."""
-    return read_text(paths.ct_conf(vmid))
+    return _memo(("conf", int(vmid)), lambda: read_text(paths.ct_conf(vmid)))
 
 
 def ct_config(vmid):
@@ -36,17 +84,28 @@ def ct_config(vmid):
 
 
 def ct_exists(vmid):
-    return os.path.exists(paths.ct_conf(vmid))
+    memo = getattr(_local, "memo", None)
+    if memo is not None and int(vmid) in memo.get("reserved", ()):
+        return True
+    return read_ct_config(vmid) is not None if memo is not None else os.path.exists(paths.ct_conf(vmid))
 
 
 def read_vmlist():
     """/etc/pve/.vmlist as {vmid: {'node', 'type', 'version'}} ({} when missing or empty)."""
+    return dict(_memo("vmlist", _read_vmlist))
+
+
+def _read_vmlist():
     text = read_text(paths.VMLIST)
     return _pveconfig.parse_vmlist(text) if text else {}
 
 
 def read_storage_cfg():
     """/etc/pve/storage.cfg as {storage_id: {...}} ({} when missing)."""
+    return _memo("storage", _read_storage_cfg)
+
+
+def _read_storage_cfg():
     text = read_text(paths.STORAGE_CFG)
     return _pveconfig.parse_storage_cfg(text) if text else {}
 
@@ -74,6 +133,10 @@ def has_file(path):
 
 def local_node():
     """This node's name: the target of /etc/pve/local, else the short host name."""
+    return _memo("node", _local_node)
+
+
+def _local_node():
     try:
         return os.path.basename(os.readlink(paths.LOCAL_NODE_LINK))
     except OSError:
@@ -82,6 +145,10 @@ def local_node():
 
 def vmid_range():
     """[lower, upper) from datacenter.cfg next-id (defaults 100, 1000000), as pvesh /cluster/nextid uses."""
+    return _memo("vmid_range", _vmid_range)
+
+
+def _vmid_range():
     lower, upper = DEFAULT_VMID_RANGE
     match = re.search(r"^next-id:\s*(.*)$", read_text(paths.DATACENTER_CFG) or "", re.MULTILINE)
     if match:
@@ -96,12 +163,16 @@ def vmid_range():
 
 def ct_hostnames():
     """{vmid: hostname} of this node's containers (CT<vmid> when the config names none)."""
+    return dict(_memo("hostnames", _ct_hostnames))
+
+
+def _ct_hostnames():
     found = {}
     for path in glob.glob(paths.ct_conf_glob()):
         name = os.path.basename(path)[: -len(".conf")]
         if not name.isdigit():
             continue
-        head = re.split(r"^\[", read_text(path) or "", maxsplit=1, flags=re.MULTILINE)[0]
+        head = re.split(r"^\[", read_ct_config(int(name)) or "", maxsplit=1, flags=re.MULTILINE)[0]
         match = re.search(r"^hostname:\s*(\S+)\s*$", head, re.MULTILINE)
         found[int(name)] = match.group(1) if match else "CT%s" % name
     return found
@@ -125,7 +196,7 @@ def is_bundle_dir(image):
 
 def running_vmids():
     """VMIDs whose LXC command socket exists (one read of /proc/net/unix)."""
-    return running_from_unix(read_text(paths.PROC_NET_UNIX) or "")
+    return _memo("running", lambda: running_from_unix(read_text(paths.PROC_NET_UNIX) or ""))
 
 
 def running_from_unix(text):

@@ -640,6 +640,19 @@ class BundleManager:
             )
         return config, problems
 
+    def _checked_config(self, path, new_rootfs, stored, rootfs_changed, old_config):
+        """(config, problems); an unchanged config on an unchanged rootfs is not checked again.
+
+        The digest file keeps the problems found when that config.json was written: the same
+        config on the same rootfs (same digests) gives the same problems, so a no-op run neither
+        validates again nor imports jsonschema.
+        """
+        if not rootfs_changed and stored and isinstance(stored.get("validation"), list):
+            config = build_config(self.params, self._overlay(new_rootfs))
+            if old_config == config and stored.get("config") == sha256_text(_canonical(config)):
+                return config, stored["validation"]
+        return self._generated_config(path, new_rootfs)
+
     def _diff(self, path, old_text, text, rootfs_changed, kind):
         config_path = os.path.join(path, "config.json")
         diff = {"before": old_text, "after": text, "before_header": config_path, "after_header": config_path}
@@ -672,7 +685,7 @@ class BundleManager:
                     scratch = self._scratch(path)
                     new_rootfs = os.path.join(scratch, "rootfs")
                     self._build_rootfs(kind, host, new_rootfs, scratch)
-            config, problems = self._generated_config(path, new_rootfs)
+            config, problems = self._checked_config(path, new_rootfs, stored, rootfs_changed, old_config)
             text = config_text(config)
             config_digest = sha256_text(_canonical(config))
             digest = sha256_text(rootfs_digest + "\n" + config_digest)
@@ -690,6 +703,7 @@ class BundleManager:
                 "digest": digest,
                 "config": config_digest,
                 "rootfs": {"digest": rootfs_digest, "source": record},
+                "validation": problems,
             }
             if rootfs_changed:
                 self._commit_rootfs(path, scratch, text, stored_doc)

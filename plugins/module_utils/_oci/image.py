@@ -209,6 +209,23 @@ class _Extractor:
         self.dirs = []
         self.layer_paths = set()
         self.count = 0
+        # Parent directories already resolved by _secure_dir in this extraction: (parts) -> host path.
+        # Only this extraction writes to root (a private scratch directory), and every removal clears
+        # it, so a cached directory is still the real directory it was checked to be.
+        self.safe_dirs = {}
+
+    def _parent(self, parts, member):
+        key = tuple(parts)
+        found = self.safe_dirs.get(key)
+        if found is None:
+            found = _secure_dir(self.root, parts, member)
+            self.safe_dirs[key] = found
+        return found
+
+    def _remove(self, path):
+        if os.path.lexists(path):
+            _remove(path)
+            self.safe_dirs.clear()
 
     def run(self, tar):
         for member in tar:
@@ -231,20 +248,21 @@ class _Extractor:
                 "member %r is a device node (%s %d:%d); refusing it (set allow_devices: true to permit)"
                 % (m.name, "char" if m.ischr() else "block", m.devmajor, m.devminor)
             )
-        parent = _secure_dir(self.root, parts[:-1], m.name)
+        parent = self._parent(parts[:-1], m.name)
         target = os.path.join(parent, base)
         self.layer_paths.add("/".join(parts))
         self.count += 1
         if m.isdir():
             if os.path.lexists(target) and not (os.path.isdir(target) and not os.path.islink(target)):
                 os.unlink(target)
+                self.safe_dirs.clear()
             if not os.path.exists(target):
                 os.mkdir(target, 0o700)
             self.dirs.append((target, m))
             return
         if m.issym():
             _check_link_target(parts, m.linkname, m.name)
-            _remove(target)
+            self._remove(target)
             os.symlink(m.linkname, target)
             self._attrs(target, m, is_link=True)
             return
@@ -258,10 +276,10 @@ class _Extractor:
                 raise ExtractError("hard link %r -> %r: target not found in the rootfs" % (m.name, m.linkname))
             if os.path.isdir(source) and not os.path.islink(source):
                 raise ExtractError("hard link %r -> %r: target is a directory" % (m.name, m.linkname))
-            _remove(target)
+            self._remove(target)
             os.link(source, target, follow_symlinks=False)
             return
-        _remove(target)
+        self._remove(target)
         if m.isreg():
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as out:
@@ -307,7 +325,7 @@ class _Extractor:
         name = base[4:]
         if name in ("", ".", ".."):
             raise ExtractError("whiteout %r names %r; refusing it" % (m.name, name))
-        _remove(os.path.join(parent, name))
+        self._remove(os.path.join(parent, name))
 
     def _opaque(self, host_dir, rel):
         for entry in os.listdir(host_dir):
@@ -317,7 +335,7 @@ class _Extractor:
                 if os.path.isdir(child) and not os.path.islink(child):
                     self._opaque(child, child_rel)
                 continue
-            _remove(child)
+            self._remove(child)
 
 
 def extract_tar(path, root, runner, scratch_dir, allow_devices=False, whiteouts=False):
