@@ -579,10 +579,13 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._container.batch
     batch_argument_spec,
     run_module,
 )
+from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(argument_spec=batch_argument_spec(), supports_check_mode=True)
+    spec = batch_argument_spec()
+    check_raw_params(spec)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module)
 
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import lxc_available
+from integration_conftest import lxc_available
 
 MOD = "nexcage_container"
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -4,7 +4,7 @@ task's create leaves nothing behind unless keep_on_failure."""
 
 import json
 
-from conftest import TEMPLATE
+from integration_conftest import TEMPLATE
 
 MOD = "nexcage_container"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}

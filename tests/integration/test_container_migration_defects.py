@@ -5,7 +5,7 @@ bundle directory that does not exist, and a root disk left on a storage without 
 import json
 
 import pytest
-from conftest import TEMPLATE, lxc_available
+from integration_conftest import TEMPLATE, lxc_available
 
 MOD = "nexcage_container"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}

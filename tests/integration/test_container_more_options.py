@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from conftest import TEMPLATE
+from integration_conftest import TEMPLATE
 
 MOD = "nexcage_container"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}

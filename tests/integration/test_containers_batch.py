@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ANSIBLE_PLAYBOOK, PVESIM, TEMPLATE, TOP
+from integration_conftest import ANSIBLE_PLAYBOOK, PVESIM, TEMPLATE, TOP
 
 MODULE = "nexcage_containers"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
@@ -201,3 +201,14 @@ def test_two_playbooks_at_once_allocate_distinct_vmids(fresh_node):
         proc = node.run_playbook(os.path.join(node.work, "batch%d.yml" % run))
         assert proc.returncode == 0 and "changed=0" in proc.stdout, proc.stdout
     assert node.calls() == []
+
+
+def test_hostile_scalars_in_an_entry_are_refused_before_anything_runs(fresh_node):
+    """ansible-core would read "1e3" as 1000: the raw value is refused, naming the entry's option."""
+    node = fresh_node
+    args = {"containers": [{"vmid": "1e3", "hostname": "web-x", "image": TEMPLATE}]}
+    result = node.run_task(MODULE, args)
+    assert result.get("failed") is True
+    assert "containers[0].vmid" in result["msg"] and "1e3" in result["msg"], result["msg"]
+    assert "Traceback" not in result.get("_stderr", "")
+    assert result["_calls"] == [], "nothing may run for a refused task"

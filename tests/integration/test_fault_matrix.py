@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import COLLECTIONS, MODULES, PVESIM, TEMPLATE, lxc_available
+from integration_conftest import COLLECTIONS, MODULES, PVESIM, TEMPLATE, lxc_available
 
 CHECKS = ["stale_locks", "half_made", "orphan_volumes", "stale_state"]
 CT = "nexcage_container"

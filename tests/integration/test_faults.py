@@ -6,7 +6,7 @@ after it must converge (then report changed=false)."""
 
 import subprocess
 
-from conftest import PVESIM, TEMPLATE
+from integration_conftest import PVESIM, TEMPLATE
 
 MOD = "nexcage_container"
 HEALTH = "nexcage_health"

@@ -11,7 +11,7 @@ import re
 
 import pytest
 import yaml
-from conftest import lxc_available
+from integration_conftest import lxc_available
 from test_community_proxmox_examples import STORAGE_CFG
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

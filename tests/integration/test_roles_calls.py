@@ -7,7 +7,7 @@ verifies them from its result (no `pct status`).
 
 import json
 
-from conftest import TEMPLATE
+from integration_conftest import TEMPLATE
 
 PERL_TOOLS = {"pct", "pvesm", "pveam", "pvesh", "qm", "pvecm"}
 OPTIONS = {"rootfs": {"storage": "local-zfs", "size": 1}, "ostype": "unmanaged"}
