@@ -541,7 +541,9 @@ class Bench:
 
 
 def _commit():
-    proc = subprocess.run(["git", "-C", TOP, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "-C", TOP, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
     return proc.stdout.strip() or "?"
 
 

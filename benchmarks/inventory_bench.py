@@ -66,7 +66,7 @@ def write_node(node, count):
 
 def timed(node, source, runs, env=None):
     times = []
-    for _ in range(runs):
+    for _round in range(runs):
         started = time.monotonic()
         proc = node.sh(os.path.join(VENV_BIN, "ansible-inventory"), "-i", source, "--list", env=node._env(env))
         times.append(time.monotonic() - started)
@@ -77,7 +77,7 @@ def timed(node, source, runs, env=None):
 
 def parse_only(node, source, runs, script):
     times = []
-    for _ in range(runs):
+    for _round in range(runs):
         proc = node.sh(sys.executable, script, source, env=node._env(None))
         if proc.returncode != 0:
             raise SystemExit("InventoryManager failed: %s" % proc.stderr)

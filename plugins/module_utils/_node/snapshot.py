@@ -20,7 +20,9 @@ import glob
 import json
 import os
 import socket
-import sys  # noqa: F401 - used by the last line program() adds
+import sys  # noqa: F401 pylint: disable=unused-import
+
+# sys above: used by the last line that program() adds to this source.
 
 
 def node_spec():

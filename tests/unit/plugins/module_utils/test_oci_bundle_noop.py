@@ -3,7 +3,7 @@
 import os
 import pathlib
 
-from test_oci_bundle import env, run  # noqa: F401 - env is a fixture
+from test_oci_bundle import env, run  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks
 
