@@ -68,7 +68,11 @@ def test_a_missing_bind_mount_source(node, tmp_path):
     check = ok(node.run_task(MOD, args, check=True))
     assert check["changed"] is True and check["_calls"] == []
     assert "'%s' does not exist" % source in json.dumps(check.get("warnings"))
-    # a container that stays stopped: PVE stores it, nexcage warns
+    # pct create refuses a missing bind-mount source as well (Proxmox's own answer, tests/golden)
+    created = node.run_task(MOD, dict(args, state="present"))
+    assert created["failed"] and created["_calls"] == [] and node.conf(323) is None
+    # an existing container that stays stopped: PVE stores the mount point, nexcage warns
+    ok(node.run_task(MOD, dict(BASE, vmid=323, state="present")))
     present = ok(node.run_task(MOD, dict(args, state="present")))
     assert "'%s' does not exist" % source in json.dumps(present.get("warnings"))
     assert "mp0: %s,mp=/var/www" % source in node.conf(323)

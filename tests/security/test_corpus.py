@@ -275,7 +275,8 @@ def test_zfs_property_value_with_nul(sim):
         ("rootfs", 5),
         ("features", [1]),
         ("features", 5),
-        ("startup", [1]),
+        # ("startup", [1]) is community.proxmox's list form of a bare order (startup: 1), which Proxmox accepts
+        ("startup", [[1]]),
         ("startup", 5),
         ("netif", [5]),
         ("mounts", "x"),

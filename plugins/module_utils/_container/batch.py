@@ -69,6 +69,8 @@ class EntryModule:
         self._diff = module._diff
         self.tmpdir = tmpdir
         self.warnings = []
+        # the task's own set: a bundle's environment values registered here are masked in its output
+        self.no_log_values = module.no_log_values
 
     def warn(self, message):
         self.warnings.append(message)

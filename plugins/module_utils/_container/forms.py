@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig, _validation
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container import argspec
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import ValidationError
 
@@ -127,6 +127,11 @@ def _checked(entry, option, spec):
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
     entry = _dict(entry, option)
+    # the raw values first: ArgumentSpecValidator reads "1e3" as 1000 and crashes on "NaN"
+    family = re.sub(r"\[\d+\]", "", option)
+    problems = _validation.raw_option_problems(spec, entry, option + ".", family + ".")
+    if problems:
+        raise problems[0]
     result = ArgumentSpecValidator(spec).validate(entry)
     if result.error_messages:
         message = result.error_messages[0]

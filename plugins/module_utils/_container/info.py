@@ -12,6 +12,7 @@ No command runs, so check mode is the same run.
 from __future__ import annotations
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module, _pveconfig, _validation
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.lifecycle import container_pid
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.result import container_view
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.vmid import find_by_hostname
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import cgroupstats, readers
@@ -21,15 +22,16 @@ def runtime_facts(vmid, pid):
     """Uptime, memory and CPU use of a running container (None for a figure that cannot be read)."""
     return {
         "uptime": cgroupstats.uptime(pid) if pid else None,
-        "memory": cgroupstats.memory(vmid),
-        "cpu": cgroupstats.cpu(vmid),
+        "memory": cgroupstats.memory(vmid, pid),
+        "cpu": cgroupstats.cpu(vmid, pid),
     }
 
 
 def describe(vmid, config, running, node, pools):
     """One entry of `containers`: nexcage_container's `container` structure, pool and runtime facts."""
     status = "running" if vmid in running else "stopped"
-    pid = readers.init_pid_from_cgroup(vmid) if status == "running" else None
+    # from the cgroup, else lxc-info (a read of LXC's command socket, not a Perl CLI call)
+    pid = container_pid(vmid) if status == "running" else None
     entry = container_view(vmid, config, status, pid, node)
     entry["pool"] = pools.get(vmid)
     entry["runtime"] = runtime_facts(vmid, pid) if status == "running" else None

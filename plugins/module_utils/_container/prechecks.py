@@ -92,10 +92,11 @@ class PreChecks:
 
         keys: the netN/mpN slots this task sets on an existing container (None: a create, all of them).
         PVE accepts a missing bridge or bind-mount source in a stopped container's config and refuses
-        it when the container starts (or hot-plugs it while running). So when this task starts the
-        container, or it runs, the task fails before any change; otherwise it warns. In check mode a
-        missing bind-mount source only warns: an earlier task of the play (a dataset, a directory)
-        may create it and was only planned.
+        it when the container starts (or hot-plugs it while running); pct create refuses a missing
+        bind-mount source too. So when this task creates or starts the container, or it runs, the
+        task fails before any change; otherwise it warns. In check mode a missing bind-mount source
+        only warns: an earlier task of the play (a dataset, a directory) may create it and was only
+        planned.
         """
         if desired.scalars.get("hookscript") and (keys is None or "hookscript" in keys):
             self.check_hookscript(desired.scalars["hookscript"])
@@ -115,7 +116,7 @@ class PreChecks:
                     )
             if entry.get("host_path") and not readers.host_path_exists(entry["host_path"]):
                 self.refuse_or_warn(
-                    starts and not self.check,
+                    (starts or keys is None) and not self.check,
                     "%s.host_path: directory '%s' does not exist on the node" % (option, entry["host_path"]),
                     "Create it first (nexcage_zfs_dataset, or ansible.builtin.file with state: directory).",
                 )

@@ -22,8 +22,21 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._node.files impo
 UNLIMITED_V1 = 1 << 62  # cgroup v1 prints about 2^63 rounded to the page size for "no limit"
 
 
-def _cgroup_dirs(vmid):
-    return ("lxc/%s" % vmid, "lxc.payload.%s" % vmid)
+def _cgroup_dirs(vmid, pid=None):
+    """The cgroup directories (relative to a hierarchy's root) where CT vmid's figures may be.
+
+    With the init pid, first the container's cgroup as /proc/<pid>/cgroup names it (the part up to
+    lxc/<vmid> or lxc.payload.<vmid>): right whatever parent the node's LXC cgroups have.
+    """
+    names = ("lxc/%s" % vmid, "lxc.payload.%s" % vmid)
+    found = []
+    for line in (read_text("/proc/%d/cgroup" % pid) or "").splitlines() if pid else ():
+        path = line.split(":", 2)[-1].strip("/")
+        for name in names:
+            index = ("/" + path + "/").find("/" + name + "/")
+            if index >= 0:
+                found.append(path[: index + len(name)])
+    return tuple(dict.fromkeys(found)) + names
 
 
 def _unified_root():
@@ -32,14 +45,14 @@ def _unified_root():
     return hybrid if os.path.isdir(hybrid) else paths.CGROUP_ROOT
 
 
-def _find(vmid, v2_file, v1_controllers, v1_file):
+def _find(vmid, v2_file, v1_controllers, v1_file, pid=None):
     """(directory, version) of the first cgroup of vmid holding the file, or (None, None)."""
-    for name in _cgroup_dirs(vmid):
+    for name in _cgroup_dirs(vmid, pid):
         directory = os.path.join(_unified_root(), name)
         if os.path.isfile(os.path.join(directory, v2_file)):
             return directory, 2
     for controller in v1_controllers:
-        for name in _cgroup_dirs(vmid):
+        for name in _cgroup_dirs(vmid, pid):
             directory = os.path.join(paths.CGROUP_ROOT, controller, name)
             if os.path.isfile(os.path.join(directory, v1_file)):
                 return directory, 1
@@ -61,9 +74,9 @@ def _number(directory, name):
     return int(text) if text.isdigit() else None
 
 
-def memory(vmid):
+def memory(vmid, pid=None):
     """{'used', 'swap_used', 'limit'} in bytes (limit None when unlimited), or None when not found."""
-    directory, version = _find(vmid, "memory.current", ("memory",), "memory.usage_in_bytes")
+    directory, version = _find(vmid, "memory.current", ("memory",), "memory.usage_in_bytes", pid)
     if directory is None:
         return None
     stat = flat_keyed(read_text(os.path.join(directory, "memory.stat")))
@@ -85,9 +98,9 @@ def memory(vmid):
     }
 
 
-def cpu(vmid):
+def cpu(vmid, pid=None):
     """{'user_ms', 'system_ms', 'usage_ms'} of CPU time used, or None when not found."""
-    directory, version = _find(vmid, "cpu.stat", ("cpuacct", "cpu,cpuacct", "cpu"), "cpuacct.stat")
+    directory, version = _find(vmid, "cpu.stat", ("cpuacct", "cpu,cpuacct", "cpu"), "cpuacct.stat", pid)
     if directory is None:
         return None
     if version == 2:
