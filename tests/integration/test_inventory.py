@@ -302,15 +302,13 @@ def loopback_sshd(fifty, tmp_path):
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
     argv = [PVESIM, "run", "--root", node.root, "--", "/usr/sbin/sshd", "-D", "-E", str(keys / "sshd.log")]
     proc = subprocess.Popen(argv + ["-f", str(keys / "sshd_config")], stdin=subprocess.DEVNULL)
+    # sshd listens on the loopback of the node's own network namespace: probe it from inside the node
+    probe = "import socket; socket.create_connection(('127.0.0.1', %d), timeout=1).close()" % port
     deadline = time.monotonic() + 15
     try:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "sshd did not start"
-                time.sleep(0.1)
+        while node.sh(sys.executable, "-c", probe, timeout=30).returncode != 0:
+            assert proc.poll() is None and time.monotonic() < deadline, "sshd did not start"
+            time.sleep(0.2)
         yield {"port": port, "keys": keys}
     finally:
         proc.terminate()
