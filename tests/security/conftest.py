@@ -2,8 +2,12 @@
 
 - ``sim``: one simulated node for the session and one long-lived worker process inside it
   (``pvesim run``) that executes the modules in-process, case after case (worker.py).
-- ``host_guard``: a before/after signature of the host's /etc, /usr, /var/lib (top levels) and /,
-  taken around the whole session; any difference is counted as an escape.
+- host guard: a signature of the host's /, /etc, /usr, /root, /boot, /var/lib (top levels), the
+  host's /etc/pve, /var/lib/lxc and /var/lib/vz, and the injection marker /tmp/nexcage-pwned, taken
+  around every call into the simulated node (a module run, a command, a playbook): a run that changed
+  it is reported by the judge as an escape naming the case and the changed paths. ``host_guard``
+  takes it around every test too and fails the test on a change no judged case reported (a set-up run,
+  a playbook). Every escape is counted in the totals.
 
 The totals line (``N cases, 0 tracebacks, 0 injections, 0 escapes``) is printed at the end of the
 session, summed over xdist workers.
@@ -17,7 +21,7 @@ import sys
 import tempfile
 
 import pytest
-from hostile import TALLY
+from hostile import HOST_REPORTED, MARKER, TALLY, host_changes
 from scenes import Scene
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -31,20 +35,24 @@ HOST_TREES = ("/", "/etc", "/etc/pve", "/usr", "/root", "/boot", "/var/lib", "/v
 
 
 def host_signature():
+    """{path: (kind, inode)} of the entries of HOST_TREES, and the injection marker if it exists."""
     seen = {}
     for top in HOST_TREES:
         try:
-            names = os.listdir(top)
+            with os.scandir(top) as entries:
+                for entry in entries:
+                    seen[entry.path] = (_kind(entry), entry.inode())
         except OSError:
             continue
-        for name in names:
-            path = os.path.join(top, name)
-            try:
-                info = os.lstat(path)
-            except OSError:
-                continue
-            seen[path] = (info.st_mode >> 12, info.st_ino)
+    if os.path.lexists(MARKER):
+        seen[MARKER] = ("marker", 0)
     return seen
+
+
+def _kind(entry):
+    if entry.is_symlink():
+        return "link"
+    return "dir" if entry.is_dir(follow_symlinks=False) else "file" if entry.is_file(follow_symlinks=False) else "other"
 
 
 class Worker:
@@ -53,6 +61,7 @@ class Worker:
     def __init__(self, root, work):
         self.root = root
         self.work = work
+        self.host_log = []  # (what ran, [host changes]) of every call that changed the host
         env = dict(os.environ, PYTHONPATH=COLLECTIONS, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS)
         env.pop("PVESIM_LATENCY_MS", None)
         self.proc = subprocess.Popen(
@@ -63,13 +72,33 @@ class Worker:
             env=env,
         )
 
+    def guarded(self, what, call):
+        """call(), with the host changes it made logged (and returned)."""
+        before = host_signature()
+        outcome = call()
+        changes = host_changes(before, host_signature())
+        if changes:
+            self.host_log.append((what, changes))
+        return outcome, changes
+
+    def take_host_log(self):
+        """The calls that changed the host since the last take: [(what ran, [changes])]."""
+        log, self.host_log = self.host_log, []
+        return log
+
     def request(self, request):
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
+        def ask():
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            return self.proc.stdout.readline()
+
+        what = "%s %s" % (os.path.basename(request.get("module", request["op"])), json.dumps(request.get("args"))[:300])
+        line, changes = self.guarded(what, ask)
         if not line:
             raise AssertionError("the module worker died (rc %s)" % self.proc.poll())
-        return json.loads(line)
+        answer = json.loads(line)
+        answer["host_changed"] = changes  # the judge reports them as an escape of the case
+        return answer
 
     def run(self, module, args, check=False, diff=True, verbosity=3, track=True):
         return self.request(
@@ -96,13 +125,18 @@ class Worker:
             return None
 
     def sh(self, *argv):
-        return subprocess.run(
-            [PVESIM, "run", "--root", self.root, "--"] + [str(a) for a in argv],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        argv = [str(a) for a in argv]
+        proc, _changes = self.guarded(
+            "command %s" % argv,
+            lambda: subprocess.run(
+                [PVESIM, "run", "--root", self.root, "--"] + argv,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            ),
         )
+        return proc
 
     def playbook(self, path, *extra):
         """ansible-playbook on the node (localhost, local connection); the CompletedProcess."""
@@ -111,14 +145,18 @@ class Worker:
         env.pop("PVESIM_LATENCY_MS", None)
         argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local"]
         argv += ["-e", "ansible_python_interpreter=%s" % sys.executable, path] + list(extra)
-        return subprocess.run(
-            [PVESIM, "run", "--root", self.root, "--"] + argv,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=env,
-            check=False,
+        proc, _changes = self.guarded(
+            "playbook %s" % path,
+            lambda: subprocess.run(
+                [PVESIM, "run", "--root", self.root, "--"] + argv,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env=env,
+                check=False,
+            ),
         )
+        return proc
 
     def close(self):
         self.proc.stdin.close()
@@ -137,6 +175,8 @@ def sim(tmp_path_factory):
     worker = Worker(root, work)
     yield worker
     worker.close()
+    HOST_REPORTED.clear()
+    fail_on_unreported("the session's last calls (the scene's teardown)", [], worker.take_host_log())
     shutil.rmtree(str(base), ignore_errors=True)
 
 
@@ -148,15 +188,31 @@ def scene(sim, tmp_path_factory):
     made.teardown()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def host_guard():
+def fail_on_unreported(where, changes, calls):
+    """Fail (and count an escape) for host changes no judged case reported: changes seen around a
+    test, and those of the calls into the simulated node [(what ran, [changes])] made since the last check."""
+    unreported = [change for change in changes if change not in HOST_REPORTED]
+    for _what, made in calls:
+        unreported += [change for change in made if change not in HOST_REPORTED and change not in unreported]
+    if unreported:
+        TALLY.counts["escapes"] += 1
+        shown = ["%s: %s" % (what, "; ".join(made)) for what, made in calls]
+        pytest.fail(
+            "the host changed during %s: %s\ncalls into the simulated node that changed it:\n%s"
+            % (where, "; ".join(unreported[:20]), "\n".join(shown[:20]) or "none (it changed between calls)"),
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def host_guard(request):
+    """Fail the test when the host changed during it (or during the set-up of its fixtures) and no
+    judged case reported it (see hostile.judge)."""
+    HOST_REPORTED.clear()
+    sim = request.getfixturevalue("sim") if "sim" in request.fixturenames else None
     before = host_signature()
     yield
-    after = host_signature()
-    changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
-    if changed:
-        TALLY.counts["escapes"] += len(changed)
-        print("\nhost paths changed during the hostile-input suite: %s" % changed[:20])
+    fail_on_unreported(request.node.nodeid, host_changes(before, host_signature()), sim.take_host_log() if sim else [])
 
 
 def pytest_sessionfinish(session):

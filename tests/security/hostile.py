@@ -4,7 +4,8 @@ A case ends well in exactly two ways:
 - refused: the module failed with a message that names the option (or JSON path), without a
   traceback or an "Internal error", and the node did not change;
 - accepted: no control character of the value reached a planned command, a config line or a raw
-  lxc.* line, no lxc.hook/lxc.include key appeared, and no guarded host path was let through.
+  lxc.* line, no lxc.hook/lxc.include key appeared, and no guarded host path was let through;
+and either way the host outside the simulated node did not change (the worker's host guard).
 
 Every judged case is counted in TALLY; the suite prints the totals at the end of the session.
 """
@@ -95,6 +96,13 @@ class Tally:
         for key in self.FIELDS:
             self.counts[key] += int(other.get(key, 0))
 
+    def record(self, problems):
+        """Count one case and each kind of problem it had; the problem texts."""
+        self.counts["cases"] += 1
+        for kind in {kind for kind, _text in problems}:
+            self.counts[kind] += 1
+        return [text for _kind, text in problems]
+
     def line(self):
         counts = self.counts
         return (
@@ -105,6 +113,21 @@ class Tally:
 
 
 TALLY = Tally()
+# Host changes a judged case has reported (its test fails on them): host_guard does not report them again.
+HOST_REPORTED = set()
+
+
+def host_changes(before, after):
+    """What changed between two host signatures (conftest.host_signature), one string per path."""
+    changes = []
+    for path in sorted(set(before) | set(after)):
+        if path not in before:
+            changes.append("%s appeared" % path)
+        elif path not in after:
+            changes.append("%s disappeared" % path)
+        elif before[path] != after[path]:
+            changes.append("%s was replaced" % path)
+    return changes
 
 
 def _strings(value, path=""):
@@ -226,7 +249,7 @@ class Verdict:
         self.problems.append((kind, "%s: %s" % (self.label, text)))
 
 
-def judge(label, answer, names, *, escape=None, loose=None, secrets=(), skip=(), must_fail=False):
+def judge(label, answer, names, *, escape=None, loose=None, secrets=(), skip=(), must_fail=False, tally=TALLY):
     """Judge one module run; count it; return the list of problem strings (empty when it ended well).
 
     names: option names / JSON paths, any of which a refusal message must mention.
@@ -234,10 +257,14 @@ def judge(label, answer, names, *, escape=None, loose=None, secrets=(), skip=(),
     loose: None, or a description of why the value must be refused (a loosely parsed scalar).
     secrets: strings that must not appear anywhere in the module's output.
     must_fail: the case is one the collection must refuse (a hand-corpus expectation).
+    tally: where the case is counted.
     """
     verdict = Verdict(label, answer)
     for text in tracebacks_in(answer):
         verdict.add("tracebacks", text)
+    for change in answer.get("host_changed") or ():
+        verdict.add("escapes", "the run changed the host: %s" % change)
+        HOST_REPORTED.add(change)
     result = verdict.result
     if verdict.failed:
         if not any(name.lower() in verdict.msg.lower() for name in names):
@@ -259,8 +286,4 @@ def judge(label, answer, names, *, escape=None, loose=None, secrets=(), skip=(),
     for secret in secrets:
         if secret and secret in output:
             verdict.add("leaks", "secret %r visible in the module output" % secret)
-    TALLY.counts["cases"] += 1
-    kinds = {kind for kind, _text in verdict.problems}
-    for kind in kinds:
-        TALLY.counts[kind] += 1
-    return [text for _kind, text in verdict.problems]
+    return tally.record(verdict.problems)
