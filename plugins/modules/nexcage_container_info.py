@@ -161,6 +161,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec  # noqa: E402
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.info import run_module  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params  # noqa: E402
 
 
 def main():
@@ -169,6 +170,7 @@ def main():
         vmid=dict(type="int"),
         hostname=dict(type="str"),
     )
+    check_raw_params(argument_spec)
     module = AnsibleModule(
         argument_spec=argument_spec,
         mutually_exclusive=[("vmid", "hostname")],

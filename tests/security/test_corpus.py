@@ -332,6 +332,15 @@ def test_vmid_digits_only(sim, scene, value):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("value", ["1e3", "1_000", " 1000", "+1000", "0x3e8", "1000.0", "-inf", "nan"])
+def test_container_info_vmid_digits_only(sim, value):
+    """nexcage_container_info reads the raw vmid as the other modules do (no CT 1000 for '1e3', no traceback)."""
+    problems = refused(
+        sim, "nexcage_container_info vmid=%r" % value, "nexcage_container_info", {"vmid": value}, ["vmid"]
+    )
+    assert not problems, "\n".join(problems)
+
+
 @pytest.mark.parametrize("option", ["description", "password", "hostname", "ssh_public_keys", "timezone"])
 def test_nul_in_string_options(sim, scene, option):
     vmlist = sim.read("/etc/pve/.vmlist")
