@@ -7,7 +7,8 @@ A case ends well in exactly two ways:
   lxc.* line, no lxc.hook/lxc.include key appeared, and no guarded host path was let through;
 and either way the host outside the simulated node did not change (the worker's host guard).
 
-Every judged case is counted in TALLY; the suite prints the totals at the end of the session.
+Every judged case is counted in TALLY (in KNOWN for a test marked xfail: a known defect, handed
+over); the suite prints the totals at the end of the session.
 """
 
 import json
@@ -82,12 +83,91 @@ def hostile_text(base=""):
     return st.one_of(*choices)
 
 
+# Node data: what an attacker may have put into a container config (the API's free-text fields, a
+# file written by other means) that nexcage_container_info, the inventory plugin and the pct
+# connection read. TEMPLATED is what the templates below print when something evaluates them; the
+# lookup touches the injection marker (the host guard sees it).
+TEMPLATED = "nexcage-templated"
+JINJA = [
+    "{{ 'nexcage' ~ '-templated' }}",
+    "{% if true %}{{ 'nexcage' ~ '-templated' }}{% endif %}",
+    "{{ lookup('pipe', 'touch %s') }}" % MARKER,
+    "{{ lookup('env', 'HOME') }}",
+    "{{ no_such_variable }}",
+    "{# a comment #}",
+    "{{",
+]
+NODE_SECRET = "N0de-Env-Secret-5e1a"
+HUGE = "H" * (1 << 17)  # a 128 KiB line (Proxmox VE caps a description at 8 KiB)
+INVALID_UTF8 = "\udcff\udcfe"  # written with surrogateescape: the bytes ff fe
+# The line kinds of a hostile config: a key (followed by the value), "[" (a section header), "#"
+# (a description line), "pool" (a pool of /etc/pve/user.cfg holding the container), "key" (the
+# value as a key).
+NODE_LINES = [
+    "#",
+    "description: ",
+    "hostname: ",
+    "tags: ",
+    "searchdomain: ",
+    "nameserver: ",
+    "ostype: ",
+    "lock: ",
+    "memory: ",
+    "net0: ",
+    "mp0: ",
+    "lxc.environment: ",
+    "lxc.init.cmd: ",
+    "lxc.mount.entry: ",
+    "lxc.hook.pre-start: ",
+    "lxc.include: ",
+    "[",
+    "pool",
+    "key",
+]
+_JINJA = st.sampled_from(JINJA)
+NODE_VALUE = st.one_of(
+    hostile_text(),
+    _JINJA,
+    st.tuples(_JINJA, hostile_text()).map("".join),
+    st.sampled_from([HUGE, INVALID_UTF8, "web01" + INVALID_UTF8, ""]),
+)
+NODE_DATA = st.lists(st.tuples(st.sampled_from(NODE_LINES), NODE_VALUE), min_size=1, max_size=4)
+
+
+def node_config(vmid, data):
+    """(config text, pool line or None) of a container whose config carries the hostile data
+    [(line kind, value)], and the environment secret NODE_SECRET nexcage writes for a bundle."""
+    lines = ["arch: amd64", "ostype: debian", "memory: 512", "rootfs: local-zfs:subvol-%d-disk-0,size=1G" % vmid]
+    pool = None
+    for kind, value in data:
+        if kind == "[":
+            lines.append("[%s]" % value)
+        elif kind == "pool":
+            pool = "pool:%s::%d::" % (value, vmid)
+        elif kind == "key":
+            lines.append("%s: x" % value)
+        else:
+            lines.append(kind + value)
+    lines.insert(4, "lxc.environment: NODE_SECRET=%s" % NODE_SECRET)
+    return "\n".join(lines) + "\n", pool
+
+
 def has_control(text):
     return isinstance(text, str) and CONTROL_RE.search(text) is not None
 
 
 class Tally:
-    FIELDS = ("cases", "tracebacks", "injections", "escapes", "changes_on_failure", "unclear", "leaks", "loose")
+    FIELDS = (
+        "cases",
+        "tracebacks",
+        "injections",
+        "escapes",
+        "changes_on_failure",
+        "unclear",
+        "leaks",
+        "loose",
+        "dropped",
+    )
 
     def __init__(self):
         self.counts = dict.fromkeys(self.FIELDS, 0)
@@ -108,11 +188,13 @@ class Tally:
         return (
             "%(cases)d cases, %(tracebacks)d tracebacks, %(injections)d injections, %(escapes)d escapes "
             "(%(changes_on_failure)d node changes on failure, %(unclear)d unclear refusals, %(leaks)d secret leaks, "
-            "%(loose)d loosely parsed values accepted)" % counts
+            "%(loose)d loosely parsed values accepted, %(dropped)d listings broken by node data)" % counts
         )
 
 
 TALLY = Tally()
+KNOWN = Tally()  # the cases of tests marked xfail (known defects, handed over), counted apart
+ACTIVE = {"tally": TALLY}  # where the running test counts its cases (conftest switches it)
 # Host changes a judged case has reported (its test fails on them): host_guard does not report them again.
 HOST_REPORTED = set()
 
@@ -249,7 +331,7 @@ class Verdict:
         self.problems.append((kind, "%s: %s" % (self.label, text)))
 
 
-def judge(label, answer, names, *, escape=None, loose=None, secrets=(), skip=(), must_fail=False, tally=TALLY):
+def judge(label, answer, names, *, escape=None, loose=None, secrets=(), skip=(), must_fail=False, tally=None):
     """Judge one module run; count it; return the list of problem strings (empty when it ended well).
 
     names: option names / JSON paths, any of which a refusal message must mention.
@@ -257,14 +339,12 @@ def judge(label, answer, names, *, escape=None, loose=None, secrets=(), skip=(),
     loose: None, or a description of why the value must be refused (a loosely parsed scalar).
     secrets: strings that must not appear anywhere in the module's output.
     must_fail: the case is one the collection must refuse (a hand-corpus expectation).
-    tally: where the case is counted.
+    tally: where the case is counted (default: the running test's, see ACTIVE).
     """
     verdict = Verdict(label, answer)
     for text in tracebacks_in(answer):
         verdict.add("tracebacks", text)
-    for change in answer.get("host_changed") or ():
-        verdict.add("escapes", "the run changed the host: %s" % change)
-        HOST_REPORTED.add(change)
+    _host_and_secrets(verdict, answer, secrets)
     result = verdict.result
     if verdict.failed:
         if not any(name.lower() in verdict.msg.lower() for name in names):
@@ -282,8 +362,35 @@ def judge(label, answer, names, *, escape=None, loose=None, secrets=(), skip=(),
             verdict.add("loose", "accepted a value that must be refused (%s)" % loose)
         if must_fail:
             verdict.add("escapes", "accepted, but must be refused (changed=%s)" % result.get("changed"))
+    return (tally or ACTIVE["tally"]).record(verdict.problems)
+
+
+def _host_and_secrets(verdict, answer, secrets):
+    """The host changes of a run (an escape), and secrets visible in what it printed or answered."""
+    for change in answer.get("host_changed") or ():
+        verdict.add("escapes", "the run changed the host: %s" % change)
+        HOST_REPORTED.add(change)
     output = answer.get("stdout", "") + answer.get("stderr", "")
+    if "result" not in answer:  # a plugin's answer: everything it returned
+        output += json.dumps({key: value for key, value in answer.items() if key != "host_changed"})
     for secret in secrets:
         if secret and secret in output:
-            verdict.add("leaks", "secret %r visible in the module output" % secret)
-    return tally.record(verdict.problems)
+            verdict.add("leaks", "secret %r visible in the output" % secret)
+
+
+def judge_plugin(label, answer, problems=(), *, secrets=(), tally=None):
+    """Judge one run of a controller-side plugin (inventory, connection) and count it.
+
+    problems: (kind, text) the caller found in the answer (kind one of Tally.FIELDS).
+    """
+    verdict = Verdict(label, answer)
+    if answer.get("harness_error"):
+        verdict.add("tracebacks", "harness error: %s" % answer["harness_error"][-500:])
+    if answer.get("exception"):
+        verdict.add("tracebacks", "uncaught exception: %s" % answer["exception"].strip().splitlines()[-1][:300])
+    if "Traceback (most recent call last)" in answer.get("stderr", ""):
+        verdict.add("tracebacks", "traceback on stderr: %s" % answer["stderr"].strip().splitlines()[-1][:300])
+    _host_and_secrets(verdict, answer, secrets)
+    for kind, text in problems:
+        verdict.add(kind, text)
+    return (tally or ACTIVE["tally"]).record(verdict.problems)

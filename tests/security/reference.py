@@ -4,6 +4,7 @@ Written from the rules, not from the collection's code: a value the collection l
 satisfy these, or the case counts as an escape.
 """
 
+import ipaddress
 import math
 import os
 import posixpath
@@ -117,3 +118,35 @@ def strict_float(value, low, high):
     if not math.isfinite(value):
         return "NaN or infinite"
     return None if low <= value <= high else "out of range"
+
+
+DNS_NAME = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
+
+
+def hostname_problem(value):
+    """Why value is not a DNS name as Proxmox VE accepts a hostname (format dns-name), or None."""
+    if not isinstance(value, str) or not value.isascii() or not DNS_NAME.match(value):
+        return "not a DNS name"
+    if len(value) > 255 or any(len(label) > 63 for label in value.split(".")):
+        return "too long for a DNS name"
+    return None
+
+
+def node_address_problem(value):
+    """Why value is neither a DNS name nor an IP address (an SSH destination), or None."""
+    try:
+        ipaddress.ip_address(value)
+        return None
+    except ValueError:
+        return hostname_problem(value)
+
+
+def vmid_problem(value):
+    """Why value is not a VMID as Proxmox VE accepts it (digits only, 100..999999999), or None."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return None if 100 <= value <= 999999999 else "out of range"
+    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{2,8}", value):
+        return None
+    return "not digits 100..999999999"

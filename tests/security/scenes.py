@@ -14,6 +14,27 @@ BASE_NEW = {
 }
 
 
+# Stands in for pct and ssh in the connection cases: appends its argv to $NEXCAGE_RECORDER_LOG as
+# the argument count and the arguments, each ended by a NUL (worker.recorded reads it back).
+RECORDER = """#!/bin/sh
+printf '%s\\0' "$(($# + 1))" "$0" "$@" >> "$NEXCAGE_RECORDER_LOG"
+"""
+INVENTORY_SOURCE = """plugin: cageforge.nexcage.containers
+connection: ansible.builtin.local
+compose:
+  described: nexcage_config.description | default('')
+keyed_groups:
+  - key: nexcage_tags
+    prefix: tagged
+"""
+# What a play sees of a host of the inventory (rendered with its variables, as JSON).
+HOST_VIEW = (
+    "{{ {'vmid': nexcage_vmid, 'hostname': nexcage_hostname, 'tags': nexcage_tags, 'pool': nexcage_pool, "
+    "'ostype': nexcage_ostype, 'lock': nexcage_lock, 'config': nexcage_config, 'described': described | default(None), "
+    "'groups': group_names} | to_json }}"
+)
+
+
 class Scene:
     """A container that exists (for the update path), a free VMID (create path), bundle dirs."""
 
@@ -45,6 +66,16 @@ class Scene:
         # The bundle whose config.json each deploy case rewrites (same rootfs, read in place).
         self.deploy_bundle = os.path.join(self.roots, "deploy")
         shutil.copytree(self.bundle, self.deploy_bundle, symlinks=True)
+        # Node data cases: a VMID for a hostile config, the inventory source, the pct/ssh recorder.
+        self.hostile = self.existing + 20
+        self.inventory_source = os.path.join(base_dir, "hostile.nexcage.yml")
+        with open(self.inventory_source, "w", encoding="utf-8") as handle:
+            handle.write(INVENTORY_SOURCE)
+        self.recorder = os.path.join(base_dir, "recorder")
+        with open(self.recorder, "w", encoding="utf-8") as handle:
+            handle.write(RECORDER)
+        os.chmod(self.recorder, 0o755)
+        self.recorder_log = os.path.join(base_dir, "recorder.log")
 
     def bundle_args(self, name, **more):
         args = {
@@ -64,6 +95,28 @@ class Scene:
             "image": bundle or self.deploy_bundle,
             "rootfs": {"storage": "local-zfs", "size": 1},
         }
+
+    def connection_vars(self, **more):
+        """Variables of a host reached with the pct connection: pct and ssh are the recorder."""
+        variables = {
+            "inventory_hostname": "sec01",
+            "nexcage_pct_executable": self.recorder,
+            "ansible_ssh_executable": self.recorder,
+            "ansible_control_path_dir": os.path.join(self.base_dir, "cp"),
+        }
+        variables.update(more)
+        return variables
+
+    def write_node_file(self, path, text):
+        """Write a node file as bytes (text encoded with surrogateescape, so it may hold invalid UTF-8);
+        None removes it."""
+        full = self.sim.node_path(path)
+        if text is None:
+            if os.path.lexists(full):
+                os.unlink(full)
+            return
+        with open(full, "wb") as handle:
+            handle.write(text.encode("utf-8", "surrogateescape"))
 
     def config_with(self, mutate):
         config = copy.deepcopy(self.base_config)

@@ -11,6 +11,14 @@ Requests:
       -> {"result": <parsed JSON or null>, "stdout": text, "stderr": text, "exception": text|null,
           "calls": [argv, ...], "changed": [node paths changed by the run]}
   {"op": "digest"} -> {"digest": {path: signature}}
+
+Started with ``--plugins``, it runs the controller-side plugins instead (the collection loader
+installed, as ansible-core's CLIs do), against the node it runs in:
+  {"op": "inventory", "source": PATH, "template": TEXT}
+      -> {"hosts": {name: <TEXT templated with the host's variables, parsed as JSON>}, "stderr": text}
+  {"op": "connection", "vars": {...}, "command": TEXT, "log": PATH}
+      -> {"error": "<exception type>: <message>" or null, "rc": N, "calls": [argv, ...]}
+      (the vars name a recorder as pct and ssh: it appends each argv to the log, as JSON)
 """
 
 import contextlib
@@ -119,7 +127,71 @@ def run(request, out_fd):
     os.write(out_fd, (json.dumps(answer) + "\n").encode())
 
 
+def inventory(request):
+    """The inventory plugin's hosts, each with the request's template rendered as a play would."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    from ansible.vars.manager import VariableManager
+
+    template = request["template"]
+    try:
+        from ansible.template import trust_as_template  # ansible-core 2.19+: only trusted text is a template
+
+        template = trust_as_template(template)
+    except ImportError:
+        pass
+    loader = DataLoader()
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        manager = InventoryManager(loader=loader, sources=[request["source"]])
+        variables = VariableManager(loader=loader, inventory=manager)
+        hosts = {
+            host.name: json.loads(Templar(loader=loader, variables=variables.get_vars(host=host)).template(template))
+            for host in manager.get_hosts()
+        }
+    return {"hosts": hosts, "stderr": stderr.getvalue()}
+
+
+def connection(request):
+    """One command through the pct connection plugin with the request's variables."""
+    from ansible.playbook.play_context import PlayContext
+    from ansible.plugins.loader import connection_loader
+
+    with open(request["log"], "w", encoding="utf-8"):
+        pass
+    os.environ["NEXCAGE_RECORDER_LOG"] = request["log"]  # the recorder standing in for pct and ssh
+    error, rc = None, None
+    try:
+        plugin = connection_loader.get("cageforge.nexcage.pct", PlayContext(), os.devnull)
+        plugin.set_options(var_options=request["vars"])
+        plugin._connect()
+        rc, _stdout, _stderr = plugin.exec_command(request["command"])
+    except Exception as exc:  # noqa: BLE001 - a refusal is an exception: the suite judges which
+        error = "%s: %s" % (type(exc).__name__, exc)
+    return {"error": error, "rc": rc, "calls": recorded(request["log"])}
+
+
+def recorded(log):
+    """The argv lists the recorder logged (see scenes.RECORDER)."""
+    with open(log, "rb") as handle:
+        fields = handle.read().decode("utf-8", "surrogateescape").split("\0")[:-1]
+    calls = []
+    while fields:
+        count = int(fields[0])
+        calls.append(fields[1 : 1 + count])
+        fields = fields[1 + count :]
+    return calls
+
+
+OPS = {"inventory": inventory, "connection": connection}
+
+
 def main():
+    if "--plugins" in sys.argv:
+        from ansible.plugins.loader import init_plugin_loader
+
+        init_plugin_loader([os.environ["ANSIBLE_COLLECTIONS_PATH"]])
     out_fd = os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     for line in sys.stdin:
@@ -131,6 +203,12 @@ def main():
                 run(request, out_fd)
             elif request["op"] == "digest":
                 os.write(out_fd, (json.dumps({"digest": digest()}) + "\n").encode())
+            elif request["op"] in OPS:
+                try:
+                    answer = OPS[request["op"]](request)
+                except Exception:  # noqa: BLE001 - the plugin crashed: the suite counts the traceback
+                    answer = {"exception": traceback.format_exc()}
+                os.write(out_fd, (json.dumps(answer) + "\n").encode())
         except Exception:  # noqa: BLE001 - the harness itself failed: say so, keep serving
             os.write(out_fd, (json.dumps({"harness_error": traceback.format_exc()}) + "\n").encode())
 
