@@ -11,11 +11,17 @@ No command runs, so check mode is the same run.
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module, _pveconfig, _validation
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.lifecycle import container_pid
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.result import container_view
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.vmid import find_by_hostname
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import cgroupstats, readers
+
+# The VMID part of a config file name as Proxmox VE names the file: ASCII digits, 100..999999999
+# (str.isdigit() would take "0101" or Arabic-Indic digits, and int() would make them a real VMID).
+CONFIG_VMID_RE = re.compile(r"[1-9][0-9]{2,8}")
 
 
 def runtime_facts(vmid, pid):
@@ -61,7 +67,11 @@ def selected_vmids(params):
 def gather(params):
     wanted = selected_vmids(params)
     if wanted is None:
-        texts = {int(vmid): text for kind, vmid, text in readers.guest_configs() if kind == "lxc" and vmid.isdigit()}
+        texts = {
+            int(vmid): text
+            for kind, vmid, text in readers.guest_configs()
+            if kind == "lxc" and CONFIG_VMID_RE.fullmatch(vmid)
+        }
     else:
         texts = {vmid: readers.read_ct_config(vmid) for vmid in wanted}
     running = readers.running_vmids()
