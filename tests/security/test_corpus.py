@@ -7,12 +7,13 @@ Then (for the cases marked real) the same task runs for real, and the node must 
 for real: some of them would change the host (a ZFS mountpoint on /etc).
 """
 
+import contextlib
 import json
 import os
 
 import pytest
-from hostile import INJECT_CR, INJECT_LF, judge
-from scenes import BASE_NEW
+from hostile import INJECT_CR, INJECT_LF, judge, judge_plugin
+from scenes import BASE_NEW, HOST_VIEW
 
 INJECT = "\nlxc.hook.pre-start = /tmp/nexcage-pwned"
 SECRET = "S3cr3t-Api-Key-7f1d"
@@ -416,3 +417,63 @@ def test_password_hidden(sim, scene):
     args = dict(BASE_NEW, vmid=scene.new, password="Pw-" + SECRET)
     problems = accepted(sim, "password on create (check)", "nexcage_container", args, secrets=["Pw-" + SECRET])
     assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- node files not named by a VMID
+
+
+@contextlib.contextmanager
+def config_files_not_named_by_a_vmid(scene):
+    """Container configs whose file names are digits but not a VMID as Proxmox VE writes it: the
+    existing container's VMID in Arabic-Indic digits (int() reads it as that VMID) and a free VMID
+    with a leading zero."""
+    arabic = "".join(chr(0x660 + int(digit)) for digit in str(scene.existing))
+    files = {
+        "/etc/pve/lxc/%s.conf" % arabic: "hostname: spoof\nmemory: 4096\n",
+        "/etc/pve/lxc/0%d.conf" % scene.hostile: "hostname: zero\nmemory: 16\n",
+    }
+    try:
+        for path, text in files.items():
+            scene.write_node_file(path, text)
+        yield
+    finally:
+        for path in files:
+            scene.write_node_file(path, None)
+
+
+def test_info_lists_only_files_named_by_a_vmid(sim, scene):
+    with config_files_not_named_by_a_vmid(scene):
+        answer = sim.run("nexcage_container_info", {}, track=False)
+    problems = judge("nexcage_container_info, config files not named by a VMID", answer, ["-"], skip=(".container",))
+    assert not problems, "\n".join(problems)
+    listed = {entry["vmid"]: entry.get("hostname") for entry in answer["result"]["containers"]}
+    assert listed.get(scene.existing) == "sec01", listed
+    assert scene.hostile not in listed, listed
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="handed over (plugins/inventory/containers.py container_hosts): a config file name is a VMID when "
+    "str.isdigit() holds, so '<VMID in Arabic-Indic digits>.conf' lists the existing container a second time "
+    "(host 'spoof', with its VMID) and '0<vmid>.conf' lists a container Proxmox VE does not have",
+)
+def test_inventory_lists_only_files_named_by_a_vmid(plugins, scene):
+    with config_files_not_named_by_a_vmid(scene):
+        answer = plugins.inventory(scene.inventory_source, HOST_VIEW)
+    problems = judge_plugin("inventory, config files not named by a VMID", answer)
+    assert not problems, "\n".join(problems)
+    vmids = sorted(view["vmid"] for view in answer["hosts"].values())
+    assert vmids.count(scene.existing) == 1 and scene.hostile not in vmids, answer["hosts"].keys()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="handed over (plugins/connection/pct.py _local_hostnames): the VMID of a hostname look-up is the "
+    "config file's name as it is, so a file '<digits that are not a VMID>.conf' sends those digits to pct",
+)
+def test_connection_finds_only_files_named_by_a_vmid(plugins, scene):
+    with config_files_not_named_by_a_vmid(scene):
+        answer = plugins.connection(scene.connection_vars(inventory_hostname="spoof"), "true", scene.recorder_log)
+    problems = judge_plugin("pct connection to 'spoof', config files not named by a VMID", answer)
+    assert not problems, "\n".join(problems)
+    assert answer["error"] and answer["calls"] == [], answer
