@@ -13,7 +13,7 @@ import os
 import re
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _runner
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import files, paths
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import entries, files, paths, readers
 from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import (
     parse_config,
     parse_storage_cfg,
@@ -37,23 +37,17 @@ class NodeView:
             return None
 
     def listdir(self, path):
-        try:
-            return sorted(os.listdir(path))
-        except OSError:
-            return []
+        return entries.names(path)
 
     def exists(self, path):
-        return os.path.lexists(path)
+        return entries.exists(path)
 
     def isdir(self, path):
-        return os.path.isdir(path)
+        return entries.is_dir(path)
 
     def writable(self, path):
         """Writable for us: access(2) and the filesystem not mounted read-only."""
-        try:
-            return os.access(path, os.W_OK) and not os.statvfs(path).f_flag & os.ST_RDONLY
-        except OSError:
-            return False
+        return entries.writable(path)
 
     def lock_held(self, path):
         """Whether another process holds the flock on path (PVE's config lock)."""
@@ -79,20 +73,11 @@ class NodeView:
 
     def cgroup_processes(self, path):
         """How many processes are in the cgroup path and the cgroups below it."""
-        count = 0
-        for root, _dirs, _names in os.walk(path):
-            count += len((self.read(os.path.join(root, "cgroup.procs")) or "").split())
-        return count
+        return entries.cgroup_process_count(path)
 
     def remove_cgroup(self, path):
         """rmdir a cgroup directory and the cgroups below it, deepest first; the ones left (busy)."""
-        left = []
-        for root, _dirs, _names in sorted(os.walk(path), key=lambda entry: -entry[0].count("/")):
-            try:
-                os.rmdir(root)
-            except OSError:
-                left.append(root)
-        return left
+        return entries.remove_cgroup(path)
 
     def remove_runtime_dir(self, path):
         """Remove path and what is in it, never crossing into another filesystem; the paths left behind."""
@@ -105,10 +90,7 @@ class NodeView:
     # PVE things, read once
     def node_name(self):
         if "node" not in self._cache:
-            try:
-                self._cache["node"] = os.path.basename(os.readlink(paths.LOCAL_NODE_LINK))
-            except OSError:
-                self._cache["node"] = os.uname()[1].split(".")[0]
+            self._cache["node"] = readers.local_node()
         return self._cache["node"]
 
     def local_cts(self):
