@@ -12,6 +12,12 @@ RUNNER = PLUGINS / "module_utils" / "_runner.py"
 TOOLS = frozenset(("pct", "pveam", "pvesm", "pvecm", "pvesh", "qm", "zfs", "zpool", "lxc-info", "lxc-attach"))
 NODE_PREFIXES = ("/etc/pve", "/run/nexcage", "/var/lib/lxc", "/run/lock")
 OPENERS = frozenset(("open", "read_text", "read_bytes", "write_text", "write_bytes"))
+# Calls that ask the filesystem about a path without opening it: os.X, os.path.X, glob.X.
+STATTERS = {
+    "os": frozenset(("listdir", "scandir", "walk", "stat", "lstat", "statvfs", "access", "readlink", "rmdir")),
+    "os.path": frozenset(("exists", "lexists", "isdir", "isfile", "islink", "ismount", "getsize", "realpath")),
+    "glob": frozenset(("glob", "iglob")),
+}
 MAX_LINES = 80
 # Data, not logic: the argument spec and the schema literal may be long.
 LONG_ALLOWED = frozenset(("argument_spec",))
@@ -101,6 +107,81 @@ def test_node_paths_named_and_opened_only_in_the_node_layer():
     assert opened == [], "open node files through _node (files, readers, ctconf): %s" % opened
 
 
+def _node_path_locals(scope, names):
+    """Names assigned (anywhere in scope) from an expression that mentions a node path, to a fixpoint."""
+    found = set(names)
+    assigns = [node for node in ast.walk(scope) if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value]
+    while True:
+        more = {
+            target.id
+            for node in assigns
+            if _mentions_node_path(node.value, found)
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name)
+        }
+        if more <= found:
+            return found
+        found |= more
+
+
+def _stat_call(call):
+    """'os.listdir' for a call of one of STATTERS, else None."""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return None
+    owner = ast.unparse(func.value)
+    return "%s.%s" % (owner, func.attr) if func.attr in STATTERS.get(owner, ()) else None
+
+
+def node_path_stats(path, tree):
+    """where() of every STATTERS call on a node path (a node path literal, paths.X, or a name bound to one)."""
+    module_names = _node_path_locals(ast.Module(body=[n for n in tree.body if isinstance(n, ast.Assign)]), set())
+    found = []
+    scopes = [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for scope in scopes:
+        names = _node_path_locals(scope, module_names) if scope is not tree else module_names
+        body = scope.body if scope is tree else [scope]
+        for node in (sub for part in body for sub in ast.walk(part)):
+            if (
+                isinstance(node, ast.Call)
+                and _stat_call(node)
+                and node.args
+                and _mentions_node_path(node.args[0], names)
+            ):
+                found.append("%s %s" % (where(path, node), _stat_call(node)))
+    return sorted(set(found))
+
+
+# Node paths still statted outside the node layer, handed over to their owners (each one a strict xfail below).
+STATS_HANDED_OVER = {
+    "plugins/connection/pct.py": "_local_hostnames lists /etc/pve/lxc itself (readers.ct_hostnames() has the answer)",
+    "plugins/module_utils/_oci/bundle.py": "template_cache_dir checks os.path.exists(paths.STORAGE_CFG) itself",
+}
+
+
+def test_node_paths_statted_only_in_the_node_layer():
+    """No os.listdir / os.path.exists / os.statvfs / glob ... on a node path outside _node: the node layer
+    answers (readers, files, entries)."""
+    found = []
+    for path, tree in parsed():
+        rel = str(path.relative_to(PLUGINS.parent))
+        if NODE_LAYER not in path.parents and rel not in STATS_HANDED_OVER:
+            found += node_path_stats(path, tree)
+    assert found == [], "ask the node layer (_node.readers, files, entries): %s" % found
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        pytest.param(rel, marks=pytest.mark.xfail(strict=True, reason="handed over: " + why))
+        for rel, why in STATS_HANDED_OVER.items()
+    ],
+)
+def test_node_paths_statted_only_in_the_node_layer_handed_over(rel):
+    path = PLUGINS.parent / rel
+    assert node_path_stats(path, ast.parse(path.read_text(), str(path))) == []
+
+
 def test_no_function_over_80_lines():
     long = []
     for path, tree in parsed():
@@ -132,6 +213,16 @@ def test_no_one_letter_import_aliases():
         ('CONF = "/etc/pve/lxc"\n', test_node_paths_named_and_opened_only_in_the_node_layer),
         ('text = open("/etc/pve/.vmlist").read()\n', test_node_paths_named_and_opened_only_in_the_node_layer),
         ("text = pathlib.Path(paths.VMLIST).read_text()\n", test_node_paths_named_and_opened_only_in_the_node_layer),
+        ("names = os.listdir(paths.LXC_CONF_DIR)\n", test_node_paths_statted_only_in_the_node_layer),
+        (
+            "def f():\n    cfg = paths.STORAGE_CFG\n    return os.path.exists(cfg)\n",
+            test_node_paths_statted_only_in_the_node_layer,
+        ),
+        (
+            "def f(vmid):\n    d = os.path.join(paths.RUN_NEXCAGE, vmid)\n    s = d + '/x'\n    return os.statvfs(s)\n",
+            test_node_paths_statted_only_in_the_node_layer,
+        ),
+        ("found = glob.glob('/etc/pve/lxc/*.conf')\n", test_node_paths_statted_only_in_the_node_layer),
         ("def f():\n" + "    x = 1\n" * 81, test_no_function_over_80_lines),
         ("from os import path as p\n", test_no_one_letter_import_aliases),
     ],
