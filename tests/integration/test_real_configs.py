@@ -2,18 +2,23 @@
 nexcage_container, options derived from the config itself: changed=false, no command run, the
 file byte for byte as it was; nexcage_health reads them all without crashing.
 
-Not expressible in nexcage_container's options (so not restated, only required to survive):
-devN, unusedN, raw lxc.* lines, lock, template, hookscript, protection, cmode, console, tty,
-[pve:pending] deletions, snapshots; netN trunks/link_down/type; mpN/rootfs acl, quota,
-replicate, shared, mountoptions, idmap; rootfs size=0; features mknod/force_rw_sys.
+The restatement takes its vocabulary from the collection, not from a copy: the plain options are
+the planner's (plan.SCALAR_OPTIONS, each the config key of the same name), the fields of netif,
+features, rootfs and mounts are the suboptions nexcage_container documents, under the config's
+own field names (a mount's mp is its mountpoint, ro its read_only). What is left out is not
+managed, so it only has to survive: devN, unusedN, raw lxc.* lines, lock, template, [pve:pending]
+deletions, snapshots, netN fields netif has no option for (type, trunks, link_down), rootfs size=0.
 """
 
 import os
 import sys
 
 import pytest
+import yaml
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig as C
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.plan import SCALAR_OPTIONS
+from ansible_collections.cageforge.nexcage.plugins.modules import nexcage_container
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORPUS = sorted(
@@ -22,62 +27,55 @@ CORPUS = sorted(
     if name.endswith(".conf")
 )
 PVESIM_PKG = os.path.join(TOP, "tests", "pvesim")
-SCALARS = (
-    "hostname",
-    "memory",
-    "swap",
-    "cores",
-    "cpulimit",
-    "cpuunits",
-    "onboot",
-    "unprivileged",
-    "ostype",
-    "arch",
-    "tags",
-    "description",
-    "nameserver",
-    "searchdomain",
-    "timezone",
-)
-NET_FIELDS = ("bridge", "ip", "gw", "ip6", "gw6", "hwaddr", "tag", "firewall", "mtu", "rate")
+OPTIONS = yaml.safe_load(nexcage_container.DOCUMENTATION)["options"]
+# Mount fields whose option has another name than the config field (and the fields placed apart).
+MOUNT_RENAMES = {"read_only": "ro", "mountpoint": "mp"}
+MOUNT_PLACED = ("id", "host_path", "storage", "volume", "size")
+
+
+def suboptions(option):
+    return list(OPTIONS[option]["suboptions"])
 
 
 def restated_options(vmid, config):
     """nexcage_container options that restate what the config says, as far as options can say it."""
     current = C.effective_config(config)
     options = {"vmid": vmid, "state": "present"}
-    for key in SCALARS:
-        if key in current:
-            options[key] = current[key]
+    options.update({key: current[key] for key in SCALAR_OPTIONS if key in current})
     if "features" in current:
-        options["features"] = {
-            k: v for k, v in current["features"].items() if k in ("nesting", "keyctl", "fuse", "mount")
-        }
+        options["features"] = {k: v for k, v in current["features"].items() if k in suboptions("features")}
     if "startup" in current:
         options["startup"] = current["startup"]
     if "rootfs" in current:
-        rootfs = {"storage": C.volume_storage(current["rootfs"]["volume"])}
-        if current["rootfs"].get("size"):  # size=0 (a plain directory) is not a size the option takes
-            rootfs["size"] = C.format_size(current["rootfs"]["size"])
-        options["rootfs"] = rootfs
+        rootfs = current["rootfs"]
+        options["rootfs"] = {"storage": C.volume_storage(rootfs["volume"])}
+        if rootfs.get("size"):  # size=0 (a plain directory) is not a size the option takes
+            options["rootfs"]["size"] = C.format_size(rootfs["size"])
+        options["rootfs"].update(
+            {k: rootfs[k] for k in suboptions("rootfs") if k not in ("storage", "size") and k in rootfs}
+        )
     nets = sorted((int(k[3:]), v) for k, v in current.items() if k.startswith("net") and isinstance(v, dict))
-    options["netif"] = [dict({"name": v["name"]}, **{f: v[f] for f in NET_FIELDS if f in v}) for _n, v in nets]
-    mounts = []
-    for key, value in sorted(current.items()):
-        if not (key.startswith("mp") and isinstance(value, dict)):
-            continue
-        entry = {"id": int(key[2:]), "mountpoint": value["mp"]}
-        if value["volume"].startswith("/"):
-            entry["host_path"] = value["volume"]
-        else:
-            entry["storage"] = C.volume_storage(value["volume"])
-            entry["size"] = C.format_size(value["size"])
-        for option, field in (("read_only", "ro"), ("backup", "backup")):
-            if field in value:
-                entry[option] = value[field]
-        mounts.append(entry)
-    options["mounts"] = mounts
+    options["netif"] = [{f: v[f] for f in suboptions("netif") if f in v} for _n, v in nets]
+    options["mounts"] = [
+        restated_mount(int(key[2:]), value)
+        for key, value in sorted(current.items())
+        if key.startswith("mp") and isinstance(value, dict)
+    ]
     return options
+
+
+def restated_mount(index, value):
+    entry = {"id": index}
+    if value["volume"].startswith("/"):
+        entry["host_path"] = value["volume"]
+    else:
+        entry["storage"] = C.volume_storage(value["volume"])
+        entry["size"] = C.format_size(value["size"])
+    for option in suboptions("mounts"):
+        field = MOUNT_RENAMES.get(option, option)
+        if option not in MOUNT_PLACED and field in value:
+            entry[option] = value[field]
+    return entry
 
 
 def place(node, vmid, text):
