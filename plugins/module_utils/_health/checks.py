@@ -63,6 +63,15 @@ class Result:
         return dict(name=self.name, status=self.status, detail=self.detail, remedy=self.remedy)
 
 
+def findings_result(name, findings, busy, found, remedy, busy_ok, clean_ok):
+    """WARN with found (and what was left alone as busy), else OK naming what is busy, else OK."""
+    if findings:
+        return Result(name, WARN, found + ("; busy: %s" % ", ".join(busy) if busy else ""), remedy, items=findings)
+    if busy:
+        return Result(name, OK, "%s: %s" % (busy_ok, ", ".join(busy)))
+    return Result(name, OK, clean_ok)
+
+
 def worst(statuses):
     result = OK
     for status in statuses:
@@ -527,19 +536,14 @@ def check_stale_state(node, params):
             busy.append("%s (%s)" % (entry, ", ".join(tasks) or "running"))
             continue
         findings.append(dict(vmid=int(entry), path=path, action="remove %s" % path))
-    if findings:
-        return Result(
-            "stale_state",
-            WARN,
-            "state of vanished container(s): %s" % ", ".join("%s/state.json" % f["path"] for f in findings)
-            + ("; skipped while busy: %s" % ", ".join(busy) if busy else ""),
-            "repair: [stale_state] removes these directories, or remove them by hand",
-            items=findings,
-        )
-    if busy:
-        return Result("stale_state", OK, "state without a config, but a task works on it: %s" % ", ".join(busy))
-    return Result(
-        "stale_state", OK, "every state.json under %s belongs to a container of this node" % paths.RUN_NEXCAGE
+    return findings_result(
+        "stale_state",
+        findings,
+        busy,
+        "state of vanished container(s): %s" % ", ".join("%s/state.json" % f["path"] for f in findings),
+        "repair: [stale_state] removes these directories, or remove them by hand",
+        "state without a config, but a task works on it",
+        "every state.json under %s belongs to a container of this node" % paths.RUN_NEXCAGE,
     )
 
 
@@ -563,22 +567,19 @@ def check_stale_locks(node, params):
                 "finish the interrupted destroy: pct unlock, then pct destroy --destroy-unreferenced-disks"
             )
         findings.append(finding)
-    if findings:
-        return Result(
-            "stale_locks",
-            WARN,
-            "container(s) stuck with no task running: %s"
-            % ", ".join("CT %s (lock: %s)" % (f["vmid"], f["lock"]) for f in findings)
-            + ("; busy: %s" % ", ".join(busy) if busy else ""),
-            "an interrupted create left a half-made container and an interrupted destroy a half-removed one: "
-            "repair: [stale_locks] removes them as Proxmox VE's own failure path would (pct unlock <vmid>; pct "
-            "destroy <vmid> --destroy-unreferenced-disks 1), then the task that made it can run again. A bare "
-            "`pct unlock <vmid>` is no repair: it leaves a config without rootfs, or one naming freed volumes",
-            items=findings,
-        )
-    if busy:
-        return Result("stale_locks", OK, "locked by running tasks: %s" % ", ".join(busy))
-    return Result("stale_locks", OK, "no container is stuck in a create or destroy lock")
+    return findings_result(
+        "stale_locks",
+        findings,
+        busy,
+        "container(s) stuck with no task running: %s"
+        % ", ".join("CT %s (lock: %s)" % (f["vmid"], f["lock"]) for f in findings),
+        "an interrupted create left a half-made container and an interrupted destroy a half-removed one: "
+        "repair: [stale_locks] removes them as Proxmox VE's own failure path would (pct unlock <vmid>; pct "
+        "destroy <vmid> --destroy-unreferenced-disks 1), then the task that made it can run again. A bare "
+        "`pct unlock <vmid>` is no repair: it leaves a config without rootfs, or one naming freed volumes",
+        "locked by running tasks",
+        "no container is stuck in a create or destroy lock",
+    )
 
 
 def check_duplicate_vmid(node, params):

@@ -19,6 +19,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._health.checks i
     WARN,
     Result,
     ct_running,
+    findings_result,
     live_tasks,
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
@@ -91,24 +92,21 @@ def check_half_made(node, params):
                 action="remove the config (pct destroy); its volumes are then orphan_volumes' to report",
             )
         )
-    if findings:
-        return Result(
-            "half_made",
-            WARN,
-            "container(s) that cannot start or be updated: %s"
-            % "; ".join("CT %s: %s" % (f["vmid"], f["why"]) for f in findings)
-            + ("; busy: %s" % ", ".join(busy) if busy else ""),
-            "a config without rootfs is a leftover of an interrupted create whose lock was removed by hand: "
-            "repair: [half_made] removes the config (`pct destroy <vmid>`, only when it names no volume), then "
-            "the orphan_volumes check reports its volumes; to keep it, set its root filesystem back: `pct set "
-            "<vmid> --rootfs <volume>`. A config naming volumes that are gone is an interrupted destroy: run the "
-            "destroy again (nexcage_container state: absent, or `pct destroy <vmid>`); to keep it, restore the "
-            "volume or drop the mount point (`pct set <vmid> --delete mpN`)",
-            items=findings,
-        )
-    if busy:
-        return Result("half_made", OK, "being worked on: %s" % ", ".join(busy))
-    return Result("half_made", OK, "every container config has a rootfs and its volumes exist")
+    return findings_result(
+        "half_made",
+        findings,
+        busy,
+        "container(s) that cannot start or be updated: %s"
+        % "; ".join("CT %s: %s" % (f["vmid"], f["why"]) for f in findings),
+        "a config without rootfs is a leftover of an interrupted create whose lock was removed by hand: "
+        "repair: [half_made] removes the config (`pct destroy <vmid>`, only when it names no volume), then "
+        "the orphan_volumes check reports its volumes; to keep it, set its root filesystem back: `pct set "
+        "<vmid> --rootfs <volume>`. A config naming volumes that are gone is an interrupted destroy: run the "
+        "destroy again (nexcage_container state: absent, or `pct destroy <vmid>`); to keep it, restore the "
+        "volume or drop the mount point (`pct set <vmid> --delete mpN`)",
+        "being worked on",
+        "every container config has a rootfs and its volumes exist",
+    )
 
 
 def _guests(node):
