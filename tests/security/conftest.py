@@ -137,18 +137,7 @@ class Worker:
             return None
 
     def sh(self, *argv):
-        argv = [str(a) for a in argv]
-        proc, _changes = self.guarded(
-            "command %s" % argv,
-            lambda: subprocess.run(
-                [PVESIM, "run", "--root", self.root, "--"] + argv,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            ),
-        )
-        return proc
+        return self.in_node("command", [str(a) for a in argv], timeout=120)
 
     def playbook(self, path, *extra):
         """ansible-playbook on the node (localhost, local connection); the CompletedProcess."""
@@ -157,16 +146,14 @@ class Worker:
         env.pop("PVESIM_LATENCY_MS", None)
         argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local"]
         argv += ["-e", "ansible_python_interpreter=%s" % sys.executable, path] + list(extra)
+        return self.in_node("playbook", argv, timeout=300, env=env)
+
+    def in_node(self, what, argv, timeout, env=None):
+        """argv run in the simulated node (host guarded); the CompletedProcess."""
+        run = [PVESIM, "run", "--root", self.root, "--"] + argv
         proc, _changes = self.guarded(
-            "playbook %s" % path,
-            lambda: subprocess.run(
-                [PVESIM, "run", "--root", self.root, "--"] + argv,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                env=env,
-                check=False,
-            ),
+            "%s %s" % (what, argv),
+            lambda: subprocess.run(run, capture_output=True, text=True, timeout=timeout, env=env, check=False),
         )
         return proc
 
