@@ -190,10 +190,9 @@ def container_hosts(node_entry, snap, want_templates):
     pools = readers.parse_pools(files.get(paths.USER_CFG) or "")
     hosts, problems = [], []
     for path, text in sorted(files.items()):
-        vmid_text = path.rsplit("/", 1)[-1][: -len(".conf")]
-        if not (path.endswith(".conf") and vmid_text.isdigit()) or text is None:
+        vmid = paths.conf_vmid(path)
+        if vmid is None or text is None:  # only a config file named by a VMID is a container
             continue
-        vmid = int(vmid_text)
         config = _pveconfig.parse_config(text, vmid=vmid)
         template = bool(config.get("template"))
         if template and not want_templates:

@@ -11,17 +11,11 @@ No command runs, so check mode is the same run.
 
 from __future__ import annotations
 
-import re
-
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module, _pveconfig, _validation
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.lifecycle import container_pid
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.result import container_view
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.vmid import find_by_hostname
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import cgroupstats, readers
-
-# The VMID part of a config file name as Proxmox VE names the file: ASCII digits, 100..999999999
-# (str.isdigit() would take "0101" or Arabic-Indic digits, and int() would make them a real VMID).
-CONFIG_VMID_RE = re.compile(r"[1-9][0-9]{2,8}")
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import cgroupstats, paths, readers
 
 
 def runtime_facts(vmid, pid):
@@ -67,11 +61,11 @@ def selected_vmids(params):
 def gather(params):
     wanted = selected_vmids(params)
     if wanted is None:
-        texts = {
-            int(vmid): text
-            for kind, vmid, text in readers.guest_configs()
-            if kind == "lxc" and CONFIG_VMID_RE.fullmatch(vmid)
-        }
+        texts = {}
+        for kind, name, text in readers.guest_configs():
+            vmid = paths.conf_vmid(name + ".conf") if kind == "lxc" else None
+            if vmid is not None:  # only a config file named by a VMID is a container
+                texts[vmid] = text
     else:
         texts = {vmid: readers.read_ct_config(vmid) for vmid in wanted}
     running = readers.running_vmids()

@@ -11,6 +11,7 @@ a temporary directory (monkeypatch.setattr(paths, "LXC_CONF_DIR", ...)).
 from __future__ import annotations
 
 import os
+import re
 
 ETC_PVE = "/etc/pve"
 LXC_CONF_DIR = "/etc/pve/lxc"
@@ -36,6 +37,19 @@ RECORD_DIR = "/var/lib/nexcage/containers"
 def ct_conf(vmid):
     """/etc/pve/lxc/<vmid>.conf (this node's container config)."""
     return os.path.join(LXC_CONF_DIR, "%s.conf" % vmid)
+
+
+# A guest config file name as Proxmox VE writes it: the VMID in ASCII digits, 100..999999999 without a
+# leading zero (str.isdigit() would also take "0101.conf" and Arabic-Indic digits, which int() reads as
+# the VMID of another file, the real config).
+_CONF_NAME_RE = re.compile(r"([1-9][0-9]{2,8})\.conf")
+
+
+def conf_vmid(path):
+    """The VMID that a guest config file (its path or its name, ``<vmid>.conf``) is named by, or None
+    when the name is not a VMID as Proxmox VE writes it: such a file is no guest of the node."""
+    match = _CONF_NAME_RE.fullmatch(os.path.basename(path))
+    return int(match.group(1)) if match else None
 
 
 def ct_conf_glob():

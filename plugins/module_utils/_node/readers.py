@@ -169,13 +169,18 @@ def ct_hostnames():
 def _ct_hostnames():
     found = {}
     for path in glob.glob(paths.ct_conf_glob()):
-        name = os.path.basename(path)[: -len(".conf")]
-        if not name.isdigit():
-            continue
-        head = re.split(r"^\[", read_ct_config(int(name)) or "", maxsplit=1, flags=re.MULTILINE)[0]
-        match = re.search(r"^hostname:\s*(\S+)\s*$", head, re.MULTILINE)
-        found[int(name)] = match.group(1) if match else "CT%s" % name
+        vmid = paths.conf_vmid(path)
+        if vmid is not None:
+            found[vmid] = config_hostname(read_ct_config(vmid), vmid)
     return found
+
+
+def config_hostname(text, vmid):
+    """The hostname of a container config's main section (snapshot sections start with "["), CT<vmid>
+    when it names none (as Proxmox VE shows such a container)."""
+    head = re.split(r"^\[", text or "", maxsplit=1, flags=re.MULTILINE)[0]
+    match = re.search(r"^hostname:\s*(\S+)\s*$", head, re.MULTILINE)
+    return match.group(1) if match else "CT%s" % vmid
 
 
 def guest_configs():

@@ -3,7 +3,7 @@
 import json
 import os
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import readers
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, readers
 
 
 def test_missing_files_read_as_empty(node_root):
@@ -40,6 +40,24 @@ def test_ct_config_and_hostnames(node_root):
     assert readers.ct_config(101)["memory"] == 512
     assert readers.ct_exists(101)
     assert readers.ct_hostnames() == {101: "web", 102: "CT102"}
+
+
+def test_only_config_files_named_by_a_vmid_are_containers(node_root):
+    """'0101.conf' and '<101 in Arabic-Indic digits>.conf' are no containers (int() reads both as 101)."""
+    lxc = node_root / "etc/pve/lxc"
+    (lxc / "101.conf").write_text("hostname: web\n")
+    (lxc / "0101.conf").write_text("hostname: zero\n")
+    (lxc / "\u0661\u0660\u0661.conf").write_text("hostname: spoof\n")
+    (lxc / "99.conf").write_text("hostname: low\n")
+    assert readers.ct_hostnames() == {101: "web"}
+
+
+def test_conf_vmid():
+    assert paths.conf_vmid("/etc/pve/lxc/101.conf") == 101
+    assert paths.conf_vmid("999999999.conf") == 999999999
+    for name in ("0101.conf", "99.conf", "1000000000.conf", "\u0661\u0660\u0661.conf", "+101.conf", "101.conf.tmp",
+                 "101.conf\n", " 101.conf", "101", "notes.conf"):  # fmt: skip
+        assert paths.conf_vmid(name) is None, name
 
 
 def test_vmid_range_from_datacenter_cfg(node_root):
