@@ -59,7 +59,8 @@ options:
   node_host:
     description:
       - The Proxmox VE node that runs the container. V(localhost) runs C(pct) on the controller;
-        any other value is an SSH destination (name or address).
+        any other value is an SSH destination, a DNS name or an IP address (the user is O(node_user), the
+        port O(node_port)). Anything else fails the task before any command runs.
     type: str
     default: localhost
     vars:
@@ -235,6 +236,7 @@ EXAMPLES = r"""
 
 import fcntl
 import hashlib
+import ipaddress
 import os
 import re
 import shlex
@@ -245,6 +247,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _validation
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
 
 display = Display()
@@ -255,6 +258,8 @@ ENV_C = {"LANG": "C", "LC_ALL": "C"}
 CT_PROLOGUE = 'export HOME=/root USER=root LOGNAME=root SHELL=/bin/sh; cd "$HOME" 2>/dev/null || cd /; '
 # the node's host-side list of container hostnames: main section only (snapshot sections start with "[")
 HOSTNAME_LIST_AWK = "FNR == 1 { main = 1 } /^\\[/ { main = 0 } main && /^hostname:/ { print FILENAME, $2 }"
+# the scope of a link-local IPv6 address: an interface name or index
+IPV6_SCOPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
 
 # pct's own failures (pve-container, pve-common): told apart from a command's own output
 STOPPED_RE = re.compile(
@@ -271,6 +276,26 @@ SSH_FAILURE_RE = re.compile(
 NO_PYTHON_RE = re.compile(rb"python[0-9.]*: (?:\d+: )?(?:[^:\n]*: )?(?:not found|No such file or directory)")
 # lock waits that pct prints on stderr while it succeeds
 LOCK_NOISE_RE = re.compile(r"^(?:trying to acquire lock\.\.\.)?\s*(?:OK)?\s*$")
+
+
+def checked_node_host(value):
+    """nexcage_node_host as the SSH destination: a DNS name or an IP address (an IPv6 one may have an
+    interface scope), so never an ssh option, a user@, a port or whitespace."""
+    if isinstance(value, str):
+        address, percent, scope = value.partition("%")
+        try:
+            ipaddress.ip_address(address)
+            if not percent or (":" in address and IPV6_SCOPE_RE.fullmatch(scope)):
+                return value
+        except ValueError:
+            if _validation.check(_validation.validate_hostname, value) is None:
+                return value
+    raise AnsibleError(
+        "nexcage_node_host is %r, which is neither a DNS name nor an IP address: set it to the node's name or "
+        "address (e.g. pve1.example.com, 192.0.2.10 or 2001:db8::10), or localhost when the controller is the "
+        "node; the SSH user goes in nexcage_node_user, the port in nexcage_node_port, other ssh options in "
+        "ansible_ssh_common_args" % (value,)
+    )
 
 
 def _sha256_file(path):
@@ -296,7 +321,7 @@ class Connection(ConnectionBase):
 
     @property
     def _node(self):
-        return self.get_option("node_host")
+        return checked_node_host(self.get_option("node_host"))
 
     @property
     def _remote(self):
@@ -344,7 +369,7 @@ class Connection(ConnectionBase):
         finally:
             os.close(lock)
 
-    def _ssh_argv(self, remote_command):
+    def _ssh_argv(self, remote_command=None):
         argv = [
             self.get_option("ssh_executable"),
             "-o",
@@ -371,7 +396,9 @@ class Connection(ConnectionBase):
             argv += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
         for name in ("ssh_common_args", "ssh_extra_args"):
             argv += shlex.split(self.get_option(name) or "")
-        return argv + [self._node, "--", remote_command]
+        # the destination after "--": never read as an option, nor is the command after it (ssh(1), ssh.c)
+        argv += ["--", self._node]
+        return argv if remote_command is None else argv + [remote_command]
 
     def _run(self, argv, stdin=None, in_data=None, stdout=subprocess.PIPE, what="pct"):
         """Run argv on the controller (no shell), LANG=C, with the command timeout."""
@@ -616,9 +643,8 @@ class Connection(ConnectionBase):
     def reset(self):
         """meta: reset_connection closes the node's persistent SSH connection (the next task opens a new one)."""
         if self._remote:
-            argv = self._ssh_argv("true")
+            argv = self._ssh_argv()  # `ssh -O exit ... -- host`: no command
             argv[1:1] = ["-O", "exit"]
-            del argv[-2:]  # `ssh -O exit ... host`: no command
             self._run(argv, stdin=subprocess.DEVNULL, what="ssh -O exit")
         self.close()
 

@@ -779,11 +779,12 @@ def _pct_exec_problems(argv):
 
 
 def _ssh_problems(argv, node):
-    """The node is the SSH destination (right before `--`, never an option); the remote command is
-    the shell-quoted pct argv (or the connection's own `true` and hostname look-up)."""
-    if "--" not in argv or argv[argv.index("--") - 1] != node or node.startswith("-"):
-        return [("injections", "node %r is not the SSH destination (right before --) in %r" % (node, argv))]
-    remote = argv[argv.index("--") + 1 :]
+    """The node is the SSH destination (right after `--`, so never an option, nor is the command after
+    it); the remote command is the shell-quoted pct argv (or the connection's own `true` and hostname
+    look-up)."""
+    if "--" not in argv or argv[argv.index("--") + 1 : argv.index("--") + 2] != [node] or node.startswith("-"):
+        return [("injections", "node %r is not the SSH destination (right after --) in %r" % (node, argv))]
+    remote = argv[argv.index("--") + 2 :]
     if remote == ["true"] or remote[0].startswith("LANG=C LC_ALL=C sh -c "):
         return []
     words = shlex.split(remote[0]) if len(remote) == 1 else remote
@@ -819,12 +820,6 @@ NAME_DEFECT = (
     "handed over (plugins/connection/pct.py): an all-digit inventory name is the VMID as it is ('0101', "
     "Arabic-Indic '\u0661\u0660\u0661' and 40 digits reach pct), and a name that is not a DNS name "
     "('sec01.......') matches a container by its first label; refuse names that are neither"
-)
-NODE_DEFECT = (
-    "handed over (plugins/connection/pct.py): nexcage_node_host goes into ssh's argv before '--', so "
-    "'-oProxyCommand=<cmd>' is an ssh option that runs <cmd> on the controller ('-F/dev/null' replaces the "
-    "ssh config), and any string is taken as the node; refuse what is not a DNS name or an address, and "
-    "put the destination after '--' (as the inventory plugin does)"
 )
 
 
@@ -865,7 +860,6 @@ def test_pct_connection_container_name(plugins, scene):
     assert_clean(run_cases(strategy, one, 60, [("0101", "localhost"), ("\u0661\u0660\u0661", "pve1.example.com")]))
 
 
-@pytest.mark.xfail(strict=True, reason=NODE_DEFECT)
 def test_pct_connection_node_host(plugins, scene):
     """Hostile nexcage_node_host values: refused, or the SSH destination (a DNS name or an address)."""
     strategy = st.one_of(st.sampled_from(NODE_EDGES), hostile_text("pve1.example.com"))
