@@ -42,7 +42,9 @@ options:
   vmid:
     description:
       - The container's VMID. When unset, O(container_name) is looked up in the node's C(/etc/pve/lxc/*.conf).
-    type: int
+      - A whole number from 100 to 999999999, as an integer or in plain digits (as Proxmox VE writes it);
+        anything else fails the task before any command runs.
+    type: raw
     vars:
       - name: nexcage_vmid
       - name: ansible_pct_vmid
@@ -258,6 +260,8 @@ ENV_C = {"LANG": "C", "LC_ALL": "C"}
 CT_PROLOGUE = 'export HOME=/root USER=root LOGNAME=root SHELL=/bin/sh; cd "$HOME" 2>/dev/null || cd /; '
 # the node's host-side list of container hostnames: main section only (snapshot sections start with "[")
 HOSTNAME_LIST_AWK = "FNR == 1 { main = 1 } /^\\[/ { main = 0 } main && /^hostname:/ { print FILENAME, $2 }"
+# a VMID as Proxmox VE writes it: ASCII digits, 100..999999999, no sign and no leading zero
+VMID_TEXT_RE = re.compile(r"[1-9][0-9]{2,8}")
 # the scope of a link-local IPv6 address: an interface name or index
 IPV6_SCOPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
 
@@ -276,6 +280,23 @@ SSH_FAILURE_RE = re.compile(
 NO_PYTHON_RE = re.compile(rb"python[0-9.]*: (?:\d+: )?(?:[^:\n]*: )?(?:not found|No such file or directory)")
 # lock waits that pct prints on stderr while it succeeds
 LOCK_NOISE_RE = re.compile(r"^(?:trying to acquire lock\.\.\.)?\s*(?:OK)?\s*$")
+
+
+def checked_vmid(value):
+    """nexcage_vmid as pct's VMID argument; anything that is not a VMID fails before a command runs."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        valid = False
+    elif isinstance(value, int):
+        valid = _validation.VMID_MIN <= value <= _validation.VMID_MAX
+    else:
+        valid = VMID_TEXT_RE.fullmatch(value) is not None
+    if not valid:
+        raise AnsibleError(
+            "nexcage_vmid (or ansible_pct_vmid) is %r, which is not a Proxmox VE VMID: set it to the container's "
+            "VMID, a whole number from %d to %d written in plain digits (e.g. 101)"
+            % (value, _validation.VMID_MIN, _validation.VMID_MAX)
+        )
+    return "%d" % int(value)
 
 
 def checked_node_host(value):
@@ -473,7 +494,7 @@ class Connection(ConnectionBase):
     def _resolve_vmid(self):
         vmid = self.get_option("vmid")
         if vmid is not None:
-            return str(vmid)
+            return checked_vmid(vmid)
         name = str(self.get_option("container_name") or "")
         if name.isdigit():
             return name

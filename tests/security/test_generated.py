@@ -811,11 +811,6 @@ def connection_case(plugins, scene, label, variables, accept_problem):
     return judge_plugin(label, answer, found)
 
 
-VMID_DEFECT = (
-    "handed over (plugins/connection/pct.py): nexcage_vmid is any integer ansible-core can read: -5 and 0 land "
-    "where pct's VMID goes (pct exec -5 ...), '1e3', '+100' and false are read as 1000, 100 and 0; the "
-    "connection must refuse what is not a VMID (digits, 100..999999999) before it runs anything"
-)
 NAME_DEFECT = (
     "handed over (plugins/connection/pct.py): an all-digit inventory name is the VMID as it is ('0101', "
     "Arabic-Indic '\u0661\u0660\u0661' and 40 digits reach pct), and a name that is not a DNS name "
@@ -823,7 +818,6 @@ NAME_DEFECT = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=VMID_DEFECT)
 def test_pct_connection_vmid(plugins, scene):
     """Hostile nexcage_vmid values, on this node and over SSH: refused, or a VMID in pct's argv."""
     strategy = st.tuples(
