@@ -51,8 +51,9 @@ options:
   container_name:
     description:
       - The container's hostname (as in its Proxmox config), used when O(vmid) is unset.
-      - A purely numeric name is taken as the VMID. A fully qualified name also matches a container
-        whose hostname is its first label, when only one does.
+      - A name that is a VMID (plain digits, 100 to 999999999, no leading zero) is taken as the VMID. Any
+        other name must be a DNS name (letters, digits and C(-) in dot-separated labels), else the task fails.
+        A fully qualified name also matches a container whose hostname is its first label, when only one does.
     type: str
     default: inventory_hostname
     vars:
@@ -250,7 +251,7 @@ from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _validation
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, readers
 
 display = Display()
 
@@ -258,8 +259,12 @@ LOCAL_NODES = ("localhost",)  # exactly as documented: any other name or address
 ENV_C = {"LANG": "C", "LC_ALL": "C"}
 # root's login environment inside the container (pct exec --keep-env 0 gives only PATH and container=lxc)
 CT_PROLOGUE = 'export HOME=/root USER=root LOGNAME=root SHELL=/bin/sh; cd "$HOME" 2>/dev/null || cd /; '
-# the node's host-side list of container hostnames: main section only (snapshot sections start with "[")
-HOSTNAME_LIST_AWK = "FNR == 1 { main = 1 } /^\\[/ { main = 0 } main && /^hostname:/ { print FILENAME, $2 }"
+# the node's container configs (every file, an empty one too) and their hostname lines: main section
+# only (snapshot sections start with "[")
+HOSTNAME_LIST_AWK = (
+    "BEGIN { for (i = 1; i < ARGC; i++) print ARGV[i] } FNR == 1 { main = 1 } /^\\[/ { main = 0 } "
+    'main && /^hostname:/ { print FILENAME " " $0 }'
+)
 # a VMID as Proxmox VE writes it: ASCII digits, 100..999999999, no sign and no leading zero
 VMID_TEXT_RE = re.compile(r"[1-9][0-9]{2,8}")
 # the scope of a link-local IPv6 address: an interface name or index
@@ -317,6 +322,17 @@ def checked_node_host(value):
         "node; the SSH user goes in nexcage_node_user, the port in nexcage_node_port, other ssh options in "
         "ansible_ssh_common_args" % (value,)
     )
+
+
+def checked_container_name(value):
+    """The inventory name the container is looked up by: a DNS name (a name that is a VMID is taken as one)."""
+    if not isinstance(value, str) or _validation.check(_validation.validate_hostname, value) is not None:
+        raise AnsibleError(
+            "the container name %r (inventory_hostname, or nexcage_container_name) is neither a VMID nor a DNS "
+            "name: set nexcage_vmid for this host, or nexcage_container_name to the container's hostname as its "
+            "Proxmox VE config has it (letters, digits and '-' in dot-separated labels)" % (value,)
+        )
+    return value
 
 
 def _sha256_file(path):
@@ -495,30 +511,16 @@ class Connection(ConnectionBase):
         vmid = self.get_option("vmid")
         if vmid is not None:
             return checked_vmid(vmid)
-        name = str(self.get_option("container_name") or "")
-        if name.isdigit():
-            return name
-        if self._remote:
-            rc, out, err = self._node_script(
-                "awk %s %s/*.conf 2>/dev/null; exit 0" % (shlex.quote(HOSTNAME_LIST_AWK), paths.LXC_CONF_DIR),
-                what="the hostname look-up",
-            )
-            self._check_node_failure(rc, err)
-            if rc != 0:
-                raise AnsibleConnectionFailure(
-                    "could not read the container list of node %s (exit %d): %s"
-                    % (self._node, rc, to_text(err, errors="surrogate_or_replace").strip() or "no message")
-                )
-            listing = to_text(out, errors="surrogate_or_replace")
-            pairs = [line.split(None, 1) for line in listing.splitlines() if " " in line]
-        else:
-            pairs = self._local_hostnames()
-        by_vmid = {os.path.basename(path)[: -len(".conf")]: host.strip() for path, host in pairs}
-        found = sorted(vmid for vmid, host in by_vmid.items() if host == name)
+        name = self.get_option("container_name")
+        if isinstance(name, str) and VMID_TEXT_RE.fullmatch(name):
+            return name  # a VMID as Proxmox VE writes it
+        name = checked_container_name(name)
+        hostnames = self._remote_hostnames() if self._remote else self._local_hostnames()
+        found = sorted(vmid for vmid, host in hostnames.items() if host == name)
         if not found and "." in name:
-            found = sorted(vmid for vmid, host in by_vmid.items() if host == name.split(".", 1)[0])
+            found = sorted(vmid for vmid, host in hostnames.items() if host == name.split(".", 1)[0])
         if len(found) == 1:
-            return found[0]
+            return str(found[0])
         if not found:
             raise AnsibleConnectionFailure(
                 "no container with hostname %r on node %s (looked in %s/*.conf): set nexcage_vmid for this "
@@ -526,31 +528,39 @@ class Connection(ConnectionBase):
             )
         raise AnsibleConnectionFailure(
             "hostname %r is used by containers %s on node %s: set nexcage_vmid to choose one"
-            % (name, ", ".join(found), self._node)
+            % (name, ", ".join(str(vmid) for vmid in found), self._node)
         )
 
-    @staticmethod
-    def _local_hostnames():
-        pairs = []
+    def _local_hostnames(self):
+        """{vmid: hostname} of the containers of this machine, the node (the node layer reads them)."""
         try:
-            names = sorted(os.listdir(paths.LXC_CONF_DIR))
-        except OSError:
-            return pairs
-        for entry in names:
-            if not entry.endswith(".conf"):
-                continue
-            path = os.path.join(paths.LXC_CONF_DIR, entry)
-            try:
-                with open(path, encoding="utf-8", errors="replace") as handle:
-                    for line in handle:
-                        if line.startswith("["):
-                            break
-                        if line.startswith("hostname:"):
-                            pairs.append((path, line.split(":", 1)[1].strip()))
-                            break
-            except OSError:
-                continue
-        return pairs
+            return readers.ct_hostnames()
+        except OSError as exc:
+            raise AnsibleConnectionFailure(
+                "could not read the container list of node %s (%s): pct needs root on the node; or set "
+                "nexcage_vmid for this host" % (self._node, exc)
+            ) from None
+
+    def _remote_hostnames(self):
+        """{vmid: hostname} of the remote node's containers: its configs' hostname lines, read with awk over SSH
+        and taken as the node layer takes them (only files named by a VMID; CT<vmid> when a config names none)."""
+        rc, out, err = self._node_script(
+            "awk %s %s/*.conf 2>/dev/null; exit 0" % (shlex.quote(HOSTNAME_LIST_AWK), paths.LXC_CONF_DIR),
+            what="the hostname look-up",
+        )
+        self._check_node_failure(rc, err)
+        if rc != 0:
+            raise AnsibleConnectionFailure(
+                "could not read the container list of node %s (exit %d): %s"
+                % (self._node, rc, to_text(err, errors="surrogate_or_replace").strip() or "no message")
+            )
+        heads = {}
+        for line in to_text(out, errors="surrogate_or_replace").splitlines():
+            path, _sep, hostname_line = line.partition(" ")
+            vmid = paths.conf_vmid(path) if os.path.dirname(path) == paths.LXC_CONF_DIR else None
+            if vmid is not None:
+                heads.setdefault(vmid, []).append(hostname_line)
+        return {vmid: readers.config_hostname("\n".join(lines), vmid) for vmid, lines in heads.items()}
 
     def _connect(self):
         if not self._connected:

@@ -811,13 +811,6 @@ def connection_case(plugins, scene, label, variables, accept_problem):
     return judge_plugin(label, answer, found)
 
 
-NAME_DEFECT = (
-    "handed over (plugins/connection/pct.py): an all-digit inventory name is the VMID as it is ('0101', "
-    "Arabic-Indic '\u0661\u0660\u0661' and 40 digits reach pct), and a name that is not a DNS name "
-    "('sec01.......') matches a container by its first label; refuse names that are neither"
-)
-
-
 def test_pct_connection_vmid(plugins, scene):
     """Hostile nexcage_vmid values, on this node and over SSH: refused, or a VMID in pct's argv."""
     strategy = st.tuples(
@@ -835,7 +828,6 @@ def test_pct_connection_vmid(plugins, scene):
     assert_clean(run_cases(strategy, one, 80, [(-5, "localhost"), ("1e3", "pve1.example.com")]))
 
 
-@pytest.mark.xfail(strict=True, reason=NAME_DEFECT)
 def test_pct_connection_container_name(plugins, scene):
     """Hostile inventory names (the container's hostname) without nexcage_vmid: refused, or the VMID
     of the container with that hostname (the node's configs are read) in pct's argv."""
