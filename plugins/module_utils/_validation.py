@@ -316,6 +316,9 @@ NUMBER_LIMITS = {
     "rlimits.hard": (0, 2**64 - 1),
 }
 NUMBER_DEFAULT_LIMITS = (-(2**63), 2**63 - 1)
+# list options whose elements are whole tasks of a module (nexcage_containers' containers): an element's
+# options have that module's limits, so they are looked up under their own names ("stop_timeout")
+TASK_LISTS = ("containers",)
 _INTEGER_TEXT_RE = re.compile(r"-?[0-9]+")
 _DECIMAL_TEXT_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
@@ -403,10 +406,11 @@ def raw_option_problems(argument_spec, params, prefix="", key_prefix=""):
                 if not isinstance(value, (list, str)) or (isinstance(value, str) and spec.get("elements") == "dict"):
                     raise ValidationError(option, value, "must be a list", "Give it as a list")
                 if isinstance(value, list) and spec.get("elements") == "dict":
+                    item_keys = "" if key in TASK_LISTS else key + "."
                     for index, item in enumerate(value):
                         where = "%s[%d]" % (option, index)
                         item = _raw_dict(item, where)
-                        problems += raw_option_problems(spec.get("options") or {}, item, where + ".", key + ".")
+                        problems += raw_option_problems(spec.get("options") or {}, item, where + ".", item_keys)
                 elif isinstance(value, list) and spec.get("elements") in ("int", "float"):
                     for index, item in enumerate(value):
                         where = "%s[%d]" % (option, index)

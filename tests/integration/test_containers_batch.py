@@ -212,3 +212,12 @@ def test_hostile_scalars_in_an_entry_are_refused_before_anything_runs(fresh_node
     assert "containers[0].vmid" in result["msg"] and "1e3" in result["msg"], result["msg"]
     assert "Traceback" not in result.get("_stderr", "")
     assert result["_calls"] == [], "nothing may run for a refused task"
+    # in defaults too, and an entry's numbers have nexcage_container's limits
+    entry = {"vmid": 101, "hostname": "web-x", "image": TEMPLATE}
+    for args, option in (
+        ({"defaults": {"memory": "1e3"}, "containers": [entry]}, "defaults.memory"),
+        ({"containers": [dict(entry, stop_timeout=10**13)]}, "containers[0].stop_timeout"),
+    ):
+        result = node.run_task(MODULE, args)
+        assert result.get("failed") is True and result["error"]["option"] == option, result
+        assert result["_calls"] == [], "nothing may run for a refused task"

@@ -15,7 +15,6 @@ import posixpath
 import re
 import shlex
 
-import pytest
 from hostile import (
     HUGE,
     INVALID_UTF8,
@@ -645,13 +644,6 @@ def test_containers_batch_strings(sim, scene):
     assert_clean(batch_cases(sim, scene, BATCH_STRINGS, 150))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handed over (nexcage_containers: _container/batch.py checked_defaults, _validation.raw_option_problems): "
-    "raw values in `defaults` are typed by ArgumentSpecValidator without the raw check ('1e3' becomes 1000 for "
-    "memory and swap), and an entry's number limits are looked up as 'containers.<option>', which NUMBER_LIMITS "
-    "does not hold, so an entry's stop_timeout or wait_timeout out of range is accepted",
-)
 def test_containers_batch_scalars(sim, scene):
     scalars = {scalar[0]: scalar[:3] for scalar in CONTAINER_SCALARS}
     known = [((scalars["memory"], "1e3"), "defaults", False), ((scalars["stop_timeout"], 10**13), "entry", True)]

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module, _runner
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module, _runner, _validation
 from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.argspec import argument_spec
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.lifecycle import ContainerTask
@@ -347,6 +347,9 @@ def checked_defaults(module):
                 "unknown option",
                 "Use options of nexcage_container (%s)." % ", ".join(sorted(spec)),
             )
+    problems = _validation.raw_option_problems(spec, defaults, "defaults.")  # before ansible-core reads 1e3 as 1000
+    if problems:
+        raise problems[0]
     validated = ArgumentSpecValidator(spec).validate(dict(defaults))
     if validated.error_messages:
         raise _errors.ValidationError(

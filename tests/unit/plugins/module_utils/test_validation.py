@@ -127,3 +127,20 @@ def test_number_range():
     assert _validation.validate_number_range("1.5", 0, 8192, "cpulimit") == 1.5
     with pytest.raises(_validation.ValidationError):
         _validation.validate_number_range(9000, 0, 8192, "cpulimit")
+
+
+def test_raw_values_of_a_batch_entry_have_the_module_limits():
+    """An entry of nexcage_containers is a nexcage_container task: its numbers have that module's limits."""
+    entry = {
+        "stop_timeout": dict(type="int"),
+        "netif": dict(type="list", elements="dict", options={"tag": dict(type="int")}),
+    }
+    spec = {"containers": dict(type="list", elements="dict", options=entry)}
+    params = {"containers": [{"stop_timeout": 10**13, "netif": [{"tag": 4095}]}, {"stop_timeout": "1e3"}]}
+    problems = _validation.raw_option_problems(spec, params)
+    assert [problem.option for problem in problems] == [
+        "containers[0].stop_timeout",
+        "containers[0].netif[0].tag",
+        "containers[1].stop_timeout",
+    ]
+    assert _validation.raw_option_problems(spec, {"containers": [{"stop_timeout": 600, "netif": [{"tag": 10}]}]}) == []
