@@ -341,8 +341,8 @@ def test_pid_is_the_init_that_lxc_info_reports(node, guests):
     pid = node.rt("pid", str(vmid)).value["result"]
     inside = node.run("lxc-info", "-n", vmid, "-p", "-H")  # the node's lxcpath is /var/lib/lxc
     assert inside.out.strip() == str(pid)
-    with open("/proc/%d/comm" % pid, encoding="utf-8") as f:
-        assert f.read() == "init\n"  # busybox init (argv[0] rewritten to "init")
+    # the pid is the node's (its own PID namespace): /proc inside the node names the CT's init
+    assert node.run("cat", "/proc/%d/comm" % pid).out == "init\n"  # busybox init (argv[0] rewritten)
 
 
 def test_killing_pct_exec_kills_the_command_in_the_ct(node, guests):
