@@ -298,7 +298,7 @@ def _init_pid_from_cgroup(vmid):
 
 
 def pid(vmid):
-    """The CT's init pid as seen from the host, or None when stopped.
+    """The CT's init pid as the caller sees it (inside the node: in its PID namespace), or None when stopped.
 
     Read from the payload cgroup (a few file reads); `lxc-info -p` when that is ambiguous.
     """
