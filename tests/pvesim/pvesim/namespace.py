@@ -144,9 +144,10 @@ def _unshare(flags):
         raise OSError(err, "unshare(%#x): %s" % (flags, os.strerror(err)))
 
 
-def _exec_child(argv, env, watch, mask):
+def _exec_child(argv, env, watch, mask, sigchld):
     """The forked command: in the node's PID namespace (set by join_node), so /proc gets a procfs
-    of that namespace; dies with `pvesim run` (watch: a pipe whose writer is `pvesim run`)."""
+    of that namespace; dies with `pvesim run` (watch: a pipe whose writer is `pvesim run`). The
+    signal mask and SIGCHLD's disposition are the caller's again."""
     try:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if select.select([watch], [], [], 0)[0]:
@@ -154,6 +155,7 @@ def _exec_child(argv, env, watch, mask):
         os.close(watch)
         if os.getppid() == 0:  # the parent is outside: this is the node's PID namespace
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+        signal.signal(signal.SIGCHLD, sigchld)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.execvpe(argv[0], argv, env)
     except OSError as e:
@@ -166,13 +168,19 @@ def _exec_child(argv, env, watch, mask):
 def _run_in_node(argv, env):
     watch_r, watch_w = os.pipe()
     waited = set(FORWARDED_SIGNALS) | {signal.SIGCHLD}
+    # An ignored SIGCHLD (inherited from the caller) would reap the child unseen: wait for it.
+    sigchld = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
     sys.stdout.flush()
     sys.stderr.flush()
-    child = os.fork()
+    try:
+        child = os.fork()
+    except OSError as e:  # ENOMEM: the node's PID namespace ended (its keeper was killed)
+        sys.stderr.write("pvesim: cannot start %s in the node: %s\n" % (argv[0], e.strerror))
+        return 2
     if child == 0:
         os.close(watch_w)
-        _exec_child(argv, env, watch_r, mask)
+        _exec_child(argv, env, watch_r, mask, sigchld)
     os.close(watch_r)
     while True:
         info = signal.sigwaitinfo(waited)

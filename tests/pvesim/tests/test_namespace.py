@@ -225,6 +225,10 @@ def test_signals_reach_the_command_and_it_dies_with_pvesim_run(node):
         time.sleep(0.2)
     assert _scan(node, marker) == []
     assert node.run("sh", "-c", "exit 7").rc == 7
+    # a caller that ignores SIGCHLD (the command inherits that) still gets the exit status
+    ignoring = "import os, signal as s, sys; s.signal(s.SIGCHLD, s.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
+    argv = [sys.executable, "-c", ignoring, PVESIM, "run", "--root", node.root, "--", "sh", "-c", "exit 7"]
+    assert subprocess.run(argv, timeout=60, check=False).returncode == 7
     r = node.run("no-such-command-here")
     assert (r.rc, r.err) == (127, "pvesim: no-such-command-here: No such file or directory\n")
 
