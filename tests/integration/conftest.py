@@ -3,11 +3,10 @@
 Fixtures
 - ``node``: a fresh simulated node per test MODULE (``pvesim init``), as a ``Node``.
 - ``fresh_node``: a fresh node per TEST, for tests that need a clean guest list.
-- ``unique_vmid``: a factory of VMIDs in 100000..999999 derived from the pid and a
-  counter. Running state, LXC sockets and cgroups are per node (each node has its own
-  network namespace and cgroup parent), so any VMID works on a fresh node whatever other
-  nodes run; unique VMIDs are still needed where a check scans the machine's processes
-  (processes are not per node: the health checks' live-task search).
+- ``new_vmid``: a factory of plain VMIDs for one test (100, 101, ...). Each node is its own
+  world (its own network and PID namespaces, cgroup parent and /var/lib/lxc): running state,
+  LXC sockets, cgroups and the processes a check scans are per node, so any VMID works on a
+  fresh node whatever other nodes on the machine run.
 
 ``Node`` helpers (all commands run inside ``pvesim run --root <node> --``)
 - ``run_task(module, args, check=False, diff=False, env=None)``: run one module
@@ -272,21 +271,16 @@ def fresh_node(tmp_path):
 
 
 @pytest.fixture
-def unique_vmid():
-    """Factory of VMIDs unlikely to collide with other test processes' VMIDs (100000..999999);
-    only checks that scan the machine's processes need that (see the module docstring)."""
-    counter = itertools.count()
-
-    def make():
-        return 100000 + (os.getpid() * 37 + next(counter) * 7919 + next(_counter)) % 900000
-
-    return make
+def new_vmid():
+    """Factory of plain VMIDs for one test: 100, 101, ... (see the module docstring)."""
+    counter = itertools.count(100)
+    return lambda: next(counter)
 
 
 @pytest.fixture
-def ct(fresh_node, unique_vmid):
+def ct(fresh_node, new_vmid):
     """A VMID on a fresh node; the container is stopped and destroyed afterwards, whatever happened."""
-    vmid = unique_vmid()
+    vmid = new_vmid()
     yield fresh_node, vmid
     fresh_node.sh("pct", "stop", vmid, timeout=60)
     fresh_node.sh("pct", "destroy", vmid, "--force", "1", timeout=60)

@@ -35,9 +35,9 @@ def comparable(container):
     return {key: value for key, value in container.items() if key not in ("runtime", "pool")}
 
 
-def test_one_or_all_without_any_tool_call(fresh_node, unique_vmid):
+def test_one_or_all_without_any_tool_call(fresh_node, new_vmid):
     node = fresh_node
-    made_vmid, hand_vmid = unique_vmid(), unique_vmid()
+    made_vmid, hand_vmid = new_vmid(), new_vmid()
     made = ok(node.run_task("nexcage_container", dict(BASE, vmid=made_vmid, hostname="web01", state="present")))
     node.write("/etc/pve/lxc/%s.conf" % hand_vmid, HANDWRITTEN.format(vmid=hand_vmid))
     node.write("/etc/pve/user.cfg", "user:root@pam:1:0::::::\npool:prod:Production:%s::\n" % hand_vmid)
@@ -74,9 +74,9 @@ def test_one_or_all_without_any_tool_call(fresh_node, unique_vmid):
     assert checked["container"]["vmid"] == made_vmid
 
 
-def test_bad_input_is_named(fresh_node, unique_vmid):
+def test_bad_input_is_named(fresh_node, new_vmid):
     node = fresh_node
-    for vmid in (unique_vmid(), unique_vmid()):
+    for vmid in (new_vmid(), new_vmid()):
         node.write("/etc/pve/lxc/%s.conf" % vmid, "hostname: twin\nmemory: 512\n")
     bad_vmid, twin, bad_name, both = node.run_tasks(
         INFO,

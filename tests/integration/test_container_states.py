@@ -68,7 +68,8 @@ def test_started_stopped_restarted_absent(ct):
     assert apply["commands"][1:] == ["pct start %s" % vmid], "create + start = exactly two pct calls"
     assert check["diff"]["after"]["status"] == "running"
     c = again["container"]
-    assert c["status"] == "running" and isinstance(c["pid"], int) and os.path.exists("/proc/%d" % c["pid"])
+    assert c["status"] == "running" and isinstance(c["pid"], int)
+    assert node.sh("test", "-d", "/proc/%d" % c["pid"]).returncode == 0  # the node's pid: its own PID namespace
     state = oci_state(node, vmid)
     assert state["status"] == "running" and state["pid"] == c["pid"]
 

@@ -50,13 +50,13 @@ def inside(node, vmid, path):
     return proc.stdout
 
 
-def test_deploy_creates_then_configures_inside(fresh_node, tmp_path, unique_vmid):
+def test_deploy_creates_then_configures_inside(fresh_node, tmp_path, new_vmid):
     node = fresh_node
     if not node.exists("/var/lib/vz/template/cache/debian-12-nexcage_12_amd64.tar.zst"):
         from test_pct_connection import require_debian_template
 
         require_debian_template()  # fails, or skips without network
-    vmid = unique_vmid()
+    vmid = new_vmid()
     specs = [
         {
             "name": "deb-app",

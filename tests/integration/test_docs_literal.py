@@ -108,7 +108,7 @@ def remove_containers(root):
 class Reader:
     """Follows one document in a fresh copy of the tree."""
 
-    def __init__(self, tmp_path, vmid_base):
+    def __init__(self, tmp_path):
         self.tree = str(tmp_path / "tree")
         self.node = str(tmp_path / "node")
         self.home = str(tmp_path / "home")
@@ -123,8 +123,6 @@ class Reader:
             "TERM": "dumb",
             "NO_COLOR": "1",
             "ANSIBLE_NOCOLOR": "1",
-            # `make demo`'s VMIDs, away from other runs (the LXC namespace is host-wide).
-            "DEMO_VMID_BASE": str(vmid_base),
         }
         self.saved = {}
         self.log = []
@@ -183,9 +181,8 @@ class Reader:
 @pytest.mark.skipif(not lxc_available(), reason="needs LXC (lxc-start) and root")
 @pytest.mark.skipif(not ocifix.have_busybox(), reason="busybox-static not installed (/bin/busybox)")
 @pytest.mark.parametrize("doc", DOCS)
-def test_doc_works_as_written(doc, tmp_path, unique_vmid):
-    reader = Reader(tmp_path, unique_vmid())
-    unique_vmid()  # the demo uses two VMIDs
+def test_doc_works_as_written(doc, tmp_path):
+    reader = Reader(tmp_path)  # a fresh node: `make demo`'s own VMIDs
     prepare_node(reader.node, str(tmp_path))
     problems = []
     try:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from integration_conftest import PVESIM
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._health.checks import CHECKS
 from pvesim import zfsdb
@@ -21,10 +22,10 @@ def node(fresh_node):
 
 
 @pytest.fixture
-def vmids(unique_vmid):
-    # The stale checks look at every process of the machine (a pct naming the VMID is a live
-    # task) and at LXC sockets, so the VMIDs must not collide with other tests' VMIDs.
-    return [unique_vmid() for _ignored in range(4)]
+def vmids():
+    # Plain VMIDs: the stale checks look at the node's processes (a pct naming the VMID is a live task)
+    # and LXC sockets, and each simulated node has its own PID and network namespaces.
+    return [100, 101, 102, 103]
 
 
 def run_task(node, args=None, check=False):
@@ -284,19 +285,25 @@ def test_repair_stale_state_only(node, vmids):
 
 def test_live_task_is_never_touched(node, vmids):
     stale_setup(node, vmids)
-    # a process whose command line is a pct command naming the VMID: PVE's own tasks look like this
-    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "pct", "create", str(vmids[0])])
+    # a process in the node whose command line is a pct command naming the VMID: PVE's own tasks look
+    # like this; the same command line elsewhere on the machine (the host, another node) is not the node's
+    task = [sys.executable, "-c", "import os, time; print(os.getpid(), flush=True); time.sleep(60)", "pct", "create"]
+    worker = subprocess.Popen([PVESIM, "run", "--root", node.root, "--", *task, str(vmids[0])], stdout=subprocess.PIPE)
+    elsewhere = subprocess.Popen([*task, str(vmids[1])], stdout=subprocess.PIPE)
     try:
+        worker_pid = int(worker.stdout.readline())  # its pid in the node's PID namespace
+        elsewhere.stdout.readline()
         res = run_task(node, {"checks": ["stale_locks"], "repair": ["stale_locks"]})
     finally:
-        worker.kill()
-        worker.wait()
+        for proc in (worker, elsewhere):
+            proc.kill()
+            proc.wait()
     assert not res.get("failed"), res["msg"]
     assert [r["vmid"] for r in res["repairs"]] == [vmids[1]]
     assert "lock: create" in conf_path(node, vmids[0]).read_text()
     assert not conf_path(node, vmids[1]).exists()
     assert checks(res)["stale_locks"]["detail"].startswith(
-        "locked by running tasks: CT %d lock create (pid %d (pct create %d))" % (vmids[0], worker.pid, vmids[0])
+        "locked by running tasks: CT %d lock create (pid %d (pct create %d))" % (vmids[0], worker_pid, vmids[0])
     )
 
 

@@ -145,7 +145,7 @@ def test_bundle_deploys_and_runs_with_mounts_env_and_entrypoint(ct, tmp_path):
     assert gone["changed"] is True and node.conf(vmid) is None
 
 
-def test_unmappable_settings_are_listed_in_one_error(fresh_node, unique_vmid, tmp_path):
+def test_unmappable_settings_are_listed_in_one_error(fresh_node, new_vmid, tmp_path):
     node = fresh_node
     hostdata = tmp_path / "hostdata"
     hostdata.mkdir()
@@ -153,7 +153,7 @@ def test_unmappable_settings_are_listed_in_one_error(fresh_node, unique_vmid, tm
     config["hooks"] = {"prestart": [{"path": "/bin/true"}]}
     config["mounts"].append({"destination": "/nfs", "type": "nfs", "source": "srv:/x", "options": []})
     write_config(bundle, config)
-    vmid = unique_vmid()
+    vmid = new_vmid()
     result = deploy(node, vmid=vmid, image=bundle, state="started", rootfs=ROOTFS)
     assert result["failed"] is True and "Internal error" not in result["msg"]
     message = result["error"]["message"]

@@ -117,13 +117,12 @@ def lab(tmp_path_factory):
     base = tmp_path_factory.mktemp("pctconn")
     node = make_node(base)
     assert node.exists("/var/lib/vz/template/cache/debian-12-nexcage_12_amd64.tar.zst"), "the node does not offer it"
-    seed = (os.getpid() * 53) % 800000
-    cts = {
-        "deb-priv": {"vmid": 100000 + seed, "unprivileged": 0},
-        "deb-unpriv": {"vmid": 100001 + seed, "unprivileged": 1},
+    cts = {  # plain VMIDs: the node is its own world
+        "deb-priv": {"vmid": 100, "unprivileged": 0},
+        "deb-unpriv": {"vmid": 101, "unprivileged": 1},
     }
-    stopped = {"vmid": 100002 + seed}  # never started; busybox: quick to make and to destroy
-    busybox = {"vmid": 100003 + seed}
+    stopped = {"vmid": 102}  # never started; busybox: quick to make and to destroy
+    busybox = {"vmid": 103}
     made = []
     try:
         for name, ct in cts.items():

@@ -105,8 +105,8 @@ def test_deploy_in_check_mode_changes_nothing(fresh_node, tmp_path):
 @pytest.mark.real_lxc
 @pytest.mark.slow
 @pytest.mark.skipif(not lxc_available(), reason="needs LXC (lxc-start) and root")
-def test_deploy_then_teardown_playbooks(fresh_node, tmp_path, unique_vmid):
-    vmid = unique_vmid()
+def test_deploy_then_teardown_playbooks(fresh_node, tmp_path, new_vmid):
+    vmid = new_vmid()
     specs = [
         {
             "name": "pb-web",
@@ -137,12 +137,12 @@ def test_deploy_then_teardown_playbooks(fresh_node, tmp_path, unique_vmid):
 @pytest.mark.real_lxc
 @pytest.mark.slow
 @pytest.mark.skipif(not lxc_available(), reason="needs LXC (lxc-start) and root")
-def test_demo_runs_to_its_summary(fresh_node, unique_vmid):
+def test_demo_runs_to_its_summary(fresh_node, new_vmid):
     if not fresh_node.exists("/var/lib/vz/template/cache/debian-12-nexcage_12_amd64.tar.zst"):
         from test_pct_connection import require_debian_template
 
         require_debian_template()  # fails, or skips without network
-    base = unique_vmid() // 10 * 10
+    base = new_vmid()
     # as `make demo` runs it: the harness's -e ansible_python_interpreter would also force the
     # controller's Python onto the Debian container the demo configures through the pct connection
     proc = fresh_node.sh(

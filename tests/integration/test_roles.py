@@ -242,8 +242,8 @@ def test_bundle_step_adds_the_dataset_mount_and_is_idempotent(node, tmp_path):
 @pytest.mark.real_lxc
 @pytest.mark.slow
 @pytest.mark.skipif(not lxc_available(), reason="needs LXC (lxc-start) and root")
-def test_deploy_redeploy_and_teardown(fresh_node, tmp_path, unique_vmid):
-    web, idle, other = unique_vmid(), unique_vmid(), unique_vmid()
+def test_deploy_redeploy_and_teardown(fresh_node, tmp_path, new_vmid):
+    web, idle, other = new_vmid(), new_vmid(), new_vmid()
     base = {"rootfs": {"storage": "local-zfs", "size": 1}, "ostype": "unmanaged"}
     specs = [
         {

@@ -12,7 +12,11 @@ first on PATH. Besides those directories the namespace shows:
   see below): LXC's abstract command sockets, so the running state, are per
   node; every bridge declared in ROOT/etc/network/interfaces is a kernel
   bridge there, and /sys is a sysfs of that namespace (the host's cgroup
-  hierarchies bound back on /sys/fs/cgroup).
+  hierarchies bound back on /sys/fs/cgroup);
+- the node's own PID namespace (the keeper is its init): the command runs
+  there and /proc is a procfs of that namespace, so a process scan inside
+  the node (`ps`, the health check's live tasks) sees the node's processes
+  only.
 
 Nothing on the host is changed but empty mount-point directories (and an
 empty /etc/network directory if the host has none); the collection's code
@@ -22,11 +26,14 @@ sees a Proxmox VE node and needs no switch.
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import fcntl
 import json
 import os
 import re
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -41,15 +48,32 @@ MS_NOEXEC = 8
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
+MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 SYS_CLASS_NET = "/sys/class/net"
 HOST_NET_DEVICES = "/sys/devices/virtual/net"
 INTERFACES = "/etc/network/interfaces"
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 SUBID_LINE = "root:100000:65536"
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-NETNS_STATE = "/var/lib/pvesim/netns.json"
-KEEPER_IDLE = 20  # seconds without any process in the node's network namespace
+PR_SET_PDEATHSIG = 1
+SI_KERNEL = 0x80
+# The keeper's host pid and start time, and the ids of the node's network and PID namespaces.
+NS_STATE = "/var/lib/pvesim/namespaces.json"
+NS_LOCK = "/var/lib/pvesim/namespaces.lock"
+KEEPER_IDLE = 20  # seconds without any process in the node's namespaces
+# Signals `pvesim run` passes on to the command (it waits for it outside the node's PID namespace).
+FORWARDED_SIGNALS = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+)
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
@@ -87,28 +111,94 @@ def umount(path, detach=True):
 
 
 def run(root, argv):
-    """Exec argv inside a new private mount namespace showing the node at root."""
+    """Run argv with the node at root; its exit status (a signal that killed it kills us too).
+
+    As root: in the node's network namespace, a private mount namespace that shows the node
+    (setup_node_view) and, for argv itself, the node's PID namespace with a procfs of its own
+    on /proc. `pvesim run` stays outside that PID namespace, waits for argv and passes signals
+    on; argv is killed if `pvesim run` dies."""
     root = os.path.realpath(root)
     if not os.path.isdir(os.path.join(root, node.SIM_STATE.lstrip("/"))):
         sys.stderr.write("pvesim: %s is not a simulated node (run `pvesim init %s` first)\n" % (root, root))
         return 2
     if not argv:
         argv = [os.environ.get("SHELL", "/bin/sh")]
-    if os.geteuid() == 0:
-        try:
-            join_node_netns(root)
-        except OSError as e:
-            sys.stderr.write("%s\n" % e.strerror)
-            return 2
-    child = [
-        sys.executable,
-        "-S",
-        "-c",
-        "import sys; sys.path.insert(0, %r); from pvesim import namespace; "
-        "namespace.enter(sys.argv[1], sys.argv[2:])" % os.path.dirname(BIN_DIR),
-        root,
-    ] + list(argv)
-    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", "--"] + child)
+    try:
+        if os.geteuid() == 0:
+            join_node(root)
+        _unshare(CLONE_NEWNS)
+        _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+        setup_node_view(root)
+    except OSError as e:
+        sys.stderr.write("pvesim: %s\n" % e.strerror)
+        return 2
+    env = dict(os.environ)
+    env["PATH"] = BIN_DIR + os.pathsep + env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    env["PVESIM_ROOT"] = root
+    return _run_in_node(argv, env)
+
+
+def _unshare(flags):
+    if _libc.unshare(flags) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "unshare(%#x): %s" % (flags, os.strerror(err)))
+
+
+def _exec_child(argv, env, watch, mask, sigchld):
+    """The forked command: in the node's PID namespace (set by join_node), so /proc gets a procfs
+    of that namespace; dies with `pvesim run` (watch: a pipe whose writer is `pvesim run`). The
+    signal mask and SIGCHLD's disposition are the caller's again."""
+    try:
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if select.select([watch], [], [], 0)[0]:
+            os._exit(128 + signal.SIGKILL)  # `pvesim run` died before the death signal was set
+        os.close(watch)
+        if os.getppid() == 0:  # the parent is outside: this is the node's PID namespace
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+        signal.signal(signal.SIGCHLD, sigchld)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.execvpe(argv[0], argv, env)
+    except OSError as e:
+        sys.stderr.write("pvesim: %s: %s\n" % (argv[0], e.strerror))
+        os._exit(127 if e.errno == errno.ENOENT else 126)
+    except BaseException:  # noqa: BLE001 - never return into the caller's code in the child
+        os._exit(126)
+
+
+def _run_in_node(argv, env):
+    watch_r, watch_w = os.pipe()
+    waited = set(FORWARDED_SIGNALS) | {signal.SIGCHLD}
+    # An ignored SIGCHLD (inherited from the caller) would reap the child unseen: wait for it.
+    sigchld = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        child = os.fork()
+    except OSError as e:  # ENOMEM: the node's PID namespace ended (its keeper was killed)
+        sys.stderr.write("pvesim: cannot start %s in the node: %s\n" % (argv[0], e.strerror))
+        return 2
+    if child == 0:
+        os.close(watch_w)
+        _exec_child(argv, env, watch_r, mask, sigchld)
+    os.close(watch_r)
+    while True:
+        info = signal.sigwaitinfo(waited)
+        if info.si_signo == signal.SIGCHLD:
+            done, status = os.waitpid(child, os.WNOHANG)
+            if done:
+                break
+        elif info.si_code != SI_KERNEL:  # a terminal's ^C reaches the command itself
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, info.si_signo)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig != signal.SIGKILL:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
+        os.kill(os.getpid(), sig)
+        return 128 + sig  # a signal whose default is not to terminate
+    return os.waitstatus_to_exitcode(status)
 
 
 # ---------------------------------------------------------------- node files over host files
@@ -174,15 +264,18 @@ def _write(path, text):
         f.write(text)
 
 
-# ---------------------------------------------------------------- the node's network namespace
+# ---------------------------------------------------------------- the node's network and PID namespaces
 #
 # Each node has a network namespace of its own: LXC's command sockets are abstract unix
 # sockets, which belong to a network namespace, so a CT "runs" (PVE's check, facts §9) only
-# on the node that started it, and two nodes can run the same VMID. The namespace is held by
-# a small keeper process (its pid and start time in NETNS_STATE); `pvesim run` joins it, or
-# starts a keeper when there is none. The keeper exits once nothing else has been in the
-# namespace for KEEPER_IDLE seconds (no `pvesim run`, no LXC monitor, i.e. no running CT)
-# or when the node directory is gone, and then removes the node's empty cgroup directories.
+# on the node that started it, and two nodes can run the same VMID. And a PID namespace of its
+# own: a process scan inside the node (ps, the health check's live tasks, `zfs destroy`'s busy
+# check) sees the node's processes only. Both are held by a small keeper process, the init of
+# the PID namespace (its host pid, start time and the namespace ids in NS_STATE); `pvesim run`
+# joins them, or starts a keeper when there is none. The keeper exits once nothing else has
+# been in the namespaces for KEEPER_IDLE seconds (no `pvesim run`, no LXC monitor, i.e. no
+# running CT) or when the node directory is gone (then it kills what still runs in the node),
+# and then removes the node's empty cgroup directories.
 
 
 def _proc_start_time(pid):
@@ -197,15 +290,23 @@ def _under(root, path):
     return os.path.join(root, path.lstrip("/"))
 
 
-def keeper_pid(root):
-    """The pid of the process holding the node's network namespace, or None."""
+def _ns_state(root):
     try:
-        with open(_under(root, NETNS_STATE), encoding="utf-8") as f:
+        with open(_under(root, NS_STATE), encoding="utf-8") as f:
             info = json.load(f)
-        pid, start = int(info["pid"]), int(info["start"])
+        int(info["pid"]), int(info["start"]), info["pidns"], info["host_pidns"]  # noqa: B018 - all there
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return pid if _proc_start_time(pid) == start else None
+    return info
+
+
+def keeper_pid(root):
+    """The host pid of the process holding the node's namespaces, or None."""
+    info = _ns_state(root)
+    if info is None:
+        return None
+    pid = int(info["pid"])
+    return pid if _proc_start_time(pid) == int(info["start"]) else None
 
 
 def proc_net_unix(root=""):
@@ -233,15 +334,22 @@ def _setns(path, nstype):
         os.close(fd)
 
 
-def join_node_netns(root):
-    """Enter the node's network namespace (starting its keeper if needed)."""
-    state_dir = _under(root, node.SIM_STATE)
-    with open(os.path.join(state_dir, "netns.lock"), "a+") as lock:
+def join_node(root):
+    """Enter the node's network namespace and make its PID namespace the one of the caller's
+    children (starting its keeper if needed). Inside the node already: nothing to do."""
+    with open(_under(root, NS_LOCK), "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        info = _ns_state(root)
+        mine = os.readlink("/proc/self/ns/pid")
+        if info is not None and mine == info["pidns"]:
+            return
+        if info is not None and mine != info["host_pidns"]:
+            raise OSError(0, "cannot enter the node at %s from inside another node" % root)
         pid = keeper_pid(root)
         if pid is None:
             pid = _start_keeper(root)
         _setns("/proc/%d/ns/net" % pid, CLONE_NEWNET)
+        _setns("/proc/%d/ns/pid" % pid, CLONE_NEWPID)
 
 
 def _start_keeper(root):
@@ -272,57 +380,115 @@ def _start_keeper(root):
     with os.fdopen(rfd, "rb") as f:
         answer = f.read().decode("utf-8", "replace")
     if not answer.isdigit():
-        raise OSError(0, "pvesim: cannot make the node's network namespace: %s" % (answer or "keeper died"))
+        raise OSError(0, "cannot make the node's namespaces: %s" % (answer or "keeper died"))
     return int(answer)
 
 
-def _others_in_netns(mine):
-    me = os.getpid()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            if os.readlink("/proc/%s/ns/net" % entry) == mine:
-                return True
-        except OSError:
-            continue
-    return False
-
-
 def keeper(root, wfd):
-    """The keeper process: a new network namespace, held until the node is idle."""
+    """New network and PID namespaces; the first process in them (pid 1 there) is the keeper.
+
+    This process reports the keeper's host pid (NS_STATE and the pipe wfd) and exits."""
     try:
-        if _libc.unshare(CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, "unshare(CLONE_NEWNET): %s" % os.strerror(err))
-        state = _under(root, NETNS_STATE)
-        _write(state + ".tmp", json.dumps({"pid": os.getpid(), "start": _proc_start_time(os.getpid())}))
-        os.replace(state + ".tmp", state)
-        os.write(wfd, str(os.getpid()).encode())
+        _unshare(CLONE_NEWNET | CLONE_NEWPID)
+        init = os.fork()
     except BaseException as e:  # noqa: BLE001 - reported to `pvesim run` through the pipe
         os.write(wfd, str(e).encode("utf-8", "replace"))
         os._exit(1)
-    os.close(wfd)
-    mine = os.readlink("/proc/self/ns/net")
-    state_dir = _under(root, node.SIM_STATE)
-    idle_since = time.monotonic()
+    if init == 0:
+        os.close(wfd)
+        _keeper_init(root)
+    try:
+        info = {
+            "pid": init,
+            "start": _proc_start_time(init),
+            "netns": os.readlink("/proc/%d/ns/net" % init),
+            "pidns": os.readlink("/proc/%d/ns/pid" % init),
+            "host_pidns": os.readlink("/proc/self/ns/pid"),
+        }
+        state = _under(root, NS_STATE)
+        _write(state + ".tmp", json.dumps(info))
+        os.replace(state + ".tmp", state)
+        os.write(wfd, str(init).encode())
+    except BaseException as e:  # noqa: BLE001 - reported to `pvesim run` through the pipe
+        with contextlib.suppress(OSError):
+            os.kill(init, signal.SIGKILL)
+        os.write(wfd, str(e).encode("utf-8", "replace"))
+        os._exit(1)
+    os._exit(0)
+
+
+def _others_in_node(me, netns, pidns):
+    """Whether any process but the keeper is in the node's network or PID namespace."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        for kind, mine in (("net", netns), ("pid", pidns)):
+            try:
+                if os.readlink("/proc/%s/ns/%s" % (entry, kind)) == mine:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def _reap():
+    """As the init of the node's PID namespace: collect every exited child (orphans come here)."""
     while True:
-        time.sleep(2)
+        try:
+            done, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not done:
+            return
+
+
+def _keeper_init(root):
+    """The keeper: pid 1 of the node's PID namespace (/proc here is still the host's)."""
+    me = int(os.readlink("/proc/self"))  # the host pid
+    netns, pidns = os.readlink("/proc/self/ns/net"), os.readlink("/proc/self/ns/pid")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the node's init ends only as _keeper_init decides
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    state_dir = _under(root, node.SIM_STATE)
+    idle_since = next_check = time.monotonic()
+    while True:
+        signal.sigtimedwait({signal.SIGCHLD}, 2)
+        _reap()
+        now = time.monotonic()
+        if now < next_check:
+            continue
+        next_check = now + 2
         if not os.path.isdir(state_dir):
             break
-        if _others_in_netns(mine):
-            idle_since = time.monotonic()
+        if _others_in_node(me, netns, pidns):
+            idle_since = now
             continue
-        if time.monotonic() - idle_since < KEEPER_IDLE:
+        if now - idle_since < KEEPER_IDLE:
             continue
-        with open(os.path.join(state_dir, "netns.lock"), "a+") as lock:
+        with open(_under(root, NS_LOCK), "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if _others_in_netns(mine):
-                idle_since = time.monotonic()
+            if _others_in_node(me, netns, pidns):
+                idle_since = now
                 continue
-            with contextlib.suppress(OSError):
-                os.unlink(_under(root, NETNS_STATE))
+            if keeper_pid(root) == me:
+                with contextlib.suppress(OSError):
+                    os.unlink(_under(root, NS_STATE))
         break
+    _end_node(root)
+
+
+def _end_node(root):
+    """Kill what still runs in the node (its directory is gone), then remove its cgroups."""
+    if os.getpid() == 1:  # only ever as the init of the node's own PID namespace
+        with contextlib.suppress(OSError):
+            os.kill(-1, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                done, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if not done:
+                time.sleep(0.05)
     with contextlib.suppress(Exception):
         from pvesim import runtime
 
@@ -386,12 +552,3 @@ def setup_node_view(root):
     if os.geteuid() == 0:  # `run` joined the node's network namespace
         _show_node_sysfs()
         _node_bridges(root)
-
-
-def enter(root, argv):
-    """Inside the new namespace: mount, set PATH, exec."""
-    setup_node_view(root)
-    env = dict(os.environ)
-    env["PATH"] = BIN_DIR + os.pathsep + env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-    env["PVESIM_ROOT"] = root
-    os.execvpe(argv[0], argv, env)

@@ -27,6 +27,9 @@ NODE_ID_FILE = os.path.join(SIM_STATE, "node-id")
 VMLIST_STATE = os.path.join(SIM_STATE, "vmlist.json")
 CLUSTER_LOCK = os.path.join(SIM_STATE, "pmxcfs.lock")
 
+# A node's own data directories (bind-mount sources such as /srv/www, ZFS mountpoints below them):
+# the node's, not the host's.
+DATA_DIRS = ("/srv", "/mnt")
 # Directories of DIR that `pvesim run` mounts over the real paths.
 MOUNTED_DIRS = (
     "/etc/pve",
@@ -39,10 +42,7 @@ MOUNTED_DIRS = (
     "/var/lib/pvesim",
     "/var/lib/nexcage",
     "/rpool",
-    # A node's own data directories (bind-mount sources such as /srv/www): the node's, not the host's.
-    "/srv",
-    "/mnt",
-)
+) + DATA_DIRS
 
 
 def node_name():

@@ -21,6 +21,7 @@ PVESIM_RUNTIME=lxc|sim|auto (default auto) overrides the choice.
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import grp
 import json
 import os
@@ -297,7 +298,7 @@ def _init_pid_from_cgroup(vmid):
 
 
 def pid(vmid):
-    """The CT's init pid as seen from the host, or None when stopped.
+    """The CT's init pid as the caller sees it (inside the node: in its PID namespace), or None when stopped.
 
     Read from the payload cgroup (a few file reads); `lxc-info -p` when that is ambiguous.
     """
@@ -392,23 +393,62 @@ def mount_plan(vmid, conf):
     return plan + mps
 
 
+class MountError(Exception):
+    """A mount target that PVE refuses (its text), raised in the start or hot-plug child."""
+
+
+def walk_nofollow(start, subdir, owner):
+    """PVE's walk_tree_nofollow (LXC.pm): open each component of subdir below the directory start
+    without following symlinks, creating missing ones (mode 0755, then owned by owner, the CT's
+    root (uid, gid) on the host), and return an O_PATH descriptor of the last. A symlink (or a
+    non-directory) on the way fails `symlink encountered at: <start>/<components so far>`, so a
+    mount target is always inside the CT's root, never where a symlink in the CT points."""
+    flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(start, flags)
+    where = start
+    try:
+        for component in [c for c in subdir.split("/") if c]:
+            where += "/" + component
+            try:
+                nxt = os.open(component, flags, dir_fd=fd)
+            except OSError as e:
+                if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise MountError("symlink encountered at: %s" % where) from None
+                if e.errno != errno.ENOENT:
+                    raise MountError("cannot open directory %s: %s" % (where, e.strerror)) from None
+                with contextlib.suppress(FileExistsError):  # another start made it meanwhile
+                    os.mkdir(component, 0o755, dir_fd=fd)
+                try:
+                    nxt = os.open(component, flags, dir_fd=fd)
+                except OSError as e2:
+                    raise MountError("failed to create path: %s: %s" % (where, e2.strerror)) from None
+                os.chown(component, owner[0], owner[1], dir_fd=fd, follow_symlinks=False)
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _ct_root_owner(unprivileged):
+    return (UNPRIV_BASE, UNPRIV_BASE) if unprivileged else (0, 0)
+
+
 def _mount_all(vmid, plan, unprivileged):
-    """In the start namespace: rootfs at /var/lib/lxc/<vmid>/rootfs, then the mpN below it."""
+    """In the start namespace: rootfs at /var/lib/lxc/<vmid>/rootfs, then the mpN below it. Each
+    target is walked inside the rootfs as PVE does (walk_nofollow), not through symlinks."""
     target_root = rootfs_mountpoint(vmid)
     os.makedirs(target_root, exist_ok=True)
     for src, target, readonly, kind in plan:
         if target == "/":
             namespace.bind(src, target_root, readonly=readonly)
             continue
-        dst = os.path.join(target_root, target.lstrip("/"))
         if kind == "device":
             raise OSError(95, "device mount points are not simulated: %s" % src)
-        if not os.path.isdir(dst):
-            os.makedirs(dst, exist_ok=True)
-            if unprivileged:
-                with contextlib.suppress(OSError):
-                    os.chown(dst, UNPRIV_BASE, UNPRIV_BASE)
-        namespace.bind(src, dst, readonly=readonly)
+        os.close(walk_nofollow(target_root, target, _ct_root_owner(unprivileged)))
+        # Nothing runs in the CT yet: the path just walked still leads to the same directory.
+        namespace.bind(src, os.path.join(target_root, target.lstrip("/")), readonly=readonly)
 
 
 # ---------------------------------------------------------------- the LXC config
@@ -967,6 +1007,7 @@ OPEN_TREE_CLONE = 1
 AT_RECURSIVE = 0x8000
 AT_EMPTY_PATH = 0x1000
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
 MOUNT_ATTR_RDONLY = 1
 
 
@@ -998,12 +1039,10 @@ def _hotplug_child(ct_pid, src, target, readonly, unprivileged):
     if _libc.setns(namespace_fd, CLONE_NEWNS) != 0:
         err = ctypes.get_errno()
         raise OSError(err, "setns: %s" % os.strerror(err))
-    # Now `/` is the CT's root: paths (and symlinks) resolve as inside the CT.
-    if not os.path.isdir(target):
-        os.makedirs(target, exist_ok=True)
-        if unprivileged:
-            os.chown(target, UNPRIV_BASE, UNPRIV_BASE)
-    _syscall(SYS_MOVE_MOUNT, tree, b"", -100, target.encode(), MOVE_MOUNT_F_EMPTY_PATH)
+    # Now `/` is the CT's root; the target is walked from there as PVE's mountpoint_insert_staged
+    # does (no symlinks), and the mount goes onto the directory the walk opened.
+    target_fd = walk_nofollow("/", target, _ct_root_owner(unprivileged))
+    _syscall(SYS_MOVE_MOUNT, tree, b"", target_fd, b"", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
 
 
 def _hotplug_mountpoint(vmid, conf, key, value):

@@ -1,8 +1,10 @@
 """A fake OpenZFS 2.x: pools and datasets kept in a JSON database.
 
 There is no ZFS in this kernel (env-notes §6), so `zfs`/`zpool` are simulated.
-Datasets are plain directories at their mountpoint (below the node's /rpool
-unless a custom mountpoint is set); the database holds what ZFS itself keeps:
+Datasets are plain directories at their mountpoint when it lies below the node's
+/rpool, /srv or /mnt (so they are where a real node has them), else in the node
+below /var/lib/pvesim/zfs-mnt (node_dir_of: the host is never touched); the
+database holds what ZFS itself keeps:
 types, properties (local values, inheritance, defaults), snapshots, pools.
 
 Space accounting: `referenced` of a mounted filesystem is 96K (an empty
@@ -42,6 +44,8 @@ import shutil
 import subprocess
 import time
 
+from pvesim import node
+
 DB_PATH = "/var/lib/pvesim/zfs.json"
 DATA_STASH = "/var/lib/pvesim/zfs-data"
 SNAP_STORE = "/var/lib/pvesim/zfs-snapshots"
@@ -52,9 +56,13 @@ MAPPED_MOUNTS = "/var/lib/pvesim/zfs-mnt"  # where every other mountpoint's file
 
 
 def node_dir_of(mountpoint):
-    """Where the files of a dataset mounted at mountpoint live in the node (see Db.mount_dir)."""
+    """Where the files of a dataset mounted at mountpoint live in the node (see Db.mount_dir): at
+    the mountpoint itself below /rpool and below the node's data directories (/srv/data, /mnt/tank;
+    so a bind mount of the mountpoint finds them), else mapped below MAPPED_MOUNTS."""
     path = os.path.normpath("/" + mountpoint.lstrip("/"))
     if path == NODE_POOL_DIR or path.startswith(NODE_POOL_DIR + "/"):
+        return path
+    if any(path.startswith(base + "/") for base in node.DATA_DIRS):
         return path
     return MAPPED_MOUNTS + ("" if path == "/" else path)
 
@@ -680,13 +688,13 @@ class Db:
         return self.mountpoint(name)[0] not in ("none", "legacy")
 
     def mount_dir(self, name):
-        """The real directory of a filesystem's mountpoint: below the node's /rpool as it is,
-        anywhere else mapped below /var/lib/pvesim/zfs-mnt (the node's); never a host path."""
+        """The real directory of a filesystem's mountpoint: below the node's /rpool, /srv and /mnt
+        as it is, anywhere else mapped below /var/lib/pvesim/zfs-mnt (the node's); never a host path."""
         path = self.real(node_dir_of(self.mountpoint(name)[0]))
         real = os.path.realpath(path)
+        bases = (NODE_POOL_DIR, MAPPED_MOUNTS) + node.DATA_DIRS
         if not any(
-            real == base or real.startswith(base + "/")
-            for base in (os.path.realpath(self.real(NODE_POOL_DIR)), os.path.realpath(self.real(MAPPED_MOUNTS)))
+            real == base or real.startswith(base + "/") for base in (os.path.realpath(self.real(b)) for b in bases)
         ):
             raise ZfsError(
                 "cannot mount '%s': mountpoint '%s' resolves outside the simulated node"

@@ -200,10 +200,10 @@ def test_hostile_simulator_commands_leave_the_host_untouched(node):
 
 
 def test_mapped_mountpoint_keeps_the_property_and_the_data(node):
-    assert node.run("zfs", "create", "-o", "mountpoint=/srv/data", "rpool/data/share").rc == 0
+    assert node.run("zfs", "create", "-o", "mountpoint=/tank/data", "rpool/data/share").rc == 0
     r = node.run("zfs", "get", "-H", "-o", "value", "mountpoint", "rpool/data/share")
-    assert r.out == "/srv/data\n"
-    mapped = node.path("/var/lib/pvesim/zfs-mnt/srv/data")
+    assert r.out == "/tank/data\n"
+    mapped = node.path("/var/lib/pvesim/zfs-mnt/tank/data")
     assert os.path.isdir(mapped)
     with open(os.path.join(mapped, "f"), "w", encoding="utf-8") as f:
         f.write("kept")
@@ -211,4 +211,27 @@ def test_mapped_mountpoint_keeps_the_property_and_the_data(node):
     with open(node.path("/rpool/share/f"), encoding="utf-8") as f:
         assert f.read() == "kept"
     assert not os.path.exists(mapped)
-    assert not os.path.exists("/srv/data")
+    assert not os.path.exists("/tank")
+
+
+def test_mountpoint_below_the_nodes_data_dirs_is_at_its_real_path(node):
+    """/srv and /mnt are the node's: a dataset mounted below them is where a real node has it, so
+    `ls`, a bind mount of the mountpoint and Ansible inside the node find its files there."""
+    host_srv = sorted(os.listdir("/srv")) if os.path.isdir("/srv") else None
+    assert node.run("zfs", "create", "-o", "mountpoint=/srv/data", "rpool/data/share").rc == 0
+    assert node.run("sh", "-c", "echo kept > /srv/data/f").rc == 0
+    with open(node.path("/srv/data/f"), encoding="utf-8") as f:
+        assert f.read() == "kept\n"
+    assert not os.path.exists(node.path("/var/lib/pvesim/zfs-mnt/srv/data"))
+    r = node.run("zfs", "get", "-H", "-o", "value", "mountpoint,mounted", "rpool/data/share")
+    assert r.out == "/srv/data\nyes\n"
+    # moved with the property, as ZFS moves a mount
+    assert node.run("zfs", "set", "mountpoint=/mnt/tank/share", "rpool/data/share").rc == 0
+    assert node.run("cat", "/mnt/tank/share/f").out == "kept\n"
+    assert node.run("test", "-e", "/srv/data").rc != 0
+    assert (sorted(os.listdir("/srv")) if os.path.isdir("/srv") else None) == host_srv  # the host's /srv untouched
+    # a symlink out of the node below /srv is refused as any other escape
+    os.symlink("/etc", node.path("/srv/out"))
+    r = node.run("zfs", "create", "-o", "mountpoint=/srv/out/evil", "rpool/data/evil")
+    assert "resolves outside the simulated node" in r.err
+    assert not os.path.exists("/etc/evil")

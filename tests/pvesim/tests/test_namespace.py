@@ -4,10 +4,13 @@ in /sys/class/net, without changing the host."""
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
-from test_runtime_support import PVESIM_DIR, Node
+from test_runtime_support import PVESIM, PVESIM_DIR, Node
 
 from pvesim import namespace
 
@@ -151,3 +154,89 @@ def test_not_a_node_is_refused(tmp_path):
     r = Node(str(tmp_path)).run("true")
     assert r.rc == 2
     assert "is not a simulated node" in r.err
+
+
+# ---------------------------------------------------------------- the node's own PID namespace
+
+# Prints its pid, then sleeps; argv[2] is a marker to find it by.
+SLEEPER = "import os, sys, time; print(os.getpid(), flush=True); time.sleep(float(sys.argv[1]))"
+SCAN = """
+import os, sys
+for p in os.listdir('/proc'):
+    if not p.isdigit() or int(p) == os.getpid():
+        continue
+    try:
+        with open('/proc/%s/cmdline' % p, 'rb') as f:
+            argv = f.read().split(b'\\0')
+    except (OSError, ValueError):
+        continue
+    if sys.argv[1].encode() in argv:
+        print(p)
+"""
+
+
+def _sleeper(node, marker, seconds=60):
+    """A process with marker in its command line: in the node, or on the host (node None)."""
+    argv = [sys.executable, "-c", SLEEPER, str(seconds), marker]
+    if node is not None:
+        argv = [PVESIM, "run", "--root", node.root, "--"] + argv
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+
+
+def _scan(node, marker):
+    """The pids with marker in their command line, as a /proc scan inside the node finds them."""
+    r = node.run(sys.executable, "-c", SCAN, marker)
+    assert r.rc == 0, r.err
+    return sorted(int(p) for p in r.out.split())
+
+
+def test_a_process_scan_inside_sees_the_nodes_own_processes_only(node, tmp_path):
+    other = Node.init(tmp_path / "other")
+    marker = "pvesim-pidns-%d" % os.getpid()
+    procs = [_sleeper(None, marker), _sleeper(node, marker), _sleeper(other, marker)]
+    try:
+        _host_pid, node_pid, other_pid = (int(p.stdout.readline()) for p in procs)
+        assert _scan(node, marker) == [node_pid]
+        assert _scan(other, marker) == [other_pid]
+        # the node's init is its keeper, the process the state file names by its host pid
+        pid1 = node.run("cat", "/proc/1/cmdline").out.split("\0")
+        assert "namespace.keeper" in pid1[3] and pid1[4] == node.root
+        with open("/proc/%d/cmdline" % namespace.keeper_pid(node.root), encoding="utf-8") as f:
+            assert f.read().split("\0")[:5] == pid1[:5]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def test_signals_reach_the_command_and_it_dies_with_pvesim_run(node):
+    marker = "pvesim-signals-%d" % os.getpid()
+    p = _sleeper(node, marker)
+    p.stdout.readline()
+    p.terminate()  # SIGTERM to `pvesim run` is passed on; it ends as its command did
+    assert p.wait(timeout=30) == -signal.SIGTERM
+    assert _scan(node, marker) == []
+    p = _sleeper(node, marker)
+    p.stdout.readline()
+    p.kill()  # `pvesim run` itself killed: the command is killed with it
+    p.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while _scan(node, marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _scan(node, marker) == []
+    assert node.run("sh", "-c", "exit 7").rc == 7
+    # a caller that ignores SIGCHLD (the command inherits that) still gets the exit status
+    ignoring = "import os, signal as s, sys; s.signal(s.SIGCHLD, s.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
+    argv = [sys.executable, "-c", ignoring, PVESIM, "run", "--root", node.root, "--", "sh", "-c", "exit 7"]
+    assert subprocess.run(argv, timeout=60, check=False).returncode == 7
+    r = node.run("no-such-command-here")
+    assert (r.rc, r.err) == (127, "pvesim: no-such-command-here: No such file or directory\n")
+
+
+def test_a_removed_node_ends_what_still_runs_in_it(tmp_path):
+    gone = Node.init(tmp_path / "gone")
+    p = _sleeper(gone, "pvesim-gone-%d" % os.getpid(), seconds=120)
+    p.stdout.readline()
+    shutil.rmtree(gone.root)
+    # the keeper notices within seconds, kills the node's processes and ends the namespaces
+    assert p.wait(timeout=60) == -signal.SIGKILL

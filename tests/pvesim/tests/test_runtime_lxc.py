@@ -341,8 +341,8 @@ def test_pid_is_the_init_that_lxc_info_reports(node, guests):
     pid = node.rt("pid", str(vmid)).value["result"]
     inside = node.run("lxc-info", "-n", vmid, "-p", "-H")  # the node's lxcpath is /var/lib/lxc
     assert inside.out.strip() == str(pid)
-    with open("/proc/%d/comm" % pid, encoding="utf-8") as f:
-        assert f.read() == "init\n"  # busybox init (argv[0] rewritten to "init")
+    # the pid is the node's (its own PID namespace): /proc inside the node names the CT's init
+    assert node.run("cat", "/proc/%d/comm" % pid).out == "init\n"  # busybox init (argv[0] rewritten)
 
 
 def test_killing_pct_exec_kills_the_command_in_the_ct(node, guests):
@@ -389,3 +389,45 @@ def test_new_bind_mount_is_hot_plugged_into_a_running_ct_and_delete_waits_for_re
     assert node.pct("exec", vmid, "--", "cat", "/ro/deep/in.txt").out == "from the host\n"
     # nothing of the hot-plug is left in the host's mount table
     assert host_mounts_mentioning(share) == []
+
+
+def _rootfs_of(node, vmid):
+    return node.path("/rpool/data/subvol-%s-disk-0" % vmid)
+
+
+def test_mount_targets_are_walked_inside_the_ct_never_through_a_symlink(node, guests, tmp_path):
+    """PVE's walk_tree_nofollow: a symlink in a mount target's path (here one pointing at the host's
+    /etc, as a CT's own /etc looks from the host) fails the start; nothing is made outside the rootfs."""
+    share = _hostdir(tmp_path)
+    vmid = _create(node, guests, "--mp0", "%s,mp=/link/sub" % share)
+    os.symlink("/etc", os.path.join(_rootfs_of(node, vmid), "link"))
+    r = node.pct("start", vmid)
+    assert r.rc == 255 and r.err == "startup for container '%s' failed\n" % vmid
+    assert "symlink encountered at: /var/lib/lxc/%s/rootfs/link\n" % vmid in r.out
+    assert not os.path.exists("/etc/sub")
+    assert not node.running(vmid)
+    assert node.leftover_cgroups(vmid) == []
+    # a path the CT does not have yet is made inside its root, every new directory owned by its root
+    os.unlink(os.path.join(_rootfs_of(node, vmid), "link"))
+    assert node.pct("set", vmid, "--mp0", "%s,mp=/new/deep/data" % share).rc == 0
+    r = node.pct("start", vmid)
+    assert (r.rc, r.err) == (0, ""), r.out
+    r = node.pct("exec", vmid, "--", "sh", "-c", "cat /new/deep/data/in.txt; stat -c '%u %a' /new /new/deep")
+    assert r.out == "from the host\n0 755\n0 755\n"
+    assert os.stat(os.path.join(_rootfs_of(node, vmid), "new")).st_uid == 100000
+
+
+def test_hot_plug_target_is_walked_inside_the_ct_never_through_a_symlink(node, guests, tmp_path):
+    share = _hostdir(tmp_path)
+    vmid = _started(node, guests)
+    assert node.pct("exec", vmid, "--", "ln", "-s", "/etc", "/hot").rc == 0
+    r = node.pct("set", vmid, "--mp0", "%s,mp=/hot/sub" % share)
+    assert r.rc != 0
+    assert "unable to hotplug mp0: symlink encountered at: //hot" in r.err
+    assert node.pct("exec", vmid, "--", "test", "-e", "/etc/sub").rc == 1
+    assert not os.path.exists("/etc/sub")
+    assert node.pct("set", vmid, "--revert", "mp0").rc == 0  # it stayed pending
+    r = node.pct("set", vmid, "--mp1", "%s,mp=/plugged/deep" % share)
+    assert (r.rc, r.err) == (0, ""), r
+    r = node.pct("exec", vmid, "--", "sh", "-c", "cat /plugged/deep/in.txt; stat -c '%u' /plugged")
+    assert r.out == "from the host\n0\n"
