@@ -487,6 +487,8 @@ options:
     description:
       - With O(state=absent), destroy a running container (C(pct destroy --force 1)); with O(state=template), stop
         a running container first.
+      - With O(state=stopped) or O(state=restarted), community.proxmox's forced stop - the same as
+        O(stop_mode=stop) (C(pct stop), no clean shutdown first); it wins over O(stop_mode).
       - Unlike community.proxmox, O(force) with O(state=present) does not recreate an existing container; use
         O(recreate) (which acts only when a create-only setting differs).
     type: bool

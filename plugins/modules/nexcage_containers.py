@@ -604,6 +604,9 @@ options:
         description:
         - With O(containers[].state=absent), destroy a running container (C(pct destroy --force
           1)); with O(containers[].state=template), stop a running container first.
+        - With O(containers[].state=stopped) or O(containers[].state=restarted), community.proxmox's
+          forced stop - the same as O(containers[].stop_mode=stop) (C(pct stop), no clean shutdown
+          first); it wins over O(containers[].stop_mode).
         - Unlike community.proxmox, O(containers[].force) with O(containers[].state=present) does
           not recreate an existing container; use O(containers[].recreate) (which acts only when
           a create-only setting differs).

@@ -8,8 +8,9 @@
 playbooks use (``netif: {net0: "name=eth0,bridge=vmbr0,ip=dhcp"}``, ``mounts: {mp0: "..."}``,
 ``features: ["nesting=1"]``, ``startup: ["order=1"]``, ``disk: "local-lvm:8"``, ``disk_volume``,
 ``mount_volumes``) parsed with _pveconfig's parsers into the typed options, and the typed forms
-checked against their suboption specs (types converted as AnsibleModule converts them). Pure: it
-reads nothing from the node. Raises ValidationError naming the option (or its JSON path).
+checked against their suboption specs (types converted as AnsibleModule converts them); ``force``
+with ``state: stopped`` or ``restarted`` (community.proxmox's forced stop) becomes ``stop_mode: stop``.
+Pure: it reads nothing from the node. Raises ValidationError naming the option (or its JSON path).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import V
 
 API_OPTIONS = ("api_host", "api_port", "api_user", "api_password", "api_token_id", "api_token_secret", "node")
 API_OPTIONS += ("validate_certs",)
+# states in which community.proxmox's force means a forced stop (our stop_mode: stop)
+FORCED_STOP_STATES = ("stopped", "restarted")
 # property-string field -> typed field of a mounts entry (the rest keep their name)
 MOUNT_FIELDS = {"mp": "mountpoint", "ro": "read_only"}
 NETIF_EXAMPLE = "netif: [{name: eth0, bridge: vmbr0, ip: dhcp}], or {net0: 'name=eth0,bridge=vmbr0,ip=dhcp'}"
@@ -72,6 +75,8 @@ def typed_params(params):
             out[key] = _pveconfig.split_list(" ".join(str(item) for item in out[key]))
     if out.get("ostype") == "auto":
         out["ostype"] = None  # community.proxmox's 'auto': let pct detect it
+    if out.get("force") and out.get("state") in FORCED_STOP_STATES:
+        out["stop_mode"] = "stop"  # community.proxmox's force stops the instance at once (pct stop)
     if out.get("update") is not None:
         notes.append("update: nexcage always converges an existing container; the option has no effect")
     for key in ("disk", "disk_volume", "mount_volumes", "update"):

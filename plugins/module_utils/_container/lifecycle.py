@@ -522,7 +522,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
         if self.params.get("backend", "proxmox_lxc") != "proxmox_lxc":
             from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.runtime import RuntimeBackend
 
-            result = RuntimeBackend(self.params, self.runner, diff=self.module._diff).execute()
+            result = RuntimeBackend(self.params, self.runner, diff=self.module._diff, warn=self.module.warn).execute()
             self.changed, self.steps = result["changed"], result["steps"]
             return result
         if state != "absent" and readers.is_bundle_dir(self.params.get("image")):

@@ -50,7 +50,8 @@ def volume_exists(node, volid):
         return None
     if cfg.get("type") == "zfspool" and cfg.get("pool") and node.which("zfs"):
         children = node.zfs_children(cfg["pool"])
-        return None if children is None else "%s/%s" % (cfg["pool"], name) in children
+        # a linked clone's volume is <base>/<name>; its dataset is <pool>/<name>
+        return None if children is None else "%s/%s" % (cfg["pool"], name.rsplit("/", 1)[-1]) in children
     if cfg.get("type") == "dir" and isinstance(cfg.get("path"), str):
         owner = VOLUME_NAME.match(name.split("/")[-1])
         if owner and "/" in name:

@@ -55,6 +55,10 @@ def config_digest(bundle):
         return "sha256:" + hashlib.sha256(handle.read()).hexdigest()
 
 
+def _has_config(bundle):
+    return bool(bundle) and os.path.isfile(os.path.join(bundle, "config.json"))
+
+
 def run_detached(runner, argv, log_path, timeout=None):
     """Run a mutating argv whose child keeps its stdio: output goes to log_path (see Runner.run)."""
     return runner.run(argv, mutating=True, timeout=timeout, check=False, log_path=log_path)
@@ -146,7 +150,12 @@ def sync_state(runtime, cid, bundle, st):
         return
     annotations = dict(st.get("annotations") or {})
     annotations[BACKEND_ANNOTATION] = runtime.runtime
-    annotations[CONFIG_ANNOTATION] = config_digest(bundle)
+    if _has_config(bundle):
+        annotations[CONFIG_ANNOTATION] = config_digest(bundle)
+    else:  # stopped by name: the bundle the runtime names may be gone; the recorded digest stays
+        recorded = ((ocistate.read_state(cid) or {}).get("annotations") or {}).get(CONFIG_ANNOTATION)
+        if recorded:
+            annotations[CONFIG_ANNOTATION] = recorded
     status = _oci_status(st.get("status"))
     pid = st.get("pid") if status in ("created", "running") and st.get("pid") else None
     want = ocistate.build_state(cid, status, pid, os.path.abspath(bundle), annotations)
@@ -167,6 +176,8 @@ class _Transition:
         self.status = self.current.get("status") if self.current else None
 
     def recreate_needed(self):
+        if self.current is not None and not _has_config(self.bundle):
+            return True  # check mode: a bundle an earlier task of the play builds is a new config.json
         recorded = (ocistate.read_state(self.cid) or {}).get("annotations", {}).get(CONFIG_ANNOTATION)
         return self.current is not None and recorded is not None and recorded != config_digest(self.bundle)
 
@@ -211,6 +222,12 @@ class _Transition:
 
     def stopped(self):
         status = self.status
+        if self.current is None and self.bundle is None:
+            raise NexcageError(
+                NOT_FOUND,
+                "OCI container '%s' does not exist: nothing to stop" % self.cid,
+                hint="Set image to its bundle directory to create it stopped.",
+            )
         if self.current is None:
             self.create(False)
             status = "created"
@@ -240,10 +257,13 @@ def converge(runner, container_id, bundle, state="started", runtime="runc", wrap
     engine = OciRuntime(runner, runtime, wrapper, root)
     cid = str(container_id)
     bundle = os.path.abspath(bundle) if bundle else bundle
-    if state != "absent" and not (bundle and os.path.isfile(os.path.join(bundle, "config.json"))):
+    # Stopping an existing container needs no bundle (the teardown role gives none).
+    needs_bundle = state not in ("absent", "stopped") or bundle is not None
+    if needs_bundle and not _has_config(bundle) and not (bundle and runner.check_mode):
         raise NexcageError(NOT_FOUND, "The bundle %s has no config.json" % bundle)
     transition = _Transition(engine, cid, bundle, stop_timeout)
     getattr(transition, state)()
+    bundle = bundle or (transition.current or {}).get("bundle")
     final = None if runner.check_mode else engine.state(cid)
     if state == "absent" and not runner.check_mode:
         ocistate.remove_state(cid)
@@ -266,10 +286,11 @@ class RuntimeBackend:
     returns the module result (the same keys as the proxmox_lxc backend's).
     """
 
-    def __init__(self, params, runner, diff=False):
+    def __init__(self, params, runner, diff=False, warn=None):
         self.params = params
         self.runner = runner
         self.diff = diff
+        self.warn = warn or (lambda message: None)
         self.runtime = params["backend"]
 
     def container_id(self):
@@ -284,6 +305,14 @@ class RuntimeBackend:
 
     def check_image(self, state):
         image = self.params.get("image")
+        if state == "stopped" and image is None:
+            return None  # stops the container if it exists; without a bundle it cannot be created
+        if state != "absent" and not readers.is_bundle_dir(image) and self.bundle_planned(image):
+            self.warn(
+                "image: no such bundle directory (%s has no config.json); check mode assumes a nexcage_bundle "
+                "task of this play builds it (a real run without it fails)" % image
+            )
+            return image
         if state != "absent" and not readers.is_bundle_dir(image):
             raise NexcageError(
                 INVALID_ARGUMENT,
@@ -304,6 +333,15 @@ class RuntimeBackend:
                     hint="Remove the hooks from config.json, or set allow_hooks: true if the host is to run them.",
                 )
         return image
+
+    def bundle_planned(self, image):
+        """Check mode, and image a bundle directory still to be made: the nexcage_bundle task of the same
+        play that would build it only plans (as for the proxmox_lxc backend)."""
+        return (
+            self.runner.check_mode
+            and os.path.isabs(image or "")
+            and not os.path.lexists(os.path.join(image, "config.json"))
+        )
 
     def execute(self):
         state = self.params["state"]

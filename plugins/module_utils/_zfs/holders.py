@@ -101,7 +101,8 @@ def find_holders(name, mountpoints, storages, guest_configs):
             if not cfg:
                 continue
             if cfg.get("type") == "zfspool" and cfg.get("pool"):
-                dataset = "%s/%s" % (cfg["pool"].rstrip("/"), volname)
+                # a linked clone's volume is <base>/<name>; its dataset is <pool>/<name>
+                dataset = "%s/%s" % (cfg["pool"].rstrip("/"), volname.rsplit("/", 1)[-1])
                 if is_inside(dataset, name):
                     holders.append("%s %s %s (%s = %s)" % (label, vmid, where, volume, dataset))
             elif (

@@ -7,6 +7,16 @@ size is remembered in /var/lib/pvesim/volsizes.json, not enforced) and
 `zfspool` (volumes are datasets `<pool>/subvol-<vmid>-disk-<n>` of the fake
 ZFS in zfsdb, with refquota = size). Other types parse but cannot allocate.
 
+Templates and linked clones (pve-storage `create_base`, `clone_image`, `volume_has_feature`):
+`pct template` makes each volume a base volume. On `zfspool` the dataset is renamed `subvol-` ->
+`basevol-` (`vm-` -> `base-`) and snapshot `@__base__` taken; a linked clone is `zfs clone
+<pool>/<base>@__base__ <pool>/subvol-<newid>-disk-<n> -o refquota=<the base's>`, volume ID
+`<storage>:<base>/subvol-<newid>-disk-<n>`, and a base volume with linked clones cannot be freed.
+On `dir` only `vm-` names become `base-` (a `.subvol` directory keeps its name: Plugin.pm's
+create_base), and a container volume has no linked clone there: the plugin clones only into qcow2,
+which a container cannot use. PVE also makes a dir base volume read-only (chmod 0444, chattr +i);
+the simulator does not.
+
 Every function takes an optional `root`, the prefix of all real paths (""
 inside `pvesim run`, the node directory from outside).
 """
@@ -303,6 +313,20 @@ def _existing_names(storage_id, scfg, vmid, root):
         return set()
 
 
+def _free_diskname(existing, vmid, fmt):
+    """pve-storage get_next_vm_diskname: the first disk number no (vm|base|subvol|basevol)-<vmid>-disk-<n>
+    volume uses (a base volume keeps its number taken)."""
+    taken = set()
+    for name in existing:
+        m = re.match(r"(?:vm|base|subvol|basevol)-%s-disk-(\d+)(?:\.|$)" % vmid, name)
+        if m:
+            taken.add(int(m.group(1)))
+    n = 0
+    while n in taken:
+        n += 1
+    return "%s-%s-disk-%d" % ("subvol" if fmt == "subvol" else "vm", vmid, n)
+
+
 def alloc_ct_volume(storage_id, vmid, size_gib, root=""):
     """Allocate a container volume; returns its volid (e.g. `local-zfs:subvol-100-disk-0`).
 
@@ -311,21 +335,7 @@ def alloc_ct_volume(storage_id, vmid, size_gib, root=""):
     scfg = get_storage(storage_id, root)
     size = int(float(size_gib) * (1 << 30))
     with _storage_lock(root):
-        existing = _existing_names(storage_id, scfg, vmid, root)
-        n = 0
-        while True:
-            base = "subvol-%s-disk-%d" % (vmid, n)
-            if (
-                not any(e == base or e.startswith(base + ".") for e in existing)
-                and "vm-%s-disk-%d"
-                % (
-                    vmid,
-                    n,
-                )
-                not in existing
-            ):
-                break
-            n += 1
+        base = _free_diskname(_existing_names(storage_id, scfg, vmid, root), vmid, "subvol")
         if scfg["type"] == "zfspool":
             props = {"acltype": "posixacl", "xattr": "sa"}
             if size:
@@ -348,7 +358,90 @@ def alloc_ct_volume(storage_id, vmid, size_gib, root=""):
 
 
 def _zfs_dataset(scfg, name):
-    return "%s/%s" % (scfg["pool"], name)
+    """The dataset of a zfspool volume: its name without the base part of a linked clone's volname."""
+    return "%s/%s" % (scfg["pool"], parse_volname(scfg, name)[1])
+
+
+def _is_base(scfg, volname):
+    """A base volume (after `pct template`): pve-storage's isBase."""
+    if scfg["type"] == "zfspool":
+        return re.match(r"(base|basevol)-", parse_volname(scfg, volname)[1]) is not None
+    return re.fullmatch(r"\d+/base-\S+", volname) is not None
+
+
+def has_feature(volid, feature, root=""):
+    """pve-storage volume_has_feature for 'template' and 'clone' (a linked clone of a container volume:
+    valid target formats raw and subvol). A path (bind mount) has none."""
+    try:
+        storage_id, volname = parse_volume_id(volid)
+    except cli.PveError:
+        return False
+    scfg = get_storage(storage_id, root)
+    vtype, _name, _vmid, fmt = parse_volname(scfg, volname)
+    if vtype not in ("images", "rootdir"):
+        return False
+    base = _is_base(scfg, volname)
+    if scfg["type"] == "zfspool":
+        return {"template": not base, "clone": base}.get(feature, False)
+    if feature == "template":
+        return not base and fmt in ("qcow2", "raw", "vmdk", "subvol")
+    return False  # dir: clone_image makes qcow2 only, not a valid target for a container
+
+
+def create_base(volid, root=""):
+    """pve-storage vdisk_create_base: the volume becomes a base volume; returns its new volid."""
+    storage_id, volname = parse_volume_id(volid)
+    scfg = get_storage(storage_id, root)
+    if _is_base(scfg, volname):
+        raise cli.PveError("create_base not possible with base image")
+    if scfg["type"] == "zfspool":
+        name = parse_volname(scfg, volname)[1]
+        new = re.sub(r"^subvol-", "basevol-", name) if name.startswith("subvol-") else re.sub(r"^vm-", "base-", name)
+        try:
+            zfsdb.rename(_zfs_dataset(scfg, volname), "%s/%s" % (scfg["pool"], new), root=root)
+            zfsdb.snapshot(["%s/%s@__base__" % (scfg["pool"], new)], root=root)
+        except zfsdb.ZfsError as e:
+            raise cli.PveError("zfs error: %s" % e.message) from None
+        return "%s:%s" % (storage_id, new)
+    owner, name = volname.split("/", 1)
+    new = re.sub(r"^vm-", "base-", name)
+    if new != name:
+        vtype, _n, vmid, _fmt = parse_volname(scfg, volname)
+        path = _real(root, _dir_path(scfg, vtype, name, vmid))
+        target = _real(root, _dir_path(scfg, vtype, new, vmid))
+        if os.path.isfile(target):
+            raise cli.PveError("file '%s' already exists" % target)
+        os.rename(path, target)
+    return "%s:%s/%s" % (storage_id, owner, new)
+
+
+def clone_volume(volid, newid, root=""):
+    """pve-storage vdisk_clone of a base volume (linked clone) for newid; returns the new volid."""
+    storage_id, volname = parse_volume_id(volid)
+    scfg = get_storage(storage_id, root)
+    if not _is_base(scfg, volname):
+        raise cli.PveError("clone_image only works on base images")
+    if scfg["type"] != "zfspool":
+        raise cli.PveError("this storage type does not support clone_image on subvolumes")
+    base = parse_volname(scfg, volname)[1]
+    fmt = parse_volname(scfg, volname)[3]
+    with _storage_lock(root):
+        name = _free_diskname(_existing_names(storage_id, scfg, newid, root), newid, fmt)
+        refquota = zfsdb.get_value("%s/%s" % (scfg["pool"], base), "refquota", root=root) or "0"
+        props = {"refquota": refquota if refquota != "0" else "none"} if fmt == "subvol" else {}
+        try:
+            zfsdb.clone("%s/%s@__base__" % (scfg["pool"], base), "%s/%s" % (scfg["pool"], name), props, root=root)
+        except zfsdb.ZfsError as e:
+            raise cli.PveError("zfs error: %s" % e.message) from None
+    return "%s:%s/%s" % (storage_id, base, name)
+
+
+def _linked_clones(storage_id, scfg, volname, root):
+    """The volumes cloned from a base volume (pve-storage volume_is_base_and_used)."""
+    if scfg["type"] != "zfspool" or not _is_base(scfg, volname):
+        return []
+    prefix = "%s:%s/" % (storage_id, parse_volname(scfg, volname)[1])
+    return [v["volid"] for v in list_content(storage_id, root) if v["volid"].startswith(prefix)]
 
 
 def volume_path(volid, root=""):
@@ -369,6 +462,8 @@ def free_volume(volid, root=""):
     storage_id, volname = parse_volume_id(volid)
     scfg = get_storage(storage_id, root)
     vtype, name, vmid, _fmt = parse_volname(scfg, volname)
+    if _linked_clones(storage_id, scfg, volname, root):
+        raise cli.PveError("base volume '%s' is still in use by linked clones" % volname)
     with _storage_lock(root):
         if scfg["type"] == "zfspool":
             try:
@@ -465,6 +560,9 @@ def list_content(storage_id, root="", content=None, vmid=None):
             if not ds.startswith(pool + "/") or "@" in ds or "/" in ds[len(pool) + 1 :]:
                 continue
             volname = ds[len(pool) + 1 :]
+            origin = zfsdb.get_value(ds, "origin", root=root) or ""
+            if origin.startswith(pool + "/") and origin.endswith("@__base__"):
+                volname = "%s/%s" % (origin[len(pool) + 1 : -len("@__base__")], volname)
             try:
                 vtype, _name, owner, fmt = parse_volname(scfg, volname)
             except cli.PveError:

@@ -489,6 +489,11 @@ class Db:
             out.extend(self.descendants(child))
         return out
 
+    def clones_of(self, names):
+        """The filesystems cloned from a snapshot of (or below) any of names, sorted."""
+        snaps = {n for n in names if "@" in n}
+        return sorted(c for c, ds in self.datasets.items() if ds.get("origin") in snaps)
+
     def open_error(self, name):
         return ZfsError("cannot open '%s': dataset does not exist" % name)
 
@@ -550,8 +555,10 @@ class Db:
             if inh:
                 return inh[0], "inherited from %s" % inh[1]
             return "-", "-"
-        if prop in ("origin", "volsize", "volblocksize"):
-            return None, None  # no clones, no volumes in this fake ZFS
+        if prop == "origin":
+            return (ds["origin"], "-") if ds.get("origin") else (None, None)
+        if prop in ("volsize", "volblocksize"):
+            return None, None  # no volumes in this fake ZFS
         if prop in READONLY_SNAPSHOT_EXTRA:
             return (READONLY_SNAPSHOT_EXTRA[prop], "-") if is_snap else (None, None)
         if prop not in NATIVE:
@@ -1130,6 +1137,62 @@ def rollback(name, recursive=False, root=""):
         d.dirty = True
 
 
+def rename(name, new, root=""):
+    """zfs rename fs new: the filesystem, its children and snapshots get the new name; its files move
+    with its mountpoint when that follows the name (the existing mount handling moves them)."""
+    with db(root) as d:
+        for candidate in (name, new):
+            err = check_name(candidate, "rename to" if candidate == new else "open")
+            if err:
+                raise ZfsError(err)
+        ds = d.require(name)
+        if "@" in name or "@" in new or ds["type"] != "filesystem" or "/" not in name:
+            raise ZfsError("cannot rename '%s': pvesim renames filesystems only" % name)
+        if d.pool_of(new) != d.pool_of(name):
+            raise ZfsError("cannot rename to '%s': datasets must be within same pool" % new)
+        if new in d.datasets:
+            raise ZfsError("cannot rename to '%s': dataset already exists" % new)
+        if d.parent_of(new) not in d.datasets:
+            raise ZfsError("cannot rename to '%s': parent does not exist" % new)
+        if new.startswith(name + "/"):
+            raise ZfsError(
+                "cannot rename to '%s': New dataset name cannot be a descendant of current dataset name" % new
+            )
+        moved = [name] + d.descendants(name)
+        renamed = {old: new + old[len(name) :] for old in moved}
+        before = d.mount_paths([n for n in moved if d.datasets[n]["type"] == "filesystem"])
+        for old in moved:
+            d.datasets[renamed[old]] = d.datasets.pop(old)
+        for other in d.datasets.values():
+            if other.get("origin") in renamed:
+                other["origin"] = renamed[other["origin"]]
+        d.dirty = True
+        d.apply_mounts({renamed[old]: path for old, path in before.items()})
+
+
+def clone(snapshot, name, props=None, root=""):
+    """zfs clone [-o k=v]... fs@snap name: a filesystem with the snapshot's files (a copy: this fake ZFS
+    has no copy-on-write) and the snapshot as its origin."""
+    with db(root) as d:
+        err = check_name(name)
+        if err:
+            raise ZfsError(err)
+        if "@" not in snapshot:
+            raise ZfsError("cannot open '%s': operation only applies to snapshots" % snapshot)
+        if snapshot not in d.datasets:
+            raise ZfsError("cannot open '%s': dataset does not exist" % snapshot)
+        if d.pool_of(name) != d.pool_of(snapshot):
+            raise ZfsError("cannot create '%s': source and target pools differ" % name)
+        if name in d.datasets:
+            raise ZfsError("cannot create '%s': dataset already exists" % name)
+        if d.parent_of(name) not in d.datasets:
+            raise ZfsError("cannot create '%s': parent does not exist" % name)
+        stored = {k: validate_value(name, k, v, "create") for k, v in (props or {}).items()}
+        _add_fs(d, name, stored)
+        d.datasets[name]["origin"] = snapshot
+        _copy_data(d, d.snap_path(snapshot), d.data_path(name), None)
+
+
 def _nested_paths(d, fs, base):
     """Directories below `base` where other datasets are mounted."""
     return {p for p in d.other_mountpoints(fs) if p.startswith(base.rstrip("/") + "/")}
@@ -1158,6 +1221,12 @@ def destroy(name, recursive=False, dry_run=False, verbose=False, root=""):
             snaps = ["%s@%s" % (t, snap) for t in targets if "%s@%s" % (t, snap) in d.datasets]
             if not snaps:
                 raise ZfsError("could not find any snapshots to destroy; check snapshot names.")
+            clones = d.clones_of(snaps)
+            if clones:
+                raise ZfsError(
+                    "cannot destroy '%s': snapshot has dependent clones\nuse '-R' to destroy the following "
+                    "datasets:\n%s" % (snaps[0], "\n".join(clones))
+                )
             out = ""
             if verbose:
                 out += "".join(("would destroy %s\n" if dry_run else "will destroy %s\n") % s for s in snaps)
@@ -1179,6 +1248,12 @@ def destroy(name, recursive=False, dry_run=False, verbose=False, root=""):
             raise ZfsError(
                 "cannot destroy '%s': %s has children\nuse '-r' to destroy the following datasets:\n%s"
                 % (name, ds["type"], "\n".join(deps))
+            )
+        clones = d.clones_of(deps)
+        if clones:
+            raise ZfsError(
+                "cannot destroy '%s': %s has dependent clones\nuse '-R' to destroy the following datasets:\n%s"
+                % (name, ds["type"], "\n".join(clones))
             )
         # Children first (deepest first), then the dataset itself.
         order = sorted(deps, key=lambda n: (-n.count("/"), "@" not in n)) + [name]

@@ -1630,21 +1630,39 @@ def _copy_volume(source, target):
         shutil.copyfile(source, target)
 
 
-def _clone_volumes(newid, src, full, storage, st):
-    """rootfs/mpN of the source as new volumes of newid: {key: printed value} (PVE clone_vm, simplified:
-    a linked clone copies too, since the simulated storages have no copy-on-write)."""
-    out, allocated = {}, []
-    for key in ["rootfs"] + sorted(k for k in src if re.fullmatch(r"mp\d+", k)):
+def _clone_mountpoints(src, full, st):
+    """The volumes to clone, {key: parsed mount point}, checked as PVE clone_vm does before its task
+    (keys in sorted order): no bind or device mount point, and a linked clone needs the storage's
+    clone feature (a base volume on a ZFS pool; never on a dir storage)."""
+    out = {}
+    for key in sorted(k for k in src if k == "rootfs" or re.fullmatch(r"mp\d+", k)):
         mp = ctconfig.parse_volume(key, src[key])
         if mp["type"] != "volume":
             raise cli.PveError("unable to clone mountpoint '%s' (type %s)" % (key, mp["type"]))
-        sid, _name = st.parse_volume_id(mp["volume"])
-        if not full and str(src.get("template", "0")) != "1":
+        if not full and not st.has_feature(mp["volume"], "clone"):
             raise cli.PveError("Linked clone feature for '%s' is not available" % mp["volume"])
-        size = st.volume_size_bytes(mp["volume"]) or 0
-        volid = st.alloc_ct_volume(storage or sid, newid, size / float(1 << 30))
-        allocated.append(volid)
-        _copy_volume(st.volume_path(mp["volume"]), st.volume_path(volid))
+        out[key] = mp
+    return out
+
+
+def _clone_volumes(newid, mountpoints, full, storage, st):
+    """rootfs/mpN of the source as new volumes of newid: {key: printed value}. A full clone allocates
+    and copies; a linked clone is the storage's clone of the base volume (PVE vdisk_clone). PVE walks
+    its mount points in Perl hash order (so disk numbers vary); here rootfs first, then mpN, as create."""
+    out, allocated = {}, []
+    for key in _mp_keys(mountpoints):
+        mp = mountpoints[key]
+        if full:
+            print("create full clone of mountpoint %s (%s)" % (key, mp["volume"]))
+            sid, _name = st.parse_volume_id(mp["volume"])
+            size = st.volume_size_bytes(mp["volume"]) or 0
+            volid = st.alloc_ct_volume(storage or sid, newid, size / float(1 << 30))
+            allocated.append(volid)
+            _copy_volume(st.volume_path(mp["volume"]), st.volume_path(volid))
+        else:
+            print("create linked clone of mount point %s (%s)" % (key, mp["volume"]))
+            volid = st.clone_volume(mp["volume"], newid)
+            allocated.append(volid)
         data = dict(mp, volume=volid)
         if key == "rootfs":
             data.pop("mp", None)
@@ -1680,6 +1698,7 @@ def cmd_clone(argv):
         raise cli.PveError("parameter 'storage' not allowed for linked clones")
     if full and is_running(vmid):
         raise cli.PveError("Full clone of a running container is only possible from a snapshot")
+    mountpoints = _clone_mountpoints(src, full, st)
     if params.get("pool"):
         _check_pool(params["pool"])
     with ctconfig.conf_lock(vmid):
@@ -1691,8 +1710,9 @@ def cmd_clone(argv):
     def worker(task):
         allocated = []
         try:
+            print("creating a clone of container %s with ID %s" % (vmid, newid))
             with ctconfig.conf_lock(newid, 10):
-                volumes, allocated = _clone_volumes(newid, src, full, storage, st)
+                volumes, allocated = _clone_volumes(newid, mountpoints, full, storage, st)
                 conf = {}
                 for key, value in src.items():
                     if key in ("snapshots", "parent", "snaptime", "snapstate", "pending", "template", "lock"):
@@ -1724,20 +1744,37 @@ def cmd_clone(argv):
 
 
 def cmd_template(argv):
+    """PVE API2 template + LXC template_create: under the config lock, each volume becomes a base
+    volume (the storage renames it: subvol- -> basevol- on ZFS) and the config gets template: 1.
+    The conversion is a task without exit hook: its failure is on stderr, the exit status 0."""
     vmid, _pos, _opts = parse(argv, "template", {})
+    st = _storage()
     with ctconfig.conf_lock(vmid):
         conf = ctconfig.read_conf(vmid)
         ctconfig.check_lock(conf)
+        if conf.get("snapshots"):
+            raise cli.PveError("unable to create template, because CT contains snapshots")
         if str(conf.get("template", "0")) == "1":
             raise cli.PveError("you can't convert a template to a template")
         if is_running(vmid):
             raise cli.PveError("you can't convert a CT to template if the CT is running")
-        if conf.get("snapshots"):
-            raise cli.PveError("unable to create template, because CT contains snapshots")
-        # PVE also renames the volumes to base-/basevol-; the simulated storages keep their names.
-        conf["template"] = "1"
-        ctconfig.write_conf(vmid, conf)
-    return 0
+
+        def worker(task):
+            keys = _mp_keys(conf)
+            for key in keys:
+                volume = ctconfig.parse_volume(key, conf[key])["volume"]
+                if not st.has_feature(volume, "template"):
+                    raise cli.PveError("Template feature is not available for '%s'" % volume)
+            for key in keys:
+                mp = ctconfig.parse_volume(key, conf[key])
+                mp["volume"] = st.create_base(mp["volume"])
+                if key == "rootfs":
+                    mp.pop("mp", None)
+                conf[key] = ctconfig.print_mountpoint(mp, key == "rootfs")
+            conf["template"] = "1"
+            ctconfig.write_conf(vmid, conf)
+
+        return run_task(worker, exit_hook=False)
 
 
 # ---------------------------------------------------------------- dispatch

@@ -88,6 +88,22 @@ def test_update_is_a_no_op_with_a_note():
     assert "update" not in out and notes and "no effect" in notes[0]
 
 
+@pytest.mark.parametrize(
+    "given, stop_mode",
+    [
+        ({"force": True, "state": "stopped", "stop_mode": "shutdown"}, "stop"),  # force wins (shutdown is the default)
+        ({"force": True, "state": "restarted", "stop_mode": "shutdown"}, "stop"),
+        ({"force": False, "state": "stopped", "stop_mode": "shutdown"}, "shutdown"),
+        ({"force": True, "state": "absent", "stop_mode": "shutdown"}, "shutdown"),  # there force is pct destroy --force
+        ({"force": True, "state": "template", "stop_mode": "shutdown"}, "shutdown"),
+    ],
+)
+def test_force_with_stopped_or_restarted_is_a_forced_stop(given, stop_mode):
+    """community.proxmox: with states stopped and restarted, force stops the instance at once."""
+    out, notes = forms.typed_params(given)
+    assert out["stop_mode"] == stop_mode and out["force"] is given["force"] and notes == []
+
+
 def test_api_options_get_one_message_without_the_secret():
     with pytest.raises(ValidationError) as caught:
         forms.typed_params({"api_host": "pve", "api_token_secret": "s3cret", "node": "pve"})

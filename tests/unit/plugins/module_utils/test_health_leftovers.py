@@ -74,6 +74,18 @@ def test_half_made_names_volumes_that_are_gone():
     assert by_name(out)["half_made"]["status"] == "ok", "cannot tell: not reported"
 
 
+def test_half_made_knows_linked_clone_and_template_volumes():
+    """pct template renames subvol- to basevol-; a linked clone's volume is <base>/<name> on <pool>/<name>."""
+    node = FakeNode(healthy_files(), healthy_answers())
+    node.add_ct(110, "rootfs: local-zfs:basevol-110-disk-0,size=1G\ntemplate: 1\n")
+    node.add_ct(111, "rootfs: local-zfs:basevol-110-disk-0/subvol-111-disk-0,size=1G\n")
+    listing = "rpool/data\nrpool/data/basevol-110-disk-0\nrpool/data/subvol-111-disk-0\n"
+    node.runner.answers[ZFS_LIST] = (0, listing, "")
+    out, _failed = results(node, checks=["half_made", "orphan_volumes"])
+    assert by_name(out)["half_made"]["status"] == "ok", by_name(out)["half_made"]["detail"]
+    assert by_name(out)["orphan_volumes"]["status"] == "ok", by_name(out)["orphan_volumes"]["detail"]
+
+
 def test_half_made_check_mode_only_plans():
     node = FakeNode(healthy_files(), healthy_answers(), check_mode=True)
     node.add_ct(101, "hostname: x\n")

@@ -191,3 +191,40 @@ def test_backend_needs_an_id_and_a_bundle(env, tmp_path):
         oci_runtime.RuntimeBackend(backend_params(env, image="local:vztmpl/x.tar.zst"), FakeRuntime()).execute()
     result = oci_runtime.RuntimeBackend(backend_params(env, hostname=None, vmid=7), FakeRuntime(), diff=False)
     assert result.container_id() == "7"
+
+
+@pytest.mark.parametrize(
+    "status, steps",
+    [
+        (None, ["create", "start"]),
+        ("running", ["delete", "create", "start"]),
+        ("created", ["delete", "create", "start"]),
+    ],
+)
+def test_check_mode_predicts_the_deploy_of_a_bundle_an_earlier_task_builds(env, tmp_path, status, steps):
+    """In check mode the nexcage_bundle task before only plans: a warning and the deploy as a change,
+    the new bundle counting as a new config.json; a real run still fails on it."""
+    missing = str(tmp_path / "bundles" / "later")
+    warned = []
+    runner = FakeRuntime(status, check_mode=True)
+    result = oci_runtime.RuntimeBackend(backend_params(missing), runner, warn=warned.append).execute()
+    assert result["changed"] is True and result["steps"] == steps, result
+    assert all(r.planned for r in runner.history if r.argv[1] != "state")
+    assert len(warned) == 1 and "no such bundle directory" in warned[0] and "check mode" in warned[0]
+    with pytest.raises(NexcageError, match="image must be an absolute bundle directory"):
+        oci_runtime.RuntimeBackend(backend_params(missing), FakeRuntime(status)).execute()
+    assert ocistate.read_state(CID) is None
+
+
+def test_stopped_without_image_stops_an_existing_container_and_creates_none(env):
+    """The teardown role stops by name only: no bundle is needed to stop, and a missing container is
+    not_found (nothing to create it from)."""
+    runner = FakeRuntime("running")
+    result = oci_runtime.RuntimeBackend(backend_params(env, state="stopped", image=None), runner).execute()
+    assert result["steps"] == ["kill"] and runner.status == "stopped"
+    assert ocistate.read_state(CID)["bundle"] == "/b"  # the bundle the runtime reports
+    with pytest.raises(NexcageError) as err:
+        oci_runtime.RuntimeBackend(backend_params(env, state="stopped", image=None), FakeRuntime(None)).execute()
+    assert err.value.category == "not_found" and "does not exist" in err.value.message
+    with pytest.raises(NexcageError, match="image must be an absolute bundle directory"):
+        oci_runtime.RuntimeBackend(backend_params(env, state="started", image=None), FakeRuntime("running")).execute()

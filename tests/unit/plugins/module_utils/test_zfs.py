@@ -222,6 +222,14 @@ def test_holders_rootfs_on_zfspool():
     assert holders("rpool/data/subvol-100-disk-9", {}, configs) == []
 
 
+def test_holders_linked_clone_volume_is_its_own_dataset():
+    """A linked clone's volume is <base>/<name> (pve-storage ZFSPoolPlugin): its dataset is <pool>/<name>."""
+    configs = [("lxc", "101", "rootfs: local-zfs:basevol-100-disk-0/subvol-101-disk-0,size=8G\n")]
+    found = holders("rpool/data/subvol-101-disk-0", {"rpool/data/subvol-101-disk-0": "/rpool/data/x"}, configs)
+    assert found == ["CT 101 rootfs (local-zfs:basevol-100-disk-0/subvol-101-disk-0 = rpool/data/subvol-101-disk-0)"]
+    assert holders("rpool/data/basevol-100-disk-0", {}, configs) == [], "the base is held through its clone's origin"
+
+
 def test_holders_parent_dataset_and_storage():
     configs = [("qemu", "101", "scsi0: local-zfs:vm-101-disk-0,size=32G\n")]
     found = holders("rpool/data", {"rpool/data": "/rpool/data"}, configs)

@@ -53,6 +53,24 @@ def test_present_check_apply_idempotent(setup, capsys):
     assert out["changed"] is False
 
 
+def test_a_source_an_earlier_task_makes_is_a_predicted_build_in_check_mode(setup, capsys, monkeypatch, tmp_path):
+    """Check mode only plans the task that makes the source: the bundle is predicted, with a warning;
+    the real run still fails on a source that is missing."""
+    seen = []
+    monkeypatch.setattr(nexcage_bundle.AnsibleModule, "warn", lambda self, msg: seen.append(msg))
+    args = dict(setup["base"], source=str(tmp_path / "made-later"))
+    out = call(args, capsys, check_mode=True, diff=True)
+    assert out["_rc"] == 0 and out["changed"] is True and out["rootfs_changed"] is True, out
+    assert any("made-later does not exist" in w and "check mode" in w for w in seen), seen
+    assert not os.path.exists(args["path"]) and not os.path.exists(args["source"])
+    out = call(args, capsys)
+    assert out["failed"] is True and "made-later does not exist" in out["msg"]
+    assert out["error"]["category"] == "not_found" and not os.path.exists(args["path"])
+    # a missing template volume is the node's answer, not something a play makes: still a failure
+    missing = call(dict(setup["base"], source="local:vztmpl/nope.tar.zst"), capsys, check_mode=True)
+    assert missing["failed"] is True
+
+
 def test_path_outside_bundle_roots(setup, capsys, tmp_path):
     args = dict(setup["base"], path=str(tmp_path / "elsewhere" / "app"))
     out = call(args, capsys)
