@@ -31,6 +31,7 @@ LOCK_DIR = "/run/lock/lxc"
 VMID_LOCK = "/run/lock/lxc/nexcage-vmid.lock"
 RUN_NEXCAGE = "/run/nexcage"
 RECORD_DIR = "/var/lib/nexcage/containers"
+ZONE_TAB = "/usr/share/zoneinfo/zone.tab"  # the time zones PVE accepts (pve_verify_timezone)
 
 
 def ct_conf(vmid):
