@@ -920,6 +920,10 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import bytecode  # noqa: E402
+
+bytecode.install()  # the module_utils below load the code compiled by an earlier run (_node/bytecode.py)
+
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.batch import (  # noqa: E402
     batch_argument_spec,
     run_module,
