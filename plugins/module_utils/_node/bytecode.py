@@ -29,6 +29,7 @@ import os
 import stat
 import sys
 import zipimport
+from importlib.machinery import PathFinder
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
 
@@ -162,6 +163,12 @@ def _zip_importer(entry):
 
 
 def install():
-    """Serve the collection's module_utils imported from this module's zip from the cache (once)."""
-    if not any(isinstance(finder, ZipFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, ZipFinder())
+    """Serve the collection's module_utils imported from this module's zip from the cache (once).
+
+    The finder goes right before the path finder (which would find them in the zip): the finders
+    before it only know built-in and frozen modules, and stay first.
+    """
+    if any(isinstance(finder, ZipFinder) for finder in sys.meta_path):
+        return
+    where = next((i for i, finder in enumerate(sys.meta_path) if finder is PathFinder), len(sys.meta_path))
+    sys.meta_path.insert(where, ZipFinder())
