@@ -4,20 +4,24 @@ All on one simulated node (`pvesim init`, real LXC when available), PVESIM_LATEN
 simulated PVE tool sleeps that long first, standing in for a Perl start-up on a real node):
 
 A. one task, as ansible-playbook runs it: a converged nexcage_container vs ansible.builtin.ping vs
-   `command: pct config`; a converged nexcage_zfs_dataset vs community.general.zfs (when that
-   collection is installed in build/bench-collections); a no-op nexcage_bundle. Each playbook holds
-   the task 3 times; a task's cost is (playbook - empty playbook) / 3, wall and CPU (the process tree).
+   `command: pct config`; nexcage_container_info of one container; a converged nexcage_zfs_dataset vs
+   community.general.zfs (installed into build/bench-collections from the Ansible release's wheel when
+   missing); a no-op nexcage_bundle. Each playbook holds the task 3 times; a task's cost is
+   (playbook - empty playbook) / 3, wall and CPU (the process tree).
 B. 200 converged containers in one nexcage_containers task vs one ping task.
-C. 20 creates + starts in one nexcage_containers task, parallel 1 vs 4 (the module's own time).
+C. 20 creates + starts in one nexcage_containers task, parallel 1 vs 4 (the module's own time), each with
+   and without the Perl latency: the difference is the Perl part, the run without latency the rest.
 D. the container role for 20 converged containers vs a plain loop over nexcage_container.
 E. nexcage_bundle from a directory vs `cp -a`, from a one-layer OCI layout vs `tar xzf` of the layer
    (the bundle manager's own time in this process, wall and CPU incl. children).
 
 Usage: .venv/bin/python benchmarks/bench.py [--reps 5] [--big-reps 3] [--quick] [--out benchmarks/RESULTS.md]
+       [--sections ABCDE] [--only ping,nexcage_container]   (some sections, some rows of A)
 """
 
 import argparse
 import datetime
+import glob
 import json
 import os
 import resource
@@ -27,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
@@ -38,6 +43,8 @@ from conftest import ANSIBLE_PLAYBOOK, PVESIM, TEMPLATE, lxc_available, make_nod
 LATENCY = "400"
 PERL_TOOLS = {"pct", "pvesm", "pveam", "pvesh", "qm", "pvecm"}
 BENCH_COLLECTIONS = os.path.join(TOP, "build", "bench-collections")
+CG_DIR = "ansible_collections/community/general"
+CG_RELEASE = ">=12,<13"  # the Ansible release that goes with ansible-core 2.19 (requirements/dev.txt)
 COLLECTIONS = os.path.join(TOP, "build", "collections")
 COPIES = 3
 OPTIONS = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
@@ -68,7 +75,7 @@ class Bench:
         self.rows = []  # (section, name, wall, cpu, calls, note)
         self.notes = []
         self.loads = [os.getloadavg()]
-        self.has_cg = os.path.isdir(os.path.join(BENCH_COLLECTIONS, "ansible_collections", "community", "general"))
+        self.has_cg = os.path.isdir(os.path.join(BENCH_COLLECTIONS, CG_DIR))
 
     # ------------------------------------------------------------------ helpers
 
@@ -106,8 +113,8 @@ class Bench:
                 seen[name].append(self.run_playbook(path))
         return seen
 
-    def task(self, name, args, env=None, timeout=3600):
-        result = self.node.run_task(name, args, env=env, timeout=timeout)
+    def task(self, name, args, env=None, timeout=3600, node=None):
+        result = (node or self.node).run_task(name, args, env=env, timeout=timeout)
         if result.get("failed"):
             raise RuntimeError("%s failed: %s" % (name, result.get("msg")))
         return result
@@ -119,41 +126,7 @@ class Bench:
 
     def section_a(self):
         reps = self.options.reps
-        self.task("nexcage_container", dict(OPTIONS, vmid=100, hostname="bench-one", memory=256))
-        self.task("nexcage_zfs_dataset", {"name": "rpool/data/bench-nx", "properties": ZFS_PROPS})
-        src = self.small_tree()
-        bundle = {"path": os.path.join(self.work, "bundles", "noop"), "source": src, "args": ["/bin/sh"]}
-        bundle["bundle_roots"] = [os.path.join(self.work, "bundles")]
-        self.task("nexcage_bundle", bundle)
-        converged = {"cageforge.nexcage.nexcage_container": dict(OPTIONS, vmid=100, hostname="bench-one", memory=256)}
-        tasks = {
-            "empty playbook": [],
-            "ansible.builtin.ping": [{"ansible.builtin.ping": {}}],
-            "nexcage_container (converged)": [converged],
-            "command: pct config": [
-                {"ansible.builtin.command": {"argv": ["pct", "config", "100"]}, "changed_when": False}
-            ],
-            "nexcage_zfs_dataset (converged, 3 properties)": [
-                {"cageforge.nexcage.nexcage_zfs_dataset": {"name": "rpool/data/bench-nx", "properties": ZFS_PROPS}}
-            ],
-            "nexcage_bundle (no-op re-run)": [{"cageforge.nexcage.nexcage_bundle": bundle}],
-        }
-        if self.has_cg:
-            cg = {"name": "rpool/data/bench-cg", "state": "present", "extra_zfs_properties": ZFS_PROPS}
-            try:
-                self.run_playbook(self.playbook("cg-setup", [{"community.general.zfs": cg}]))
-                tasks["community.general.zfs (converged, 3 properties)"] = [{"community.general.zfs": cg}]
-            except RuntimeError as exc:
-                reason = [line.strip() for line in str(exc).splitlines() if "cmd:" in line or "unrecognized" in line]
-                self.notes.append(
-                    "community.general.zfs (from build/bench-collections) fails on the simulated node (%s): "
-                    "the community.general.zfs row is left out." % "; ".join(reason[:2])
-                )
-        else:
-            self.notes.append(
-                "community.general is not installed in build/bench-collections: "
-                "the community.general.zfs row is left out."
-            )
+        tasks = {name: task for name, task in self.tasks_a().items() if name == "empty playbook" or self.wanted(name)}
         playbooks = {
             name: self.playbook("a-%d" % i, task * COPIES if task else [])
             for i, (name, task) in enumerate(tasks.items())
@@ -172,6 +145,65 @@ class Bench:
             per_task[name] = (wall, cpu)
             self.add("A", name, wall, cpu, calls, "per task")
         self.ratios_a = per_task
+        self.notes.append(
+            "A: nexcage's byte-code cache on the node (_node/bytecode.py) is filled by the first run of a"
+            " nexcage task; the medians are of runs with it (the first run of a new nexcage version on a node"
+            " compiles, see the imports table)."
+        )
+
+    def wanted(self, name):
+        """Whether a row of A is measured (--only: the rows whose name contains one of the words)."""
+        return not self.options.only or any(word in name for word in self.options.only.split(","))
+
+    def tasks_a(self):
+        """{row: tasks} of section A, each row's setup done (an unwanted row's is skipped)."""
+        converged = dict(OPTIONS, vmid=100, hostname="bench-one", memory=256)
+        tasks = {
+            "empty playbook": [],
+            "ansible.builtin.ping": [{"ansible.builtin.ping": {}}],
+            "nexcage_container (converged)": [{"cageforge.nexcage.nexcage_container": converged}],
+            "nexcage_container_info (one container)": [{"cageforge.nexcage.nexcage_container_info": {"vmid": 100}}],
+            "command: pct config": [
+                {"ansible.builtin.command": {"argv": ["pct", "config", "100"]}, "changed_when": False}
+            ],
+            "nexcage_zfs_dataset (converged, 3 properties)": [
+                {"cageforge.nexcage.nexcage_zfs_dataset": {"name": "rpool/data/bench-nx", "properties": ZFS_PROPS}}
+            ],
+        }
+        self.task("nexcage_container", converged)
+        if self.wanted("nexcage_zfs_dataset"):
+            self.task("nexcage_zfs_dataset", {"name": "rpool/data/bench-nx", "properties": ZFS_PROPS})
+        if self.wanted("nexcage_bundle"):
+            src = self.small_tree()
+            bundle = {"path": os.path.join(self.work, "bundles", "noop"), "source": src, "args": ["/bin/sh"]}
+            bundle["bundle_roots"] = [os.path.join(self.work, "bundles")]
+            self.task("nexcage_bundle", bundle)
+            tasks["nexcage_bundle (no-op re-run)"] = [{"cageforge.nexcage.nexcage_bundle": bundle}]
+        if self.wanted("community.general.zfs"):
+            tasks.update(self.tasks_cg())
+        return tasks
+
+    def tasks_cg(self):
+        """community.general.zfs's row (its collection installed into build/bench-collections first)."""
+        problem = install_community_general()
+        if problem:
+            self.notes.append("community.general could not be installed (%s): its zfs row is left out." % problem)
+            return {}
+        self.has_cg = True
+        cg = {"name": "rpool/data/bench-cg", "state": "present", "extra_zfs_properties": ZFS_PROPS}
+        try:
+            self.run_playbook(self.playbook("cg-setup", [{"community.general.zfs": cg}]))
+        except RuntimeError as exc:
+            reason = [line.strip() for line in str(exc).splitlines() if "cmd:" in line or "unrecognized" in line]
+            self.notes.append(
+                "community.general.zfs fails on the simulated node (%s): its row is left out." % "; ".join(reason[:2])
+            )
+            return {}
+        self.notes.append(
+            "community.general %s: from the wheel of the ansible package (ansible%s, the release of ansible-core"
+            " 2.19), installed into build/bench-collections." % (_cg_version(), CG_RELEASE)
+        )
+        return {"community.general.zfs (converged, 3 properties)": [{"community.general.zfs": cg}]}
 
     def small_tree(self):
         """The source directory of the bundle rows: a copy of Python's standard library and a /bin/sh."""
@@ -219,34 +251,57 @@ class Bench:
     # ------------------------------------------------------------------ C: 20 creates + starts
 
     def section_c(self):
+        """Each parallel level with the Perl latency and without it: the difference is the part of the
+        time that is Perl start-up (what parallel runs can overlap), the run without latency the rest
+        (the tools' own work, LXC starts, the module), which 2 CPUs can at best halve."""
         lxc = lxc_available()
         state = "started" if lxc else "present"
         if not lxc:
             self.notes.append("C: no LXC here, so creates only (state: present), no starts.")
         entries = [{"vmid": 2000 + i, "hostname": "par%02d" % i} for i in range(20)]
         gone = {"defaults": {"state": "absent", "force": True}, "containers": entries, "parallel": 8}
-        seen = {1: [], 4: []}
+        seen = {(latency, parallel): [] for latency in (LATENCY, "0") for parallel in (1, 4)}
+        scratch = _scratch_dir()
+        base = tempfile.mkdtemp(prefix="nexcage-bench-c-", dir=scratch)
+        node = make_node(base)
+        if scratch != tempfile.gettempdir():
+            self.notes.append(
+                "C runs on a node in %s (tmpfs): on this machine's disk a template extraction waits on the disk"
+                " (a discard per file), which no parallel run overlaps and a real node's storage does not do." % scratch
+            )
         try:
             for _rep in range(self.options.create_reps):
-                for parallel in (1, 4):
+                for latency, parallel in seen:
                     args = {"defaults": dict(OPTIONS, state=state), "containers": entries, "parallel": parallel}
-                    self.node.clear_calls()
-                    result = self.task("nexcage_containers", args, env={"PVESIM_LATENCY_MS": LATENCY})
-                    calls = [c for c in self.node.calls() if c["argv"][0] in PERL_TOOLS]
-                    seen[parallel].append((result["_elapsed"], len(calls)))
-                    self.task("nexcage_containers", gone)
+                    node.clear_calls()
+                    cpu = children_cpu()
+                    result = self.task("nexcage_containers", args, env={"PVESIM_LATENCY_MS": latency}, node=node)
+                    cpu = children_cpu() - cpu
+                    calls = [c for c in node.calls() if c["argv"][0] in PERL_TOOLS]
+                    seen[(latency, parallel)].append((result["_elapsed"], cpu, len(calls)))
+                    self.task("nexcage_containers", gone, node=node)
         finally:
-            self.node.run_task("nexcage_containers", gone)
-        for parallel, runs in seen.items():
+            node.run_task("nexcage_containers", gone)
+            shutil.rmtree(base, ignore_errors=True)
+        what = "20 creates%s" % (" + starts" if lxc else "")
+        walls = {}
+        for (latency, parallel), runs in seen.items():
+            walls[(latency, parallel)] = med([w for w, _c, _n in runs])
             self.add(
                 "C",
-                "20 creates%s, parallel %d" % (" + starts" if lxc else "", parallel),
-                med([w for w, _n in runs]),
-                None,
-                med([n for _w, n in runs]),
-                "the module's own time, %d runs" % len(runs),
+                "%s, parallel %d%s" % (what, parallel, "" if latency == LATENCY else ", no latency"),
+                walls[(latency, parallel)],
+                med([c for _w, c, _n in runs]),
+                med([n for _w, _c, n in runs]),
+                "the module's own time, %d runs; CPU of the process tree" % len(runs),
             )
-        self.ratio_c = med([w for w, _n in seen[4]]) / med([w for w, _n in seen[1]])
+        calls = med([n for _w, _c, n in seen[(LATENCY, 1)]])
+        self.ratio_c = {
+            "all": walls[(LATENCY, 4)] / walls[(LATENCY, 1)],
+            "perl": calls * int(LATENCY) / 1000.0,
+            "latency": {p: walls[(LATENCY, p)] - walls[("0", p)] for p in (1, 4)},
+            "rest": {p: walls[("0", p)] for p in (1, 4)},
+        }
 
     # ------------------------------------------------------------------ D: role vs loop
 
@@ -446,12 +501,14 @@ class Bench:
             print(text)
 
     def import_lines(self):
-        """benchmarks/importtime.py's summary for nexcage_container and nexcage_containers."""
+        """benchmarks/importtime.py's summary of each module's converged task, as Ansible runs it."""
         out = [
-            "| module | all imports (ms, self) | the collection's (ms, self) | OCI chain / jsonschema |",
-            "| --- | --- | --- | --- |",
+            "| module | payload (bytes) | the collection's files shipped: count, source bytes, syntax-tree nodes |"
+            " imported by the task: count, source bytes | import self-time (ms): all, the collection's |"
+            " without the byte-code cache (ms): all, the collection's | OCI chain / jsonschema |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for module in ("nexcage_container", "nexcage_containers"):
+        for module in ("nexcage_container", "nexcage_containers", "nexcage_container_info"):
             proc = subprocess.run(
                 [sys.executable, os.path.join(TOP, "benchmarks", "importtime.py"), "--module", module, "--json"],
                 capture_output=True,
@@ -461,15 +518,67 @@ class Bench:
             try:
                 data = json.loads(proc.stdout.strip().splitlines()[-1])
             except (ValueError, IndexError):
-                out.append("| %s | failed: %s | | |" % (module, (proc.stderr or proc.stdout)[-200:].replace("\n", " ")))
+                failure = (proc.stderr or proc.stdout)[-200:].replace("\n", " ")
+                out.append("| %s | failed: %s | | | | | |" % (module, failure))
                 continue
-            heavy = ", ".join(data["heavy"]) or "none"
-            out.append("| %s | %.0f | %.0f | %s |" % (module, data["total_ms"], data["ours_ms"], heavy))
+            out.append(
+                "| %s | %d | %d, %d, %d | %d, %d | %.0f, %.0f | %.0f, %.0f | %s |"
+                % (
+                    module,
+                    data["payload_bytes"],
+                    data["shipped"],
+                    data["shipped_bytes"],
+                    data["shipped_nodes"],
+                    data["imported"],
+                    data["imported_bytes"],
+                    data["total_ms"],
+                    data["ours_ms"],
+                    data["cold_total_ms"],
+                    data["cold_ours_ms"],
+                    ", ".join(data["heavy"]) or "none",
+                )
+            )
         out.append("")
         out.append(
-            "Ansible runs a module from its zipped payload without byte-code caches: every run compiles the"
-            " collection's module_utils it imports. `python -X importtime` per module: `benchmarks/importtime.py`."
+            "The controller parses every module_util a payload ships (once per playbook run, to build the payload);"
+            " the node runs the payload from a zip, where Python keeps no byte code: without"
+            " nexcage's cache (`_node/bytecode.py`, kept in /var/lib/nexcage/bytecode) every run compiles the"
+            " module_utils it imports. `python -X importtime`, medians of 5 runs: `benchmarks/importtime.py`."
         )
+        return out
+
+    def goal_lines_a(self, ratio):
+        """The goals of section A whose rows were measured (--only may leave some out)."""
+        rows, out = self.ratios_a, []
+        ping = rows.get("ansible.builtin.ping")
+        nx, pct = rows.get("nexcage_container (converged)"), rows.get("command: pct config")
+        if ping and nx:
+            versus = (
+                " vs `pct config`: %.2fx wall, %.2fx CPU" % (ratio(nx[0], pct[0]), ratio(nx[1], pct[1])) if pct else ""
+            )
+            out.append(
+                "| converged nexcage_container <= 1.15x a ping task | %.2fx wall, %.2fx CPU |%s |"
+                % (ratio(nx[0], ping[0]), ratio(nx[1], ping[1]), versus)
+            )
+        info = rows.get("nexcage_container_info (one container)")
+        if ping and info:
+            out.append(
+                "| nexcage_container_info (one container) vs a ping task | %.2fx wall, %.2fx CPU | |"
+                % (ratio(info[0], ping[0]), ratio(info[1], ping[1]))
+            )
+        noop = rows.get("nexcage_bundle (no-op re-run)")
+        if ping and noop:
+            out.append(
+                "| no-op bundle re-run <= ping + 10%% | %.2fx wall, %.2fx CPU of a ping task | |"
+                % (ratio(noop[0], ping[0]), ratio(noop[1], ping[1]))
+            )
+        zfs = rows.get("nexcage_zfs_dataset (converged, 3 properties)")
+        cg = rows.get("community.general.zfs (converged, 3 properties)")
+        if zfs and cg:
+            out.append(
+                "| nexcage_zfs_dataset vs community.general.zfs | %.2fx wall, %.2fx CPU | |"
+                % (ratio(zfs[0], cg[0]), ratio(zfs[1], cg[1]))
+            )
         return out
 
     def goal_lines(self):
@@ -479,26 +588,7 @@ class Bench:
             return a / b if b else float("nan")
 
         if hasattr(self, "ratios_a"):
-            ping = self.ratios_a["ansible.builtin.ping"]
-            nx = self.ratios_a["nexcage_container (converged)"]
-            pct = self.ratios_a["command: pct config"]
-            out.append(
-                "| converged nexcage_container <= 1.15x a ping task | %.2fx wall, %.2fx CPU |"
-                " vs `pct config`: %.2fx wall, %.2fx CPU |"
-                % (ratio(nx[0], ping[0]), ratio(nx[1], ping[1]), ratio(nx[0], pct[0]), ratio(nx[1], pct[1]))
-            )
-            noop = self.ratios_a["nexcage_bundle (no-op re-run)"]
-            out.append(
-                "| no-op bundle re-run <= ping + 10%% | %.2fx wall, %.2fx CPU of a ping task | |"
-                % (ratio(noop[0], ping[0]), ratio(noop[1], ping[1]))
-            )
-            zfs = self.ratios_a["nexcage_zfs_dataset (converged, 3 properties)"]
-            cg = self.ratios_a.get("community.general.zfs (converged, 3 properties)")
-            if cg:
-                out.append(
-                    "| nexcage_zfs_dataset vs community.general.zfs | %.2fx wall, %.2fx CPU | |"
-                    % (ratio(zfs[0], cg[0]), ratio(zfs[1], cg[1]))
-                )
+            out += self.goal_lines_a(ratio)
         if hasattr(self, "ratios_b"):
             ping = self.ratios_b["ansible.builtin.ping"]
             name = [n for n in self.ratios_b if n.startswith("nexcage_containers")][0]
@@ -508,8 +598,25 @@ class Bench:
                 % (name, ratio(batch[0], ping[0]), ratio(batch[1], ping[1]))
             )
         if hasattr(self, "ratio_c"):
+            c = self.ratio_c
             out.append(
-                "| 20 creates+starts, parallel 4 close to 1/4 of serial | %.2f of the serial time | |" % self.ratio_c
+                "| 20 creates+starts, parallel 4 close to 1/4 of the serial Perl time | the Perl part: %.1f s serial "
+                "(%.0f calls x %s ms: %.1f s), %.1f s at parallel 4: %.2f of it | the rest (the tools' own work, LXC "
+                "starts, the module): %.1f s serial, %.1f s at parallel 4 (%.2f, on %d CPUs); all in: %.2f of the "
+                "serial time |"
+                % (
+                    c["latency"][1],
+                    c["perl"] / (int(LATENCY) / 1000.0),
+                    LATENCY,
+                    c["perl"],
+                    c["latency"][4],
+                    ratio(c["latency"][4], c["latency"][1]),
+                    c["rest"][1],
+                    c["rest"][4],
+                    ratio(c["rest"][4], c["rest"][1]),
+                    os.cpu_count(),
+                    c["all"],
+                )
             )
         if hasattr(self, "ratios_d"):
             role = self.ratios_d["container role (20 specs, batch)"]
@@ -540,6 +647,37 @@ class Bench:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+def _scratch_dir():
+    """/dev/shm when it is there (tmpfs), else the temporary directory."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+
+
+def install_community_general():
+    """community.general into build/bench-collections from the Ansible release's wheel (PyPI) unless it is
+    there; returns None, or why it could not be installed."""
+    if os.path.isdir(os.path.join(BENCH_COLLECTIONS, CG_DIR)):
+        return None
+    with tempfile.TemporaryDirectory() as download:
+        argv = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", download]
+        proc = subprocess.run(argv + ["ansible%s" % CG_RELEASE], capture_output=True, text=True, check=False)
+        wheels = glob.glob(os.path.join(download, "ansible-*.whl"))
+        if proc.returncode != 0 or not wheels:
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            return lines[-1] if lines else "pip download failed"
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            members = [name for name in wheel.namelist() if name.startswith(CG_DIR + "/")]
+            wheel.extractall(BENCH_COLLECTIONS, members)
+    return None
+
+
+def _cg_version():
+    try:
+        with open(os.path.join(BENCH_COLLECTIONS, CG_DIR, "MANIFEST.json"), encoding="utf-8") as handle:
+            return json.load(handle)["collection_info"]["version"]
+    except (OSError, ValueError, KeyError):
+        return "?"
+
+
 def _commit():
     proc = subprocess.run(
         ["git", "-C", TOP, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -565,6 +703,7 @@ def main():
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--e-budget", type=int, default=240, help="seconds after which E stops adding runs (>= 3)")
     parser.add_argument("--sections", default="ABCDE")
+    parser.add_argument("--only", help="rows of A to measure: comma-separated parts of their names (ping,_container)")
     parser.add_argument("--tree", help="source directory for E (default: a copy of Python's standard library)")
     parser.add_argument("--quick", action="store_true", help="1 run each, 20-container batch (a smoke test)")
     parser.add_argument("--out", default=os.path.join(TOP, "benchmarks", "RESULTS.md"))
@@ -572,7 +711,17 @@ def main():
     if options.quick:
         options.reps = options.big_reps = options.create_reps = 1
         options.batch = 20
+    # The simulated tools are Python run from source: let Python keep their byte code, as an installed
+    # program has it, so that a simulated call costs its latency and its own work, not a recompile of the
+    # simulator (about 1 s of CPU and disk per call on a 2-CPU machine, which hides what parallel runs overlap).
+    bytecode_off = os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     bench = Bench(options)
+    if bytecode_off:
+        bench.notes.append(
+            "PYTHONDONTWRITEBYTECODE was set: the benchmark unsets it, so the simulated tools (Python run from"
+            " source) keep their byte code as an installed program does, instead of compiling the simulator again"
+            " on every call."
+        )
     try:
         for section in options.sections:
             started = time.perf_counter()

@@ -1,27 +1,40 @@
-"""What a nexcage task imports: `python -X importtime` of one module run on a simulated node.
+"""What a converged nexcage task costs in imports, measured the way Ansible runs it.
 
-It makes a fresh simulated node, creates one template container, then runs the module once more
-(converged: no tool call) under `python -X importtime`, exactly as Ansible runs a module file
-(`python <module>.py <args.json>`). It prints the collection's own imports with their cumulative
-times, the heaviest imports outside the collection, and whether the OCI chain or jsonschema was
-imported (a converged template task must import neither).
+Ansible does not run the module file: the controller builds an AnsiballZ payload (the module and
+every module_util it can import, found by parsing each one, once per playbook run) and the target
+runs it from that zip, where Python has no byte-code cache: every module_util the task imports is
+compiled from source on every run.
 
-Usage: .venv/bin/python benchmarks/importtime.py [--module nexcage_container] [--top 15]
+This script makes a fresh simulated node, creates one template container, then runs one converged
+task through ansible-playbook with ANSIBLE_KEEP_REMOTE_FILES=1 and keeps its AnsiballZ payload. It
+reports what the payload ships (the collection's module_utils, their source size and syntax-tree
+nodes: the controller's parsing work) and, from `python -X importtime` runs of that payload on the
+node (medians of --runs), the import self-times with the node's byte-code cache (_node/bytecode.py)
+and without it (compilation included), which of the shipped module_utils the converged task
+imports, and whether it imports the OCI chain or jsonschema (a converged template task must import
+neither).
+
+Usage: .venv/bin/python benchmarks/importtime.py [--module nexcage_container] [--runs 5] [--top 15] [--json]
 """
 
 import argparse
+import ast
+import glob
 import json
 import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 
-from conftest import COLLECTIONS, MODULES, TEMPLATE, make_node  # noqa: E402
+from conftest import TEMPLATE, make_node  # noqa: E402
 
 COLLECTION_PREFIX = "ansible_collections.cageforge.nexcage"
+BYTECODE_DIR = "/var/lib/nexcage/bytecode"  # _node/paths.py BYTECODE_DIR, on the simulated node
 HEAVY = ("ansible_collections.cageforge.nexcage.plugins.module_utils._oci", "jsonschema")
 
 CONVERGED_ARGS = {
@@ -37,6 +50,7 @@ CONVERGED_ARGS = {
         "defaults": {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}},
         "containers": [{"vmid": vmid, "hostname": "imports01", "memory": 256}],
     },
+    "nexcage_container_info": lambda vmid: {"vmid": vmid},
 }
 
 
@@ -51,65 +65,137 @@ def parse_importtime(stderr):
     return rows
 
 
-def measure(node, module, args):
-    """Run module once converged under -X importtime; return ([(name, self, cumulative)], result)."""
-    argfile = os.path.join(node.work, "importtime-args.json")
-    with open(argfile, "w", encoding="utf-8") as handle:
-        json.dump({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_tmpdir=node.work)}, handle)
-    env = node._env({})
-    proc = node.sh(sys.executable, "-X", "importtime", os.path.join(MODULES, module + ".py"), argfile, env=env)
-    result = json.loads(proc.stdout[proc.stdout.index("{") :])
-    return parse_importtime(proc.stderr), result
+def keep_payload(node, module, args, work):
+    """The AnsiballZ file of one run of the task through ansible-playbook (ANSIBLE_KEEP_REMOTE_FILES)."""
+    keep = os.path.join(work, "remote-tmp")
+    play = os.path.join(work, "play.json")
+    with open(play, "w", encoding="utf-8") as handle:
+        json.dump(
+            [{"hosts": "localhost", "gather_facts": False, "tasks": [{"cageforge.nexcage." + module: args}]}], handle
+        )
+    env = {"ANSIBLE_KEEP_REMOTE_FILES": "1", "ANSIBLE_REMOTE_TMP": keep}
+    proc = node.run_playbook(play, env=env)
+    found = glob.glob(os.path.join(keep, "*", "AnsiballZ_%s.py" % module))
+    if proc.returncode != 0 or not found:
+        raise RuntimeError("ansible-playbook failed or kept no payload:\n%s\n%s" % (proc.stdout[-2000:], proc.stderr))
+    return found[0]
 
 
-def report(rows, result, module, top):
-    total = sum(self_us for _n, self_us, _c in rows)
-    ours = [(n, s, c) for n, s, c in rows if n.startswith(COLLECTION_PREFIX)]
-    ours_self = sum(s for _n, s, _c in ours)
-    heavy = sorted({n for n, _s, _c in rows if n.startswith(HEAVY)})
+def shipped(payload):
+    """{module name: (source bytes, syntax-tree nodes)} of the collection's files in the payload."""
+    work = tempfile.mkdtemp(prefix="nexcage-payload-")
+    try:
+        copy = shutil.copy(payload, work)
+        subprocess.run([sys.executable, copy, "explode"], cwd=work, capture_output=True, check=True)
+        root = os.path.join(work, "debug_dir")
+        out = {}
+        for path in glob.glob(os.path.join(root, "ansible_collections", "**", "*.py"), recursive=True):
+            name = os.path.relpath(path, root)[: -len(".py")].replace(os.sep, ".")
+            name = name[: -len(".__init__")] if name.endswith(".__init__") else name
+            with open(path, "rb") as handle:
+                source = handle.read()
+            out[name] = (len(source), sum(1 for _node in ast.walk(ast.parse(source))))
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(node, payload, runs):
+    """[(rows, total_us, ours_us)] of `python -X importtime payload` runs on the node."""
+    seen = []
+    for _run in range(runs):
+        proc = node.sh(sys.executable, "-X", "importtime", payload, env=node._env({}))
+        result = json.loads(proc.stdout[proc.stdout.index("{") :])
+        if result.get("failed") or result.get("changed"):
+            raise RuntimeError("the task is not converged: %s" % (result.get("msg") or result))
+        rows = parse_importtime(proc.stderr)
+        ours = sum(s for n, s, _c in rows if n.startswith(COLLECTION_PREFIX))
+        seen.append((rows, sum(s for _n, s, _c in rows), ours))
+    return seen
+
+
+def measure_cold(node, payload, runs):
+    """measure() with the node's byte-code cache removed before each run (_node/bytecode.py): the first
+    run of a nexcage version on a node."""
+    seen = []
+    for _run in range(runs):
+        shutil.rmtree(node.path(BYTECODE_DIR), ignore_errors=True)
+        seen += measure(node, payload, 1)
+    return seen
+
+
+def summary(module, payload, ships, seen, cold):
+    rows = sorted(seen, key=lambda run: run[1])[len(seen) // 2][0]  # the median run by total
+    imported = sorted({n for n, _s, _c in rows if n.startswith(COLLECTION_PREFIX)})
+    return {
+        "module": module,
+        "payload_bytes": os.path.getsize(payload),
+        "shipped": len(ships),
+        "shipped_bytes": sum(b for b, _n in ships.values()),
+        "shipped_nodes": sum(n for _b, n in ships.values()),
+        "imported": len([n for n in imported if n in ships]),
+        "imported_bytes": sum(ships[n][0] for n in imported if n in ships),
+        "total_ms": statistics.median(t for _r, t, _o in seen) / 1000.0,
+        "ours_ms": statistics.median(o for _r, _t, o in seen) / 1000.0,
+        "cold_total_ms": statistics.median(t for _r, t, _o in cold) / 1000.0,
+        "cold_ours_ms": statistics.median(o for _r, _t, o in cold) / 1000.0,
+        "heavy": sorted({n for n, _s, _c in rows if n.startswith(HEAVY)}),
+        "rows": rows,
+        "runs": len(seen),
+    }
+
+
+def report(data, top):
+    short = len(COLLECTION_PREFIX) + 1
+    rows = data["rows"]
     lines = [
-        "%s, converged (changed=%s, commands=%s):" % (module, result.get("changed"), result.get("commands")),
-        "  all imports: %.1f ms (sum of self times), %d modules" % (total / 1000.0, len(rows)),
-        "  the collection's modules: %.1f ms self, %d modules" % (ours_self / 1000.0, len(ours)),
-        "  OCI chain / jsonschema imported: %s" % (", ".join(heavy) if heavy else "none"),
-        "  the collection's imports (cumulative ms):",
+        "%s, converged, as Ansible runs it (median of %d runs):" % (data["module"], data["runs"]),
+        "  payload: %d bytes; the collection's files in it: %d, %d bytes of source, %d syntax-tree nodes"
+        % (data["payload_bytes"], data["shipped"], data["shipped_bytes"], data["shipped_nodes"]),
+        "  imported by the converged task: %d of them, %d bytes of source" % (data["imported"], data["imported_bytes"]),
+        "  all imports: %.1f ms (sum of self times), the collection's %.1f ms, with the node's byte-code cache"
+        % (data["total_ms"], data["ours_ms"]),
+        "  without it (the first run of this version on a node: every module_util compiled): %.1f ms, the"
+        " collection's %.1f ms" % (data["cold_total_ms"], data["cold_ours_ms"]),
+        "  OCI chain / jsonschema imported: %s" % (", ".join(data["heavy"]) or "none"),
+        "  the collection's imports (self ms, with the cache):",
     ]
-    for name, _s, cumulative in sorted(ours, key=lambda row: -row[2])[:top]:
-        lines.append("    %7.1f  %s" % (cumulative / 1000.0, name[len(COLLECTION_PREFIX) + 1 :]))
+    ours = [(n, s) for n, s, _c in rows if n.startswith(COLLECTION_PREFIX)]
+    for name, self_us in sorted(ours, key=lambda row: -row[1])[:top]:
+        lines.append("    %7.1f  %s" % (self_us / 1000.0, name[short:]))
     lines.append("  heaviest top-level imports outside the collection (cumulative ms):")
     outside = [(n, c) for n, _s, c in rows if "." not in n and not n.startswith("ansible_collections")]
     for name, cumulative in sorted(outside, key=lambda row: -row[1])[:top]:
         lines.append("    %7.1f  %s" % (cumulative / 1000.0, name))
-    return "\n".join(lines), heavy, total, ours_self
+    return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--module", default="nexcage_container", choices=sorted(CONVERGED_ARGS))
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead")
     options = parser.parse_args()
     base_dir = tempfile.mkdtemp(prefix="nexcage-imports-")
     try:
         node = make_node(base_dir)
-        args = CONVERGED_ARGS[options.module](100)
-        first = node.run_task(options.module, args)
-        if first.get("failed"):
-            print("setup failed: %s" % first.get("msg"))
+        setup = node.run_task("nexcage_container", CONVERGED_ARGS["nexcage_container"](100))
+        if setup.get("failed"):
+            print("setup failed: %s" % setup.get("msg"))
             return 1
-        rows, result = measure(node, options.module, args)
+        payload = keep_payload(node, options.module, CONVERGED_ARGS[options.module](100), node.work)
+        cold = measure_cold(node, payload, options.runs)
+        warm = measure(node, payload, options.runs)
+        data = summary(options.module, payload, shipped(payload), warm, cold)
     finally:
         shutil.rmtree(base_dir, ignore_errors=True)
-    text, heavy, total, ours = report(rows, result, options.module, options.top)
     if options.json:
-        print(
-            json.dumps({"module": options.module, "heavy": heavy, "total_ms": total / 1000.0, "ours_ms": ours / 1000.0})
-        )
+        print(json.dumps({key: value for key, value in data.items() if key != "rows"}))
     else:
-        print(text)
-    return 1 if heavy else 0
+        print(report(data, options.top))
+    return 1 if data["heavy"] else 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, COLLECTIONS)
     sys.exit(main())

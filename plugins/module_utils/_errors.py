@@ -237,7 +237,7 @@ def _first_line(text):
     return None
 
 
-_PARAM_LINE = re.compile(r"^([A-Za-z0-9_.\-\[\]]+): (.+)$")
+_PARAM_LINE_PATTERN = r"^([A-Za-z0-9_.\-\[\]]+): (.+)$"
 
 
 def parameter_errors(stderr):
@@ -248,7 +248,7 @@ def parameter_errors(stderr):
     result = {}
     block = text.split("400 Parameter verification failed.", 1)[1]
     for line in block.splitlines():
-        found = _PARAM_LINE.match(line.strip())
+        found = re.match(_PARAM_LINE_PATTERN, line.strip())
         if found:
             result[found.group(1)] = found.group(2)
     return result

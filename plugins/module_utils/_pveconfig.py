@@ -82,9 +82,11 @@ _IPV6 = (
     .replace("H", _H16)
     .replace("L", _LS32)
 )
-_IPV4_RE = re.compile(r"^(?:%s)$" % _IPV4)
-_IPV6_RE = re.compile(r"^(?:%s)$" % _IPV6)
-_IP_RE = re.compile(r"^(?:%s|%s)$" % (_IPV4, _IPV6))
+# Patterns as text: re compiles each on its first use (and keeps it), so a config without IPv6
+# addresses never pays for the IPv6 pattern.
+_IPV4_PATTERN = r"^(?:%s)$" % _IPV4
+_IPV6_PATTERN = r"^(?:%s)$" % _IPV6
+_IP_PATTERN = r"^(?:%s|%s)$" % (_IPV4, _IPV6)
 _MOUNT_OPTION = "(discard|lazytime|noatime|nodev|noexec|nosuid)"
 _IDMAP = r"^(?:passthrough|[ug]:[0-9]+:[0-9]+:[1-9][0-9]*(?:;[ug]:[0-9]+:[0-9]+:[1-9][0-9]*)*)$"
 _PVE_TAG = r"[a-z0-9_][a-z0-9_\-\+\.]*"
@@ -97,8 +99,6 @@ def _f(type_, view=None, optional=True, **schema):
         view=view or {"boolean": "bool", "integer": "int", "number": "number"}.get(type_, "str"),
         optional=optional,
     )
-    if "pattern" in schema:  # PVE matches ^pattern$
-        field["pattern_re"] = re.compile(r"^(?:%s)$" % schema["pattern"])
     return field
 
 
@@ -359,17 +359,17 @@ def _cidr(text, address, highest):
 
 
 def _check_ipv4(value):
-    if not _IPV4_RE.match(value):
+    if not re.match(_IPV4_PATTERN, value):
         raise ConfigError("value does not look like a valid IPv4 address")
 
 
 def _check_ipv6(value):
-    if not _IPV6_RE.match(value):
+    if not re.match(_IPV6_PATTERN, value):
         raise ConfigError("value does not look like a valid IPv6 address")
 
 
 def _check_ip(value):
-    if not _IP_RE.match(value):
+    if not re.match(_IP_PATTERN, value):
         raise ConfigError("value does not look like a valid IP address")
 
 
@@ -377,7 +377,7 @@ def _check_ip_with_ll_iface(value):
     match = re.match(r"^(fe80:[^%]+)%(.*)$", value)
     if (
         match
-        and _IP_RE.match(match.group(1))
+        and re.match(_IP_PATTERN, match.group(1))
         and re.match(r"^[a-z][a-z0-9_]{1,20}([:.]\d+)?$", match.group(2), re.IGNORECASE)
     ):
         return
@@ -430,27 +430,14 @@ def _check_tag(value):
         raise ConfigError("invalid characters in tag")
 
 
-ZONE_TAB = "/usr/share/zoneinfo/zone.tab"
-_zones = []
-
-
-def _zone_names():
-    """The time zones PVE accepts: the third column of the node's zone.tab (read once)."""
-    if not _zones:
-        try:
-            with open(ZONE_TAB, encoding="utf-8") as handle:
-                lines = handle.read().splitlines()
-        except OSError:
-            lines = []
-        _zones.append(
-            frozenset(line.split("\t")[2] for line in lines if not re.match(r"^\s*#", line) and line.count("\t") >= 2)
-        )
-    return _zones[0]
-
-
 def _check_timezone(value):
     # pve-ct-timezone: 'host', 'UTC' or a zone of the node's zone.tab (pve_verify_timezone)
-    if value not in ("host", "UTC") and value not in _zone_names():
+    if value in ("host", "UTC"):
+        return
+    # the node layer reads zone.tab; imported here, as it imports this module
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import readers
+
+    if value not in readers.zone_names():
         raise ConfigError("invalid time zone '%s'" % value)
 
 
@@ -500,7 +487,7 @@ def _check_field(schema, value):
             check_format(schema["format"], value)
         except ConfigError as exc:
             return "invalid format - %s" % exc
-    if "pattern_re" in schema and not schema["pattern_re"].match(value):
+    if "pattern" in schema and not re.match(r"^(?:%s)$" % schema["pattern"], value):  # PVE matches ^pattern$
         return "value does not match the regex pattern"
     if _is_number(value):
         if "maximum" in schema and float(value) > schema["maximum"]:

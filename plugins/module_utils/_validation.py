@@ -34,18 +34,18 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import V
 VMID_MIN = 100
 VMID_MAX = 999999999
 
-_VMID_RE = re.compile(r"^[1-9][0-9]{2,8}$")
-_DNS_LABEL_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$")
-_STORAGE_ID_RE = re.compile(r"^[a-z][a-z0-9\-_.]*[a-z0-9]$", re.IGNORECASE)
+_VMID_PATTERN = r"^[1-9][0-9]{2,8}$"
+_DNS_LABEL_PATTERN = r"^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$"
+_STORAGE_ID_PATTERN = r"(?i)^[a-z][a-z0-9\-_.]*[a-z0-9]$"
 # pve-storage VZTMPL_EXT_RE_1: .tar, .tar.gz, .tar.xz, .tar.zst, .tar.bz2
 TEMPLATE_EXTENSIONS = (".tar", ".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2")
-_TEMPLATE_FILE_RE = re.compile(r"^[^/\s,]+\.tar(\.(gz|xz|zst|bz2))?$")
-_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
-_TAG_RE = re.compile(r"^[a-z0-9_][a-z0-9_+.\-]*$")
-_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,15}$")
-_BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,15}$")
-_POOL_RE = re.compile(r"^[A-Za-z0-9\-_.]+$")
+_TEMPLATE_FILE_PATTERN = r"^[^/\s,]+\.tar(\.(gz|xz|zst|bz2))?$"
+_ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_MAC_PATTERN = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$"
+_TAG_PATTERN = r"^[a-z0-9_][a-z0-9_+.\-]*$"
+_IFNAME_PATTERN = r"^[A-Za-z0-9_.\-]{1,15}$"
+_BRIDGE_PATTERN = r"^[A-Za-z0-9_.\-]{1,15}$"
+_POOL_PATTERN = r"^[A-Za-z0-9\-_.]+$"
 
 
 def check(validator, value, *args, **kwargs):
@@ -62,7 +62,7 @@ def validate_vmid(value, option="vmid"):
     if isinstance(value, bool):
         raise ValidationError(option, value, "must be an integer", "Use a number from 100 to 999999999")
     text = str(value).strip()
-    if not _VMID_RE.match(text):
+    if not re.match(_VMID_PATTERN, text):
         if not text.lstrip("-").isdigit():
             raise ValidationError(option, value, "must be an integer", "Use a number from 100 to 999999999")
         raise ValidationError(
@@ -81,7 +81,7 @@ def validate_hostname(value, option="hostname"):
     if len(value) > 255:
         raise ValidationError(option, value, "may only be 255 characters long", "Use a shorter name")
     for label in value.split("."):
-        if not _DNS_LABEL_RE.match(label) or len(label) > 63:
+        if not re.match(_DNS_LABEL_PATTERN, label) or len(label) > 63:
             raise ValidationError(
                 option,
                 value,
@@ -94,7 +94,7 @@ def validate_hostname(value, option="hostname"):
 
 def validate_storage_id(value, option="storage"):
     """A Proxmox storage ID such as local, local-zfs, nfs_1 (returns it unchanged)."""
-    if not isinstance(value, str) or not _STORAGE_ID_RE.match(value):
+    if not isinstance(value, str) or not re.match(_STORAGE_ID_PATTERN, value):
         raise ValidationError(
             option,
             value,
@@ -114,12 +114,12 @@ def validate_template_volid(value, option="image"):
     if not isinstance(value, str) or ":" not in value:
         raise ValidationError(option, value, "is not a template volume ID (missing '<storage>:')", fix)
     storage, _sep, rest = value.partition(":")
-    if not _STORAGE_ID_RE.match(storage):
+    if not re.match(_STORAGE_ID_PATTERN, storage):
         raise ValidationError(option, value, "storage ID %r contains illegal characters" % storage, fix)
     if not rest.startswith("vztmpl/"):
         raise ValidationError(option, value, "the volume is not in the template area 'vztmpl/'", fix)
     name = rest[len("vztmpl/") :]
-    if not _TEMPLATE_FILE_RE.match(name):
+    if not re.match(_TEMPLATE_FILE_PATTERN, name):
         raise ValidationError(
             option,
             value,
@@ -155,7 +155,7 @@ def validate_env(value, option="env"):
     if not isinstance(value, str) or "=" not in value:
         raise ValidationError(option, value, "is not of the form KEY=value", fix)
     key, _sep, val = value.partition("=")
-    if not _ENV_KEY_RE.match(key):
+    if not re.match(_ENV_KEY_PATTERN, key):
         raise ValidationError(option, value, "invalid variable name %r" % key, fix)
     if "\0" in val or "\n" in val:
         raise ValidationError(option, value, "the value contains a NUL or newline", fix)
@@ -164,7 +164,7 @@ def validate_env(value, option="env"):
 
 def validate_mac(value, option="hwaddr"):
     """A unicast MAC address; returned upper-case as PVE prints it."""
-    if not isinstance(value, str) or not _MAC_RE.match(value) or int(value[:2], 16) & 1:
+    if not isinstance(value, str) or not re.match(_MAC_PATTERN, value) or int(value[:2], 16) & 1:
         raise ValidationError(
             option,
             value,
@@ -232,7 +232,7 @@ def validate_ip(value, option="nameserver"):
 def validate_tag(value, option="tags"):
     """One guest tag; returned lower-cased as PVE stores it."""
     text = str(value).lower()
-    if not _TAG_RE.match(text):
+    if not re.match(_TAG_PATTERN, text):
         raise ValidationError(
             option, value, "invalid characters in tag", "Tags use a-z, 0-9, '_', '+', '.', '-' and start with a-z0-9_"
         )
@@ -240,19 +240,19 @@ def validate_tag(value, option="tags"):
 
 
 def validate_ifname(value, option="name"):
-    if not isinstance(value, str) or not _IFNAME_RE.match(value):
+    if not isinstance(value, str) or not re.match(_IFNAME_PATTERN, value):
         raise ValidationError(option, value, "is not a valid interface name", "Use at most 15 characters, e.g. eth0")
     return value
 
 
 def validate_bridge(value, option="bridge"):
-    if not isinstance(value, str) or not _BRIDGE_RE.match(value):
+    if not isinstance(value, str) or not re.match(_BRIDGE_PATTERN, value):
         raise ValidationError(option, value, "is not a valid bridge name", "Use e.g. vmbr0")
     return value
 
 
 def validate_pool(value, option="pool"):
-    if not isinstance(value, str) or not _POOL_RE.match(value):
+    if not isinstance(value, str) or not re.match(_POOL_PATTERN, value):
         raise ValidationError(option, value, "is not a valid pool name", "Use letters, digits, '-', '_' and '.'")
     return value
 
@@ -319,8 +319,8 @@ NUMBER_DEFAULT_LIMITS = (-(2**63), 2**63 - 1)
 # list options whose elements are whole tasks of a module (nexcage_containers' containers): an element's
 # options have that module's limits, so they are looked up under their own names ("stop_timeout")
 TASK_LISTS = ("containers",)
-_INTEGER_TEXT_RE = re.compile(r"-?[0-9]+")
-_DECIMAL_TEXT_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_INTEGER_TEXT_PATTERN = r"-?[0-9]+"
+_DECIMAL_TEXT_PATTERN = r"-?[0-9]+(\.[0-9]+)?"
 
 
 def _limits(key):
@@ -343,7 +343,7 @@ def raw_integer(value, option, key=None):
     """An integer as Proxmox VE accepts it: an int, or a string of digits (no 1e3, 0x10, ' 1', 1.5, inf)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValidationError(option, value, "must be an integer", "Write a whole number such as 60")
-    if isinstance(value, str) and not _INTEGER_TEXT_RE.fullmatch(value):
+    if isinstance(value, str) and not re.fullmatch(_INTEGER_TEXT_PATTERN, value):
         raise ValidationError(option, value, "must be an integer written with digits only", "Write e.g. 60")
     if isinstance(value, str) and len(value) > 40:  # int() of thousands of digits is refused by Python itself
         low, high = _limits(key or option)
@@ -356,7 +356,7 @@ def raw_number(value, option, key=None):
     """A finite number (int, float, or a plain decimal string): NaN and infinities are refused."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValidationError(option, value, "must be a number", "Write a number such as 1.5")
-    if isinstance(value, str) and not _DECIMAL_TEXT_RE.fullmatch(value):
+    if isinstance(value, str) and not re.fullmatch(_DECIMAL_TEXT_PATTERN, value):
         raise ValidationError(
             option, value, "must be a plain decimal number (no nan, inf or exponent)", "Write e.g. 1.5"
         )
@@ -491,7 +491,7 @@ def validate_container_mountpoint(value, option):
 # --------------------------------------------------------------------------- ZFS names
 
 ZFS_NAME_MAX = 255
-_ZFS_COMPONENT_RE = re.compile(r"^[A-Za-z0-9_.:\-]+$")
+_ZFS_COMPONENT_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
 _ZFS_NAME_FIX = (
     "A dataset name is pool/component/...: each component made of letters, digits, '_', '-', '.' and ':', "
     "not '.' or '..', not starting with '-'; the pool name starts with a letter; at most 255 characters"
@@ -515,6 +515,6 @@ def validate_zfs_name(value, option="name", snapshot=False):
             raise ValidationError(option, value, "has an empty, '.' or '..' component", _ZFS_NAME_FIX)
         if part.startswith("-"):
             raise ValidationError(option, value, "has a component starting with '-'", _ZFS_NAME_FIX)
-        if not _ZFS_COMPONENT_RE.match(part):
+        if not re.match(_ZFS_COMPONENT_PATTERN, part):
             raise ValidationError(option, value, "has an invalid character in component %r" % part, _ZFS_NAME_FIX)
     return value

@@ -159,12 +159,15 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec  # noqa: E402
-from ansible_collections.cageforge.nexcage.plugins.module_utils._container.info import run_module  # noqa: E402
-from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import bytecode  # noqa: E402
 
 
 def main():
+    bytecode.install()  # the module_utils below load the code an earlier run compiled (_node/bytecode.py)
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._container.info import run_module
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params
+
     argument_spec = common_argument_spec()
     argument_spec.update(
         vmid=dict(type="int"),

@@ -923,14 +923,17 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils._container.batch import (  # noqa: E402
-    batch_argument_spec,
-    run_module,
-)
-from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params  # noqa: E402
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import bytecode  # noqa: E402
 
 
 def main():
+    bytecode.install()  # the module_utils below load the code an earlier run compiled (_node/bytecode.py)
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._container.batch import (
+        batch_argument_spec,
+        run_module,
+    )
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params
+
     spec = batch_argument_spec()
     check_raw_params(spec)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)

@@ -12,8 +12,7 @@ No command runs, so check mode is the same run.
 from __future__ import annotations
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _module, _pveconfig, _validation
-from ansible_collections.cageforge.nexcage.plugins.module_utils._container.lifecycle import container_pid
-from ansible_collections.cageforge.nexcage.plugins.module_utils._container.result import container_view
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.view import container_pid, container_view
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.vmid import find_by_hostname
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import cgroupstats, paths, readers
 

@@ -33,7 +33,8 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._container.forms
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.identity import Identity
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.plan import create_options, plan_update
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.prechecks import PreChecks
-from ansible_collections.cageforge.nexcage.plugins.module_utils._container.result import Reporting, pending_keys, show
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.result import Reporting, show
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.view import container_pid, pending_keys
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.vmid import (
     find_by_hostname,
     next_free_vmid,
@@ -43,7 +44,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._container.vmid 
     write_record,
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ctconf, ocistate, paths, readers
-from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, Runner
+from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
 
 CREATE_RETRIES = 5
 SECRET_MASK = "********"
@@ -72,24 +73,6 @@ class Bound:
             result.argv[0],
         )
         return message, hint
-
-
-def container_pid(vmid, runner=None):
-    """The container's init pid: from its cgroup, else `lxc-info -p -H` (not a pct call).
-
-    The lxc-info fallback is a read-only lookup: it runs through its own Runner so that it does
-    not appear in the task's `commands` (which lists what changes, or would change, the node).
-    """
-    pid = readers.init_pid_from_cgroup(vmid)
-    if pid is not None:
-        return pid
-    reader = runner if runner is not None else Runner(timeout=10)
-    try:
-        result = reader.run(_runner.lxc_info("-n", vmid, "-p", "-H"), check=False, timeout=10)
-    except OSError:
-        return None
-    text = (result.stdout or "").strip()
-    return int(text) if result.rc == 0 and text.isdigit() else None
 
 
 class ContainerTask(Identity, PreChecks, Reporting):

@@ -10,6 +10,7 @@ import json
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.plan import predicted_config
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container.view import container_view, jsonable
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate, readers
 
 
@@ -23,7 +24,7 @@ class Reporting:
         effective = _pveconfig.effective_config(config)
         if status is None:
             status = self.status_of(self.vmid)
-        return {"vmid": self.vmid, "status": status, "config": _jsonable(_pveconfig.config_keys(effective))}
+        return {"vmid": self.vmid, "status": status, "config": jsonable(_pveconfig.config_keys(effective))}
 
     def finish(self, before, desired):
         container = None
@@ -69,8 +70,8 @@ class Reporting:
         if self.created and self.clone_config is None:
             config = predicted_config(desired, self.vmid)
             status = "running" if state in ("started", "restarted") else "stopped"
-            return {"vmid": self.vmid, "status": status, "config": _jsonable(config)}
-        config = dict(_jsonable(self.clone_config) if self.created else before.get("config", {}))
+            return {"vmid": self.vmid, "status": status, "config": jsonable(config)}
+        config = dict(jsonable(self.clone_config) if self.created else before.get("config", {}))
         for change in self.changes:
             key = change["key"]
             if "." in key:
@@ -89,31 +90,7 @@ class Reporting:
             status = "running"
         elif state == "stopped":
             status = "stopped"
-        return {"vmid": self.vmid, "status": status, "config": _jsonable(config)}
-
-
-def container_view(vmid, config, status, pid, node):
-    """The `container` structure of a result: the config keys, plus vmid, node, status, pid, lock,
-    pending changes and snapshot names (nexcage_container and nexcage_container_info return it)."""
-    container = dict(_jsonable(_pveconfig.config_keys(config)))
-    container.update(
-        vmid=vmid,
-        node=node,
-        status=status,
-        pid=pid,
-        lock=config.get("lock"),
-        pending=_jsonable(config.get("pending") or {}),
-        pending_keys=sorted(pending_keys(config)),
-        snapshots=sorted(config.get("snapshots") or {}),
-    )
-    return container
-
-
-def pending_keys(config):
-    pending = config.get("pending") or {}
-    keys = [k for k in pending if k != "delete"]
-    keys += [k.lstrip("!") for k in pending.get("delete", [])]
-    return keys
+        return {"vmid": self.vmid, "status": status, "config": jsonable(config)}
 
 
 def show(value):
@@ -126,7 +103,3 @@ def show(value):
     if value is None:
         return "unset"
     return str(value)
-
-
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=str))

@@ -47,9 +47,9 @@ LXC_RAW_PREFIXES = ("lxc.prlimit.", "lxc.sysctl.")
 LXC_REFUSED_PREFIXES = ("lxc.hook.", "lxc.include")
 
 # C0 controls, DEL, and what str.splitlines() also breaks on (NEL, LINE/PARAGRAPH SEPARATOR).
-_CONTROL_RE = re.compile("[\\x00-\\x1f\\x7f\\x85\\u2028\\u2029]")
-_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
-_SUFFIX_RE = re.compile(r"^[a-z0-9_][a-z0-9_.\-]*$")
+_CONTROL_PATTERN = "[\\x00-\\x1f\\x7f\\x85\\u2028\\u2029]"
+_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]*$"
+_SUFFIX_PATTERN = r"^[a-z0-9_][a-z0-9_.\-]*$"
 CONTROL_FIX = (
     "Remove the control character: a config value is one line of printable text "
     "(no newline, carriage return, NUL, escape or DEL)"
@@ -59,7 +59,7 @@ CONTROL_FIX = (
 def check_value(value, *, option):
     """value as a str, refused (ValidationError naming option and value) if it holds a control character."""
     text = value if isinstance(value, str) else str(value)
-    found = _CONTROL_RE.search(text)
+    found = re.search(_CONTROL_PATTERN, text)
     if found:
         raise ValidationError(
             option,
@@ -73,7 +73,7 @@ def check_value(value, *, option):
 def check_key(key, *, option):
     """A config key: printable, starts with a letter, letters, digits, '_', '.', '-' only."""
     text = check_value(key, option=option)
-    if not _KEY_RE.match(text):
+    if not re.match(_KEY_PATTERN, text):
         raise ValidationError(
             option, key, "is not a valid config key", "Use letters, digits, '_', '.' and '-', starting with a letter"
         )
@@ -98,7 +98,7 @@ def check_raw_lxc_key(key, *, option):
     if text in LXC_RAW_KEYS:
         return text
     for prefix in LXC_RAW_PREFIXES:
-        if text.startswith(prefix) and _SUFFIX_RE.match(text[len(prefix) :]):
+        if text.startswith(prefix) and re.match(_SUFFIX_PATTERN, text[len(prefix) :]):
             return text
     raise ValidationError(
         option,

@@ -20,8 +20,8 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._node import con
 from ansible_collections.cageforge.nexcage.plugins.module_utils._validation import ValidationError
 
 LOCK_TIMEOUT = 10
-_RAW_RE = re.compile(r"^(lxc\.[a-zA-Z0-9_.\-]+)\s*[:=]\s*(.*?)\s*$")
-_SECTION_RE = re.compile(r"^\s*\[[^\]]+\]\s*$")
+_RAW_PATTERN = r"^(lxc\.[a-zA-Z0-9_.\-]+)\s*[:=]\s*(.*?)\s*$"
+_SECTION_PATTERN = r"^\s*\[[^\]]+\]\s*$"
 
 
 def _owned(key):
@@ -45,9 +45,9 @@ def owned_lines(text):
     """[(index, key, value)] of nexcage's lxc.* lines in the main section of a config text."""
     found = []
     for index, line in enumerate(split_lines(text)):
-        if _SECTION_RE.match(line.rstrip("\n")):
+        if re.match(_SECTION_PATTERN, line.rstrip("\n")):
             break
-        match = _RAW_RE.match(line.rstrip("\n"))
+        match = re.match(_RAW_PATTERN, line.rstrip("\n"))
         if match and _owned(match.group(1)):
             found.append((index, match.group(1), match.group(2)))
     return found
@@ -57,7 +57,7 @@ def _main_end(lines):
     """Index after the last non-blank line of the main section."""
     end = len(lines)
     for index, line in enumerate(lines):
-        if _SECTION_RE.match(line.rstrip("\n")):
+        if re.match(_SECTION_PATTERN, line.rstrip("\n")):
             end = index
             break
     while end and not lines[end - 1].strip():

@@ -32,6 +32,8 @@ LOCK_DIR = "/run/lock/lxc"
 VMID_LOCK = "/run/lock/lxc/nexcage-vmid.lock"
 RUN_NEXCAGE = "/run/nexcage"
 RECORD_DIR = "/var/lib/nexcage/containers"
+BYTECODE_DIR = "/var/lib/nexcage/bytecode"  # the compiled module_utils of earlier runs (bytecode.py)
+ZONE_TAB = "/usr/share/zoneinfo/zone.tab"  # the time zones PVE accepts (pve_verify_timezone)
 
 
 def ct_conf(vmid):

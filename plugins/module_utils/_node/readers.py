@@ -269,6 +269,19 @@ def read_json(path, default=None):
         return default
 
 
+_zones = {}
+
+
+def zone_names():
+    """The time zones PVE accepts: the third column of the node's zone.tab (read once per process)."""
+    if "names" not in _zones:
+        lines = (read_text(paths.ZONE_TAB) or "").splitlines()
+        _zones["names"] = frozenset(
+            line.split("\t")[2] for line in lines if not re.match(r"^\s*#", line) and line.count("\t") >= 2
+        )
+    return _zones["names"]
+
+
 def bridges():
     """Names of the node's network bridges (interfaces with /sys/class/net/<name>/bridge), sorted."""
     try:

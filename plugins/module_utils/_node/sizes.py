@@ -20,7 +20,7 @@ UNITS = {"": 1}
 UNITS.update({unit: KIB ** (index + 1) for index, unit in enumerate(UNIT_ORDER)})
 PVE_UNITS = "KMGT"
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGTPEZ]?)(i?B)?\s*$", re.IGNORECASE)
+_SIZE_PATTERN = r"(?i)^\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGTPEZ]?)(i?B)?\s*$"
 
 
 class SizeError(ValueError):
@@ -40,7 +40,7 @@ def parse_size(value, *, default_unit="", units=UNIT_ORDER):
         if value < 0 or (isinstance(value, float) and not math.isfinite(value)):
             raise SizeError("not a size: %r" % (value,))
         return _scaled(str(value) if isinstance(value, int) else repr(float(value)), default_unit, value)
-    match = _SIZE_RE.match(str(value))
+    match = re.match(_SIZE_PATTERN, str(value))
     if not match:
         raise SizeError("not a size: %r" % (value,))
     number, unit, suffix = match.groups()
