@@ -7,7 +7,8 @@ For each ansible-core version:
      made once and reused while its requirement line is unchanged;
   2. the tarball built from this checkout, installed into build/compat/<core>/collections with
      `ansible-galaxy collection install` of that core (no link to the checkout anywhere on the path);
-  3. `ansible-doc --json` for every module and role of the INSTALLED collection, which must render;
+  3. `ansible-doc --json` for every module, role, connection and inventory plugin of the INSTALLED
+     collection, which must render;
   4. playbooks/demo.yml (the whole lifecycle through the node, container and teardown roles and all
      four modules) under a fresh simulated node (tests/pvesim), from a copy outside the checkout,
      with the installed collection only;
@@ -165,22 +166,31 @@ def check_docs(core_dir, venv, env):
     root = installed_root(core_dir)
     if os.path.islink(root) or not os.path.exists(os.path.join(root, "MANIFEST.json")):
         raise SystemExit("compat: %s is not an installed copy" % root)
-    modules = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(root, "plugins", "modules", "*.py")))
+
+    def plugins(kind):
+        found = glob.glob(os.path.join(root, "plugins", kind, "*.py"))
+        return sorted(os.path.basename(p)[:-3] for p in found if not os.path.basename(p).startswith("_"))
+
+    modules = plugins("modules")
     roles = sorted(os.listdir(os.path.join(root, "roles")))
+    others = [("connection", plugins("connection")), ("inventory", plugins("inventory"))]
     doc = os.path.join(venv, "bin", "ansible-doc")
-    for kind, names in (("module", modules), ("role", roles)):
+    for kind, names in [("module", modules), ("role", roles)] + others:
         fqcns = ["cageforge.nexcage." + name for name in names]
         proc = run([doc, "-t", kind, "--json"] + fqcns, env=env, cwd=core_dir, capture_output=True, text=True)
         rendered = json.loads(proc.stdout)
         missing = [name for name in fqcns if name not in rendered]
         if missing or "ERROR" in proc.stderr:
             raise SystemExit("compat: ansible-doc -t %s did not render %s\n%s" % (kind, missing, proc.stderr))
-        if kind == "module":
+        if kind != "role":
             for name in fqcns:
                 found = rendered[name]["doc"]["filename"]
                 if not found.startswith(root):
                     raise SystemExit("compat: %s came from %s, not the installed copy" % (name, found))
-    log("ansible-doc renders %d modules and %d roles" % (len(modules), len(roles)))
+    log(
+        "ansible-doc renders %d modules, %d roles and the plugins %s"
+        % (len(modules), len(roles), ", ".join("%s %s" % (kind, " ".join(names)) for kind, names in others))
+    )
     return modules, roles
 
 

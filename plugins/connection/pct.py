@@ -38,6 +38,8 @@ notes:
     hostname; set O(vmid) (the nexcage inventory sets C(nexcage_vmid)) to skip that look-up.
 seealso:
   - module: cageforge.nexcage.nexcage_container
+  - plugin: cageforge.nexcage.containers
+    plugin_type: inventory
 options:
   vmid:
     description:
