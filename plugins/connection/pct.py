@@ -247,7 +247,8 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _validation
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, readers
 
 display = Display()
 
@@ -465,12 +466,18 @@ class Connection(ConnectionBase):
                 )
             listing = to_text(out, errors="surrogate_or_replace")
             pairs = [line.split(None, 1) for line in listing.splitlines() if " " in line]
+            hostnames = {os.path.basename(path)[: -len(".conf")]: host.strip() for path, host in pairs}
         else:
-            pairs = self._local_hostnames()
-        by_vmid = {os.path.basename(path)[: -len(".conf")]: host.strip() for path, host in pairs}
-        found = sorted(vmid for vmid, host in by_vmid.items() if host == name)
+            hostnames = {str(vmid): host for vmid, host in readers.ct_hostnames().items()}
+        # Only the files Proxmox VE names by a VMID are containers ('0101.conf', other digits: not).
+        by_vmid = {
+            vmid: host
+            for vmid, host in hostnames.items()
+            if _validation.check(_validation.validate_vmid, vmid) is None and vmid.strip() == vmid
+        }
+        found = sorted((vmid for vmid, host in by_vmid.items() if host == name), key=int)
         if not found and "." in name:
-            found = sorted(vmid for vmid, host in by_vmid.items() if host == name.split(".", 1)[0])
+            found = sorted((vmid for vmid, host in by_vmid.items() if host == name.split(".", 1)[0]), key=int)
         if len(found) == 1:
             return found[0]
         if not found:
@@ -482,29 +489,6 @@ class Connection(ConnectionBase):
             "hostname %r is used by containers %s on node %s: set nexcage_vmid to choose one"
             % (name, ", ".join(found), self._node)
         )
-
-    @staticmethod
-    def _local_hostnames():
-        pairs = []
-        try:
-            names = sorted(os.listdir(paths.LXC_CONF_DIR))
-        except OSError:
-            return pairs
-        for entry in names:
-            if not entry.endswith(".conf"):
-                continue
-            path = os.path.join(paths.LXC_CONF_DIR, entry)
-            try:
-                with open(path, encoding="utf-8", errors="replace") as handle:
-                    for line in handle:
-                        if line.startswith("["):
-                            break
-                        if line.startswith("hostname:"):
-                            pairs.append((path, line.split(":", 1)[1].strip()))
-                            break
-            except OSError:
-                continue
-        return pairs
 
     def _connect(self):
         if not self._connected:

@@ -170,6 +170,11 @@ def as_data(value):
     return wrap_var(value) if MARK_UNSAFE else value
 
 
+def is_vmid(text):
+    """True for a config file name's VMID as Proxmox VE writes it (not '0101', nor digits of other scripts)."""
+    return _validation.check(_validation.validate_vmid, text) is None and text.strip() == text
+
+
 def group_name(text):
     return re.sub(r"[^A-Za-z0-9_]", "_", str(text))
 
@@ -194,7 +199,7 @@ def container_hosts(node_entry, snap, want_templates):
     hosts, problems = [], []
     for path, text in sorted(files.items()):
         vmid_text = path.rsplit("/", 1)[-1][: -len(".conf")]
-        if not (path.endswith(".conf") and vmid_text.isdigit()) or text is None:
+        if not (path.endswith(".conf") and is_vmid(vmid_text)) or text is None:
             continue
         vmid = int(vmid_text)
         config = _pveconfig.parse_config(text, vmid=vmid)
