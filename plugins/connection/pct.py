@@ -44,15 +44,18 @@ options:
   vmid:
     description:
       - The container's VMID. When unset, O(container_name) is looked up in the node's C(/etc/pve/lxc/*.conf).
-    type: int
+      - Digits as Proxmox VE writes a VMID (100 to 999999999), or such an integer; anything else (C(0101),
+        C(1e3), C(-5), a boolean) fails before any command runs.
+    type: str
     vars:
       - name: nexcage_vmid
       - name: ansible_pct_vmid
   container_name:
     description:
       - The container's hostname (as in its Proxmox config), used when O(vmid) is unset.
-      - A purely numeric name is taken as the VMID. A fully qualified name also matches a container
-        whose hostname is its first label, when only one does.
+      - A VMID (digits, 100 to 999999999) is taken as the VMID. A fully qualified name also matches a
+        container whose hostname is its first label, when only one does. A name that is neither a VMID
+        nor a DNS name fails before any command runs.
     type: str
     default: inventory_hostname
     vars:
@@ -61,7 +64,8 @@ options:
   node_host:
     description:
       - The Proxmox VE node that runs the container. V(localhost) runs C(pct) on the controller;
-        any other value is an SSH destination (name or address).
+        any other value is an SSH destination, a DNS name or an IP address (the user is O(node_user));
+        anything else fails before any command runs.
     type: str
     default: localhost
     vars:
@@ -237,6 +241,7 @@ EXAMPLES = r"""
 
 import fcntl
 import hashlib
+import ipaddress
 import os
 import re
 import shlex
@@ -274,6 +279,25 @@ SSH_FAILURE_RE = re.compile(
 NO_PYTHON_RE = re.compile(rb"python[0-9.]*: (?:\d+: )?(?:[^:\n]*: )?(?:not found|No such file or directory)")
 # lock waits that pct prints on stderr while it succeeds
 LOCK_NOISE_RE = re.compile(r"^(?:trying to acquire lock\.\.\.)?\s*(?:OK)?\s*$")
+
+
+def _is_vmid(text):
+    """Digits as Proxmox VE writes a VMID: 100..999999999 (not '0101', ' 101' or digits of other scripts)."""
+    return (
+        isinstance(text, str) and _validation.check(_validation.validate_vmid, text) is None and str(int(text)) == text
+    )
+
+
+def _is_dns_name(text):
+    return text.isascii() and "\n" not in text and _validation.check(_validation.validate_hostname, text) is None
+
+
+def _is_address(text):
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _sha256_file(path):
@@ -348,6 +372,11 @@ class Connection(ConnectionBase):
             os.close(lock)
 
     def _ssh_argv(self, remote_command):
+        if not (_is_dns_name(self._node) or _is_address(self._node)):
+            raise AnsibleConnectionFailure(
+                "nexcage_node_host %r is neither a DNS name nor an IP address: set it to the node's name or "
+                "address (and nexcage_node_user for the SSH user)" % self._node
+            )
         argv = [
             self.get_option("ssh_executable"),
             "-o",
@@ -449,10 +478,20 @@ class Connection(ConnectionBase):
     def _resolve_vmid(self):
         vmid = self.get_option("vmid")
         if vmid is not None:
-            return str(vmid)
+            if not _is_vmid(vmid):
+                raise AnsibleConnectionFailure(
+                    "nexcage_vmid %r is not a VMID: set it to the container's VMID, digits from 100 to 999999999"
+                    % (vmid,)
+                )
+            return vmid
         name = str(self.get_option("container_name") or "")
-        if name.isdigit():
+        if _is_vmid(name):
             return name
+        if not _is_dns_name(name):
+            raise AnsibleConnectionFailure(
+                "%r is neither a VMID nor a hostname a container can have: set nexcage_vmid (or "
+                "nexcage_container_name) for this host" % name
+            )
         if self._remote:
             rc, out, err = self._node_script(
                 "awk %s %s/*.conf 2>/dev/null; exit 0" % (shlex.quote(HOSTNAME_LIST_AWK), paths.LXC_CONF_DIR),
