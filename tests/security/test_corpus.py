@@ -451,12 +451,6 @@ def test_info_lists_only_files_named_by_a_vmid(sim, scene):
     assert scene.hostile not in listed, listed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handed over (plugins/inventory/containers.py container_hosts): a config file name is a VMID when "
-    "str.isdigit() holds, so '<VMID in Arabic-Indic digits>.conf' lists the existing container a second time "
-    "(host 'spoof', with its VMID) and '0<vmid>.conf' lists a container Proxmox VE does not have",
-)
 def test_inventory_lists_only_files_named_by_a_vmid(plugins, scene):
     with config_files_not_named_by_a_vmid(scene):
         answer = plugins.inventory(scene.inventory_source, HOST_VIEW)
@@ -466,11 +460,6 @@ def test_inventory_lists_only_files_named_by_a_vmid(plugins, scene):
     assert vmids.count(scene.existing) == 1 and scene.hostile not in vmids, answer["hosts"].keys()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handed over (plugins/connection/pct.py _local_hostnames): the VMID of a hostname look-up is the "
-    "config file's name as it is, so a file '<digits that are not a VMID>.conf' sends those digits to pct",
-)
 def test_connection_finds_only_files_named_by_a_vmid(plugins, scene):
     with config_files_not_named_by_a_vmid(scene):
         answer = plugins.connection(scene.connection_vars(inventory_hostname="spoof"), "true", scene.recorder_log)

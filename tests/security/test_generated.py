@@ -810,25 +810,6 @@ def connection_case(plugins, scene, label, variables, accept_problem):
     return judge_plugin(label, answer, found)
 
 
-VMID_DEFECT = (
-    "handed over (plugins/connection/pct.py): nexcage_vmid is any integer ansible-core can read: -5 and 0 land "
-    "where pct's VMID goes (pct exec -5 ...), '1e3', '+100' and false are read as 1000, 100 and 0; the "
-    "connection must refuse what is not a VMID (digits, 100..999999999) before it runs anything"
-)
-NAME_DEFECT = (
-    "handed over (plugins/connection/pct.py): an all-digit inventory name is the VMID as it is ('0101', "
-    "Arabic-Indic '\u0661\u0660\u0661' and 40 digits reach pct), and a name that is not a DNS name "
-    "('sec01.......') matches a container by its first label; refuse names that are neither"
-)
-NODE_DEFECT = (
-    "handed over (plugins/connection/pct.py): nexcage_node_host goes into ssh's argv before '--', so "
-    "'-oProxyCommand=<cmd>' is an ssh option that runs <cmd> on the controller ('-F/dev/null' replaces the "
-    "ssh config), and any string is taken as the node; refuse what is not a DNS name or an address, and "
-    "put the destination after '--' (as the inventory plugin does)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=VMID_DEFECT)
 def test_pct_connection_vmid(plugins, scene):
     """Hostile nexcage_vmid values, on this node and over SSH: refused, or a VMID in pct's argv."""
     strategy = st.tuples(
@@ -846,7 +827,6 @@ def test_pct_connection_vmid(plugins, scene):
     assert_clean(run_cases(strategy, one, 80, [(-5, "localhost"), ("1e3", "pve1.example.com")]))
 
 
-@pytest.mark.xfail(strict=True, reason=NAME_DEFECT)
 def test_pct_connection_container_name(plugins, scene):
     """Hostile inventory names (the container's hostname) without nexcage_vmid: refused, or the VMID
     of the container with that hostname (the node's configs are read) in pct's argv."""
@@ -865,7 +845,6 @@ def test_pct_connection_container_name(plugins, scene):
     assert_clean(run_cases(strategy, one, 60, [("0101", "localhost"), ("\u0661\u0660\u0661", "pve1.example.com")]))
 
 
-@pytest.mark.xfail(strict=True, reason=NODE_DEFECT)
 def test_pct_connection_node_host(plugins, scene):
     """Hostile nexcage_node_host values: refused, or the SSH destination (a DNS name or an address)."""
     strategy = st.one_of(st.sampled_from(NODE_EDGES), hostile_text("pve1.example.com"))
