@@ -7,10 +7,17 @@ For each ansible-core version:
      made once and reused while its requirement line is unchanged;
   2. the tarball built from this checkout, installed into build/compat/<core>/collections with
      `ansible-galaxy collection install` of that core (no link to the checkout anywhere on the path);
-  3. `ansible-doc --json` for every module and role of the INSTALLED collection, which must render;
+  3. `ansible-doc --json` for every module, role, connection and inventory plugin of the INSTALLED
+     collection, which must render;
   4. playbooks/demo.yml (the whole lifecycle through the node, container and teardown roles and all
      four modules) under a fresh simulated node (tests/pvesim), from a copy outside the checkout,
-     with the installed collection only.
+     with the installed collection only;
+  5. node data is never templated (check_node_data): a container whose config holds Jinja that
+     Proxmox VE accepts (pct create --entrypoint/--env/--description with lookup('pipe', 'touch ...'))
+     listed by the inventory plugin: a play that uses its host vars (read from the node) and
+     `ansible-inventory --list` (read from the inventory cache) see them as written. Before
+     ansible-core 2.19 the plugin marks node data unsafe itself; from 2.19 on, ansible-core trusts
+     no data of an inventory plugin.
 
   python scripts/compat.py                 # every version in CORES
   python scripts/compat.py --ends          # the lowest and the highest only (make test)
@@ -35,6 +42,41 @@ PYTHON = os.environ.get("NEXCAGE_COMPAT_PYTHON", "python3")
 # The range declared in meta/runtime.yml (requires_ansible), lowest first. The highest is the newest
 # ansible-core that installs on the controller Python here (3.11: 2.20 and later need 3.12).
 CORES = ["2.16.0", "2.17.14", "2.19.14"]
+# A container config that Proxmox VE accepts (pct takes any printable text for the entrypoint, the
+# environment and the description), each a template that would run a command on the controller.
+HOSTILE_VMID = 4242
+HOSTILE_TEMPLATE = "local:vztmpl/busybox-1.35_amd64.tar.zst"
+HOSTILE_SOURCE = """plugin: cageforge.nexcage.containers
+connection: ansible.builtin.local
+compose:
+  composed_entrypoint: nexcage_config.entrypoint
+groups:
+  hostile_env: "'lookup' in nexcage_config.env"
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: %s
+cache_timeout: 3600
+"""
+HOSTILE_PLAY = """- name: Use the host vars of a container whose config holds templates
+  hosts: nexcage_containers
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  tasks:
+    - name: Copy a host var into a fact
+      ansible.builtin.set_fact:
+        seen_env: "{{ nexcage_config.env }}"
+    - name: Show them
+      ansible.builtin.debug:
+        msg: "{{ nexcage_config.entrypoint }} | {{ seen_env }}"
+    - name: Write down what the play sees
+      ansible.builtin.copy:
+        dest: "{{ seen_file }}"
+        mode: "0600"
+        content: >-
+          {{ {'entrypoint': nexcage_config.entrypoint, 'env': seen_env, 'composed': composed_entrypoint,
+              'hostvars_env': hostvars[inventory_hostname].nexcage_config.env, 'groups': group_names} | to_json }}
+"""
 # The node's Python side of the range: jsonschema for OCI bundles (python3-jsonschema on the node).
 NODE_EXTRAS = ["jsonschema>=4.10"]
 
@@ -124,22 +166,31 @@ def check_docs(core_dir, venv, env):
     root = installed_root(core_dir)
     if os.path.islink(root) or not os.path.exists(os.path.join(root, "MANIFEST.json")):
         raise SystemExit("compat: %s is not an installed copy" % root)
-    modules = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(root, "plugins", "modules", "*.py")))
+
+    def plugins(kind):
+        found = glob.glob(os.path.join(root, "plugins", kind, "*.py"))
+        return sorted(os.path.basename(p)[:-3] for p in found if not os.path.basename(p).startswith("_"))
+
+    modules = plugins("modules")
     roles = sorted(os.listdir(os.path.join(root, "roles")))
+    others = [("connection", plugins("connection")), ("inventory", plugins("inventory"))]
     doc = os.path.join(venv, "bin", "ansible-doc")
-    for kind, names in (("module", modules), ("role", roles)):
+    for kind, names in [("module", modules), ("role", roles)] + others:
         fqcns = ["cageforge.nexcage." + name for name in names]
         proc = run([doc, "-t", kind, "--json"] + fqcns, env=env, cwd=core_dir, capture_output=True, text=True)
         rendered = json.loads(proc.stdout)
         missing = [name for name in fqcns if name not in rendered]
         if missing or "ERROR" in proc.stderr:
             raise SystemExit("compat: ansible-doc -t %s did not render %s\n%s" % (kind, missing, proc.stderr))
-        if kind == "module":
+        if kind != "role":
             for name in fqcns:
                 found = rendered[name]["doc"]["filename"]
                 if not found.startswith(root):
                     raise SystemExit("compat: %s came from %s, not the installed copy" % (name, found))
-    log("ansible-doc renders %d modules and %d roles" % (len(modules), len(roles)))
+    log(
+        "ansible-doc renders %d modules, %d roles and the plugins %s"
+        % (len(modules), len(roles), ", ".join("%s %s" % (kind, " ".join(names)) for kind, names in others))
+    )
     return modules, roles
 
 
@@ -162,11 +213,115 @@ def run_demo(core, core_dir, venv, env, vmid_base):
     log("ansible-core %s: the demo lifecycle passed" % core)
 
 
+def _unsafe_text(value):
+    """The text of an --list value that is marked unsafe ({"__ansible_unsafe": text}), else None."""
+    return value.get("__ansible_unsafe") if isinstance(value, dict) and set(value) == {"__ansible_unsafe"} else None
+
+
+def check_node_data(bin_dir, env, work):
+    """Node data is never templated, under the ansible-core of bin_dir: [problem] (empty when it holds).
+
+    In a fresh simulated node under work/, pct creates a container whose entrypoint, environment and
+    description are templates that would touch work/PWNED; then, with the inventory plugin (cache on),
+    a play that copies, composes and prints them must see them as written (read from the node), and
+    `ansible-inventory --list` must show them as written and marked unsafe (read from the cache).
+    """
+    node, pwned = os.path.join(work, "node"), os.path.join(work, "PWNED")
+    run([PVESIM, "init", node], stdout=subprocess.DEVNULL)
+    entrypoint = '/bin/sh -c \'{{ lookup("pipe", "touch %s") }}\'' % pwned
+    environment = "GREETING={{ 7 * 6 }}{{ lookup('pipe', 'touch %s') }}" % pwned
+    created = subprocess.run(
+        [PVESIM, "run", "--root", node, "--", "pct", "create", str(HOSTILE_VMID), HOSTILE_TEMPLATE]
+        + ["--hostname", "hostile", "--ostype", "unmanaged", "--rootfs", "local-zfs:1", "--entrypoint", entrypoint]
+        + ["--env", environment, "--description", "{{ lookup('pipe', 'touch %s') }}" % pwned],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if created.returncode != 0:
+        return ["pct create refused the container: %s" % created.stderr.strip()]
+    source = os.path.join(work, "hostile.nexcage.yml")
+    with open(source, "w", encoding="utf-8") as f:
+        f.write(HOSTILE_SOURCE % os.path.join(work, "cache"))
+    play = os.path.join(work, "hostile.yml")
+    with open(play, "w", encoding="utf-8") as f:
+        f.write(HOSTILE_PLAY)
+    wanted = {
+        "entrypoint": entrypoint,
+        "env": environment,
+        "composed": entrypoint,
+        "hostvars_env": environment,
+        "groups": [
+            "hostile_env",
+            "nexcage_containers",
+            "nexcage_node_pve",
+            "nexcage_ostype_unmanaged",
+            "nexcage_stopped",
+        ],
+    }
+    problems = []
+    inside = [PVESIM, "run", "--root", node, "--"]
+    seen = os.path.join(work, "seen.json")
+    # The play reads the node and fills the cache; the container is then destroyed, so that only the
+    # cache can still list it to --list.
+    played = subprocess.run(
+        inside + [os.path.join(bin_dir, "ansible-playbook"), "-i", source, play, "-e", "seen_file=" + seen],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if played.returncode != 0:
+        problems.append("the play failed: %s" % (played.stdout + played.stderr)[-2000:])
+    elif not os.path.exists(seen):
+        problems.append("the play wrote nothing")
+    else:
+        with open(seen, encoding="utf-8") as f:
+            got = json.load(f)
+        got["groups"] = sorted(got["groups"])
+        if got != wanted:
+            problems.append("the play saw %s, not the config as written: %s" % (got, wanted))
+    subprocess.run(inside + ["pct", "destroy", str(HOSTILE_VMID)], capture_output=True, check=False)
+    listed = subprocess.run(
+        inside + [os.path.join(bin_dir, "ansible-inventory"), "-i", source, "--list"],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if listed.returncode != 0:
+        problems.append("ansible-inventory --list failed: %s" % listed.stderr[-2000:])
+    elif "hostile" not in json.loads(listed.stdout)["_meta"]["hostvars"]:
+        problems.append("ansible-inventory --list did not read the inventory cache: %s" % listed.stdout[-2000:])
+    else:
+        config = json.loads(listed.stdout)["_meta"]["hostvars"]["hostile"]["nexcage_config"]
+        got = {key: _unsafe_text(config.get(key)) for key in ("entrypoint", "env")}
+        if got != {"entrypoint": entrypoint, "env": environment}:
+            problems.append("ansible-inventory --list (from the cache): not as written, or not marked unsafe: %s" % got)
+    if os.path.exists(pwned):
+        problems.append("a template in the node's data was run: %s exists" % pwned)
+    return problems
+
+
+def run_node_data(core, core_dir, venv, env):
+    work = tempfile.mkdtemp(prefix="node-data-", dir=core_dir)
+    problems = check_node_data(os.path.join(venv, "bin"), env, work)
+    if problems:
+        raise SystemExit("compat: ansible-core %s: node data was templated\n%s" % (core, "\n".join(problems)))
+    log("ansible-core %s: node data is never templated (a play, the cache, inventory --list)" % core)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--ends", action="store_true", help="only the lowest and the highest version")
     parser.add_argument("--core", action="append", help="this ansible-core version (repeatable)")
-    parser.add_argument("--no-demo", action="store_true", help="install and ansible-doc only")
+    parser.add_argument(
+        "--no-demo", action="store_true", help="install and ansible-doc only (no demo, no node data check)"
+    )
     args = parser.parse_args()
     cores = args.core or ([CORES[0], CORES[-1]] if args.ends else CORES)
     os.makedirs(WORK, exist_ok=True)
@@ -185,6 +340,7 @@ def main():
         check_docs(core_dir, venv, env)
         if not args.no_demo:
             run_demo(core, core_dir, venv, env, vmid_base + 4 * index)
+            run_node_data(core, core_dir, venv, env)
         log("ansible-core %s: passed in %.0f s" % (core, time.monotonic() - step))
     log("%s passed in %.0f s" % (", ".join(cores), time.monotonic() - started))
 

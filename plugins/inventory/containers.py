@@ -19,7 +19,10 @@ description:
     other entry ONE SSH command per node (C(ssh root@node python3 -), the reader sent on stdin) prints
     the container configs (C(/etc/pve/lxc/*.conf)), the pools (C(/etc/pve/user.cfg)), the LXC command
     sockets of C(/proc/net/unix) (which containers run) and the node's name.
-  - The configs are parsed as Proxmox VE parses them (C(cageforge.nexcage)'s own config reader).
+  - The configs are parsed as Proxmox VE parses them, by the collection's own config reader.
+  - Everything read from a node is data, never a template; a C({{ ... }}) in a container's config
+    (an C(entrypoint), an C(env) value) reaches plays as written. Before ansible-core 2.19 the plugin
+    marks it unsafe itself; from 2.19 on, ansible-core does not trust inventory plugin data.
   - "Groups (names made of letters, digits and C(_) only, other characters become C(_)), each prefixed
     with O(group_prefix): C(containers) (all), C(running), C(stopped), C(tag_<tag>) per tag,
     C(pool_<pool>), C(ostype_<ostype>) and C(node_<node>) (the Proxmox VE node name)."

@@ -1,11 +1,14 @@
 """The cageforge.nexcage.containers inventory plugin against simulated nodes: the example inventory's
 groups by tag and status, a node with 50 containers in varied states (configs written into the node,
 two of them really running under LXC), filters, the constructed options, caching, duplicate
-hostnames, broken configs, and the remote path (ONE ssh command per node, through a stand-in ssh
-client that runs the command on this machine, as sshd would run it on the node)."""
+hostnames, broken configs, the remote path (ONE ssh command per node, through a stand-in ssh
+client that runs the command on this machine, as sshd would run it on the node), and node data that
+is a template (never templated: scripts/compat.py's check, here on the current ansible-core; make
+compat-ends runs it on the lowest and the highest of the supported range)."""
 
 import json
 import os
+import runpy
 import shutil
 import socket
 import stat
@@ -368,3 +371,13 @@ def test_node_data_is_never_templated(fresh_node, tmp_path):
     node.write("/etc/pve/lxc/502.conf", "hostname: {{ 7 * 6 }}\n")
     data, _stderr = inventory(node, source)
     assert members(data, "nexcage_containers") == ["CT502", "hostile01"]
+
+
+def test_node_data_that_proxmox_accepts_is_never_templated(tmp_path):
+    """A container made by pct with a template as its entrypoint, environment and description:
+    ansible-inventory --list and a play (set_fact, compose, hostvars, the inventory cache) see the
+    text as written, and nothing it names runs (scripts/compat.py: check_node_data)."""
+    check_node_data = runpy.run_path(os.path.join(TOP, "scripts", "compat.py"))["check_node_data"]
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(TOP, "build", "collections"), ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_CONFIG", None)
+    assert check_node_data(VENV_BIN, env, str(tmp_path)) == []

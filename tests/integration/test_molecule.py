@@ -2,10 +2,12 @@
 
 `default`: the block of docs/testing.md that runs `molecule test -s default`, as written, in a shell
 with a bare PATH (the block puts .venv/bin on it) and an empty HOME. The scenario
-(extensions/molecule/default) runs syntax, converge (node + container roles), idempotence, verify
-(pct status/config, the OCI state files, pct exec inside the running container) and cleanup (the
-teardown role). Real LXC containers are started, with the scenario's own VMIDs: the block makes a
-fresh node, and each node is its own world.
+(extensions/molecule/default) runs syntax, converge (node + container roles, then a play inside the
+Debian container the container role hands over, through the cageforge.nexcage.pct connection),
+idempotence, verify (pct status/config, the OCI state files, pct exec inside the running containers,
+then commands, become and the installed files inside the Debian container through the pct
+connection) and cleanup (the teardown role). Real LXC containers are started, with the scenario's own
+VMIDs: the block makes a fresh node, and each node is its own world.
 molecule's prerun is off in the scenario, so no copy of the collection is installed into
 ~/.ansible/collections (a stale copy there would shadow the checkout); the test checks that too.
 
@@ -15,6 +17,7 @@ with the reason.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -36,6 +39,12 @@ def _doc_block(command):
 
 def _steps_passed(out):
     return [step for step in STEPS if "%s: Executed: Successful" % step in out]
+
+
+def _recaps(out, host):
+    """The PLAY RECAP counts of one host, one dict per ansible-playbook run that had it."""
+    lines = re.findall(r"^%s\s+:\s+(ok=.*)$" % re.escape(host), out, re.MULTILINE)
+    return [{key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line)} for line in lines]
 
 
 @pytest.mark.real_lxc
@@ -68,6 +77,12 @@ def test_molecule_default_scenario_as_documented(tmp_path):
     assert proc.returncode == 0, out[-6000:]
     assert _steps_passed(out) == list(STEPS), out[-4000:]
     assert "/build/collections/ansible_collections/cageforge/nexcage/roles/" in out or "cageforge.nexcage.node" in out
+    # The in-container phase: converge's play inside mol-inside (through the pct connection, after the
+    # container role's hand-over) changed the file, the directory, the config and ran its handler;
+    # idempotence changed nothing there; verify ran its checks inside.
+    inside = _recaps(out, "mol-inside")
+    assert [(r["changed"], r["failed"], r["unreachable"]) for r in inside] == [(4, 0, 0), (0, 0, 0), (0, 0, 0)], inside
+    assert inside[2]["ok"] >= 4, inside
     copy = home / ".ansible" / "collections" / "ansible_collections" / "cageforge" / "nexcage"
     assert not copy.exists(), "molecule installed a copy of the collection into ~/.ansible/collections"
 
