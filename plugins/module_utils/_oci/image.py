@@ -377,10 +377,6 @@ MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json", "application/vnd
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
 
 
-def is_image_layout(path):
-    return os.path.isfile(os.path.join(path, "oci-layout")) and os.path.isfile(os.path.join(path, "index.json"))
-
-
 def blob_path(layout, digest, verify=False):
     match = _DIGEST.match(digest or "") if isinstance(digest, str) else None
     if not match:
