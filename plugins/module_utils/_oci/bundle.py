@@ -33,7 +33,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     NexcageError,
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline, files
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks, secrets, sources, tree
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks, extract, secrets, sources, tree
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.config import (
     build_config,
@@ -143,10 +143,10 @@ class BundleManager:
                 return
             os.mkdir(dest, 0o755)
             if kind in ("tarball", "template"):
-                oci_image.extract_tar(host, dest, self.runner, scratch, allow_devices=allow_devices)
+                extract.extract_tar(host, dest, self.runner, scratch, allow_devices=allow_devices)
             else:
-                oci_image.extract_layers(self._image["layers"], dest, self.runner, scratch, allow_devices=allow_devices)
-        except oci_image.ExtractError as exc:
+                extract.extract_layers(self._image["layers"], dest, self.runner, scratch, allow_devices=allow_devices)
+        except extract.ExtractError as exc:
             raise BundleError(
                 INVALID_ARGUMENT,
                 "refusing the rootfs source %s: %s" % (self.params["source"], exc),

@@ -24,8 +24,10 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     ValidationError,
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.config import ALLOWED_OCI_ANNOTATIONS
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.problems import Problems, json_path, problem, short
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.schema import CONFIG_SCHEMA
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.tree import resolve_in_root
 
 JSONSCHEMA_HINT = "On Debian and Proxmox VE install it with: apt-get install python3-jsonschema"
 
@@ -161,10 +163,6 @@ KNOWN_CAPABILITIES = (
 )
 CAPABILITY_SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
 
-ALLOWED_OCI_ANNOTATIONS = tuple(
-    "org.opencontainers.image." + key
-    for key in ("os", "os.version", "os.features", "architecture", "variant", "author", "created", "stopSignal")
-)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _REVERSE_DOMAIN = re.compile(r"^[A-Za-z]{2,6}(\.[A-Za-z0-9-]{1,63})+$")
 _ENV_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -206,32 +204,6 @@ def _duplicate(seen, key, index):
         return seen[key]
     seen[key] = index
     return None
-
-
-def resolve_in_root(root, path, follow_last=True):
-    """Resolve path inside root with chroot semantics (absolute symlinks and '..'
-    stay inside root). Returns the host path; never leaves root."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        if os.path.islink(candidate) and (parts or follow_last):
-            hops += 1
-            if hops > 40:
-                raise OSError("too many levels of symbolic links: %s" % path)
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved)
 
 
 def root_dir(config, bundle_dir):

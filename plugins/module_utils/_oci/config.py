@@ -25,6 +25,13 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._node import siz
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.problems import problem
 
+# The org.opencontainers.* annotations runtime-spec allows (it reserves the namespace for these keys).
+ALLOWED_OCI_ANNOTATIONS = tuple(
+    "org.opencontainers.image." + key
+    for key in ("os", "os.version", "os.features", "architecture", "variant", "author", "created", "stopSignal")
+)
+
+
 # ---------------------------------------------------------------------------
 # Building
 # ---------------------------------------------------------------------------

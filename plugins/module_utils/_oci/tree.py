@@ -2,7 +2,7 @@
 # Copyright (c) nexcage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A rootfs directory tree: the digest of its metadata. PRIVATE to the collection."""
+"""A rootfs directory tree: paths resolved inside it, the digest of its metadata. PRIVATE to the collection."""
 
 from __future__ import annotations
 
@@ -40,3 +40,29 @@ def tree_digest(root, allow_devices=False):
             )
             count += 1
     return "sha256:" + h.hexdigest(), count
+
+
+def resolve_in_root(root, path, follow_last=True):
+    """Resolve path inside root with chroot semantics (absolute symlinks and '..'
+    stay inside root). Returns the host path; never leaves root."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    resolved = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        if os.path.islink(candidate) and (parts or follow_last):
+            hops += 1
+            if hops > 40:
+                raise OSError("too many levels of symbolic links: %s" % path)
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(root, *resolved)

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import extract as oci_extract
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
 
@@ -24,7 +25,7 @@ def extract(tmp_path, members, **kw):
     root = tmp_path / "root"
     root.mkdir(exist_ok=True)
     runner = Runner()
-    oci_image.extract_tar(tar, str(root), runner, str(tmp_path), **kw)
+    oci_extract.extract_tar(tar, str(root), runner, str(tmp_path), **kw)
     return root
 
 
@@ -68,7 +69,7 @@ def test_plain_members_extracted_with_modes_and_links(tmp_path):
     ],
 )
 def test_hostile_members_refused(tmp_path, members, words):
-    with pytest.raises(oci_image.ExtractError, match=words.replace("(", r"\(")):
+    with pytest.raises(oci_extract.ExtractError, match=words.replace("(", r"\(")):
         extract(tmp_path, members)
 
 
@@ -79,7 +80,7 @@ def test_absolute_symlink_out_of_rootfs_is_never_written_through(tmp_path):
         {"name": "escape", "type": "symlink", "linkname": str(outside)},
         {"name": "escape/pwned", "data": "pwned"},
     ]
-    with pytest.raises(oci_image.ExtractError, match="absolute symlink escape -> .*outside the rootfs on the host"):
+    with pytest.raises(oci_extract.ExtractError, match="absolute symlink escape -> .*outside the rootfs on the host"):
         extract(tmp_path, members)
     assert os.listdir(outside) == []
 
@@ -124,8 +125,8 @@ def test_not_a_tar(tmp_path):
     bad = tmp_path / "bad.tar"
     bad.write_bytes(b"this is not a tar archive at all" * 100)
     (tmp_path / "root").mkdir()
-    with pytest.raises(oci_image.ExtractError, match="not a readable tar archive"):
-        oci_image.extract_tar(str(bad), str(tmp_path / "root"), Runner(), str(tmp_path))
+    with pytest.raises(oci_extract.ExtractError, match="not a readable tar archive"):
+        oci_extract.extract_tar(str(bad), str(tmp_path / "root"), Runner(), str(tmp_path))
 
 
 @pytest.mark.parametrize("kind", ["gzip", "xz", "zstd"])
@@ -141,11 +142,11 @@ def test_compressed_tarballs(tmp_path, kind):
         if not shutil.which("zstd"):
             pytest.skip("zstd command not installed")
         subprocess.run(["zstd", "-q", "-o", str(path), raw], check=True)
-    assert oci_image.compression_of(str(path)) == kind
+    assert oci_extract.compression_of(str(path)) == kind
     root = tmp_path / "root"
     root.mkdir()
     runner = Runner()
-    oci_image.extract_tar(str(path), str(root), runner, str(tmp_path))
+    oci_extract.extract_tar(str(path), str(root), runner, str(tmp_path))
     assert (root / "etc" / "os-release").read_text() == "ID=test\n"
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".nexcage-unzstd")]
 
@@ -181,7 +182,7 @@ def test_layers_applied_in_order_with_whiteouts(tmp_path):
     image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    oci_extract.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
     assert (root / "etc" / "keep").read_text() == "2"
     assert not (root / "etc" / "remove").exists()
     assert sorted(os.listdir(root / "opt" / "app")) == ["new"]
@@ -200,7 +201,7 @@ def test_opaque_marker_after_same_layer_entries_keeps_them(tmp_path):
     image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    oci_extract.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
     assert os.listdir(root / "d") == ["upper"]
 
 
@@ -209,8 +210,8 @@ def test_whiteout_of_dotdot_refused(tmp_path):
     image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    with pytest.raises(oci_image.ExtractError):
-        oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    with pytest.raises(oci_extract.ExtractError):
+        oci_extract.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
 
 
 def test_hostile_layer_refused(tmp_path):
@@ -218,8 +219,8 @@ def test_hostile_layer_refused(tmp_path):
     image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    with pytest.raises(oci_image.ExtractError, match="path traversal"):
-        oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    with pytest.raises(oci_extract.ExtractError, match="path traversal"):
+        oci_extract.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
 
 
 def test_layout_ref_selection_and_errors(tmp_path):
@@ -262,7 +263,7 @@ def test_uncompressed_layers(tmp_path):
     image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    oci_extract.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
     assert (root / "x").read_text() == "1"
 
 
@@ -334,7 +335,7 @@ def test_zstd_layers(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     runner = Runner()
-    oci_image.extract_layers(image["layers"], str(root), runner, str(tmp_path))
+    oci_extract.extract_layers(image["layers"], str(root), runner, str(tmp_path))
     assert os.listdir(root) == ["b"]
 
 
