@@ -96,8 +96,13 @@ def _pick(manifests, ref, arch):
     return manifests[0]
 
 
-def read_image_layout(layout, ref=None, arch=None):
-    """Return dict(manifest_digest, manifest, config (image config JSON), layers (blob paths, bottom first))."""
+def read_image_layout(layout, ref=None, arch=None, verify_layers=False):
+    """Return dict(manifest_digest, manifest, config (image config JSON), layers).
+
+    layers: {path, digest} of each layer blob, bottom first. The index, manifest and config blobs
+    are checked against their digests; the layer blobs too with verify_layers (else extraction
+    checks each layer as it reads it).
+    """
     try:
         with open(os.path.join(layout, "oci-layout"), encoding="utf-8") as fh:
             marker = json.load(fh)
@@ -126,7 +131,7 @@ def read_image_layout(layout, ref=None, arch=None):
         mtype = layer.get("mediaType") or ""
         if "tar" not in mtype:
             raise ImageError("layer %s has unsupported media type %r" % (layer.get("digest"), mtype))
-        layers.append(blob_path(layout, layer.get("digest")))
+        layers.append({"path": blob_path(layout, layer.get("digest"), verify=verify_layers), "digest": layer["digest"]})
     return {"manifest_digest": desc["digest"], "manifest": manifest, "config": config, "layers": layers}
 
 

@@ -1,6 +1,7 @@
 """Safe tar extraction (hostile inputs), layers with whiteouts, OCI image layouts and the image config overlay."""
 
 import gzip
+import hashlib
 import json
 import lzma
 import os
@@ -9,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -149,6 +151,57 @@ def test_compressed_tarballs(tmp_path, kind):
     oci_extract.extract_tar(str(path), str(root), runner, str(tmp_path))
     assert (root / "etc" / "os-release").read_text() == "ID=test\n"
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".nexcage-unzstd")]
+
+
+def _archive(tmp_path, members, compress):
+    raw = pathlib.Path(ocifix.make_tar(str(tmp_path / "raw.tar"), members))
+    path = tmp_path / ("a.tar.gz" if compress else "a.tar")
+    path.write_bytes(gzip.compress(raw.read_bytes()) if compress else raw.read_bytes())
+    return str(path)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_digest_is_checked_over_the_whole_archive(tmp_path, compress):
+    path = _archive(tmp_path, [{"name": "etc/os-release", "data": "ID=test\n"}], compress)
+    digest = "sha256:" + hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+    root = tmp_path / "root"
+    root.mkdir()
+    oci_extract.extract_tar(path, str(root), Runner(), str(tmp_path), digest=digest)
+    assert (root / "etc" / "os-release").read_text() == "ID=test\n"
+    with open(path, "ab") as fh:  # bytes after the tar stream still count
+        fh.write(b"\0" * 512)
+    again = tmp_path / "again"
+    again.mkdir()
+    with pytest.raises(oci_extract.ExtractError, match="does not match its digest"):
+        oci_extract.extract_tar(path, str(again), Runner(), str(tmp_path), digest=digest)
+
+
+def test_a_truncated_archive_is_not_readable(tmp_path):
+    members = [{"name": "big", "data": os.urandom(256 * 1024)}, {"name": "after", "data": "x"}]
+    path = pathlib.Path(_archive(tmp_path, members, compress=True))
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    (tmp_path / "root").mkdir()
+    with pytest.raises(oci_extract.ExtractError, match="not a readable tar archive"):
+        oci_extract.extract_tar(str(path), str(tmp_path / "root"), Runner(), str(tmp_path))
+
+
+def test_a_refused_member_stops_the_decompressing_thread(tmp_path):
+    members = [{"name": "dev/sda", "type": "blk", "major": 8, "minor": 0}]
+    members += [{"name": "pad%d" % i, "data": os.urandom(64 * 1024)} for i in range(64)]  # more than a pipe holds
+    path = _archive(tmp_path, members, compress=True)
+    (tmp_path / "root").mkdir()
+    before = threading.active_count()
+    with pytest.raises(oci_extract.ExtractError, match="device node"):
+        oci_extract.extract_tar(path, str(tmp_path / "root"), Runner(), str(tmp_path))
+    assert threading.active_count() == before
+
+
+def test_files_keep_set_id_bits_owner_and_times(tmp_path):
+    members = [{"name": "bin/su", "data": "x", "mode": 0o4755}, {"name": "bin/wall", "data": "y", "mode": 0o2755}]
+    root = extract(tmp_path, members)
+    for name, mode in (("su", 0o4755), ("wall", 0o2755)):
+        st = os.lstat(root / "bin" / name)
+        assert stat.S_IMODE(st.st_mode) == mode and st.st_mtime == 1700000000
 
 
 # --------------------------------------------------------------------------- layers and whiteouts
