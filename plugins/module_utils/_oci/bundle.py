@@ -14,7 +14,10 @@
 * ``run_module(module, runner)``: the whole of nexcage_bundle.
 
 config.json is built by ``config``, sources are found by ``sources``, directory
-trees are digested by ``tree``, archives and image layers unpacked by ``image``.
+trees are copied and digested by ``tree``, image layouts read by ``image``,
+archives and layers unpacked by ``extract``. The last two and the checks (with
+the schema and jsonschema) are imported only when a run needs them: a no-op run
+on a directory source needs none of them.
 """
 
 from __future__ import annotations
@@ -33,14 +36,14 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     NexcageError,
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline, files
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks, extract, secrets, sources, tree
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import secrets, sources, tree
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.config import (
     build_config,
     canonical,
     config_text,
     env_list,
     load_config,
+    load_config_text,
     sha256_text,
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.problems import errors_of, format_problem
@@ -57,6 +60,13 @@ class BundleError(NexcageError):
     pass
 
 
+def _checks():
+    """The config checks (they load the schema): imported when a config is checked."""
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks
+
+    return checks
+
+
 def _read_json(path):
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
@@ -64,6 +74,31 @@ def _read_json(path):
 
 def _write_file(path, text, mode=0o600):
     files.atomic_write(path, text, mode)
+
+
+# Kept in a source record but not digested: where the source is and how it looked when last read.
+_NOT_DIGESTED = ("source", "stamp", "allow_devices")
+
+
+def _rootfs_digest(record):
+    """The rootfs digest of a source record: its kind, content digest and how it is copied."""
+    digest_input = {key: value for key, value in record.items() if key not in _NOT_DIGESTED}
+    if "file" in digest_input:
+        digest_input["file"] = digest_input["file"]["sha256"]
+    return sha256_text(canonical(digest_input))
+
+
+def _old_config(path):
+    """(config or None, text) of the bundle's config.json as it is."""
+    try:
+        with open(os.path.join(path, "config.json"), "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None, ""
+    try:
+        return load_config_text(data.decode("utf-8"))[0], data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, data.decode("utf-8", "replace")
 
 
 class BundleManager:
@@ -82,64 +117,68 @@ class BundleManager:
         except (OSError, ValueError):
             return None
 
-    def _source_state(self, stored):
-        """(kind, host_path, rootfs_digest, record) for the source option."""
+    def _source_state(self, stored, rebuilt):
+        """(kind, host path, source record) of the source option.
+
+        The record holds what the rootfs digest is made of (see _rootfs_digest) and how the source
+        looked when that was computed. With source_check: stamp, a directory whose stamp is the
+        recorded one keeps its recorded tree digest, a tarball or template whose stat is the recorded
+        one keeps its SHA-256, and an image layout is named by its manifest digest (a content
+        address); with full, the tree is walked, the file hashed and the layer blobs checked again.
+        rebuilt: the rootfs is made anew whatever the digest, so a directory copied by this run is
+        digested by the copy itself (tree None until then).
+        """
         params = self.params
         kind, host = sources.detect_source(params["source"], params.get("source_type") or "auto")
+        full = params.get("source_check") == "full"
+        prev = ((stored or {}).get("rootfs") or {}).get("source") or {}
+        if prev.get("kind") != kind or prev.get("source") != params["source"]:
+            prev = {}
         record = {"kind": kind, "source": params["source"]}
-        prev = (stored or {}).get("rootfs", {}).get("source") or {}
         if kind == "directory":
-            record["tree"], record["entries"] = tree.tree_digest(host, params.get("allow_devices"))
-            record["mode"] = params.get("rootfs_mode") or "copy"
+            mode = params.get("rootfs_mode") or "copy"
+            allow_devices = bool(params.get("allow_devices"))
+            record.update(mode=mode, stamp=tree.tree_stamp(host), allow_devices=allow_devices)
+            trusted = prev.get("stamp") == record["stamp"] and prev.get("tree") and prev.get("mode") == mode
+            if not full and trusted and (allow_devices or not prev.get("allow_devices")):
+                record.update(tree=prev["tree"], entries=prev.get("entries"))
+            elif rebuilt and mode == "copy" and not self.check_mode:
+                record.update(tree=None, entries=None)
+            else:
+                record["tree"], record["entries"] = tree.tree_digest(host, allow_devices)
         elif kind in ("tarball", "template"):
-            record["file"] = sources.file_sha256(host, prev.get("file"))
+            record["file"] = sources.file_sha256(host, None if full else prev.get("file"))
         else:
+            from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
+
             try:
-                image = oci_image.read_image_layout(host, params.get("image_ref"))
+                image = oci_image.read_image_layout(host, params.get("image_ref"), verify_layers=full)
             except oci_image.ImageError as exc:
                 raise BundleError(INVALID_ARGUMENT, str(exc), hint="Check the OCI image layout and image_ref.") from exc
             record["manifest"] = image["manifest_digest"]
             record["image_ref"] = params.get("image_ref")
             self._image = image
-        digest_input = {k: v for k, v in record.items() if k not in ("source",)}
-        if "file" in digest_input:
-            digest_input["file"] = digest_input["file"]["sha256"]
-        return kind, host, sha256_text(canonical(digest_input)), record
+        return kind, host, record
 
     def _scratch(self, path):
         parent = os.path.dirname(path)
         os.makedirs(parent, mode=0o755, exist_ok=True)
         return tempfile.mkdtemp(prefix=".%s%s" % (os.path.basename(path), TMP_MARK), dir=parent)
 
-    def _build_rootfs(self, kind, host, dest, scratch):
-        mode = self.params.get("rootfs_mode") or "copy"
+    def _build_rootfs(self, kind, host, dest, scratch, record):
+        """Make the rootfs at dest from the source; a directory copied here gets its digest in record."""
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import extract
+
         allow_devices = bool(self.params.get("allow_devices"))
         try:
             if kind == "directory":
                 src_real, dest_real = sources.real_path(host), sources.real_path(dest)
                 if dest_real.startswith(src_real.rstrip("/") + "/"):
                     raise BundleError(INVALID_ARGUMENT, "the bundle lies inside its source directory %s" % host)
-                argv = {
-                    "copy": ["cp", "-a", "--no-target-directory", host, dest],
-                    "hardlink": ["cp", "-a", "-l", "--no-target-directory", host, dest],
-                    "reflink": ["cp", "-a", "--reflink=always", "--no-target-directory", host, dest],
-                }[mode]
-                try:
-                    self.runner.run(argv, mutating=True)
-                except CommandFailed as exc:
-                    hint = "Check the source and free space."
-                    if mode == "reflink":
-                        hint = "The filesystem does not support reflinks (btrfs and XFS do); use rootfs_mode: copy."
-                    elif mode == "hardlink":
-                        hint = "Hard links need source and bundle on the same filesystem; use rootfs_mode: copy."
-                    raise BundleError(
-                        UNSUPPORTED if mode != "copy" else UNKNOWN,
-                        "copying the rootfs with rootfs_mode=%s failed: %s" % (mode, exc.result.stderr.strip()),
-                        hint=hint,
-                        cmd=exc.result.cmd,
-                        rc=exc.result.rc,
-                        stderr=exc.result.stderr,
-                    ) from exc
+                if record["mode"] == "copy":
+                    record["tree"], record["entries"] = self._copy(host, dest, allow_devices)
+                else:
+                    self._cp(record["mode"], host, dest)
                 return
             os.mkdir(dest, 0o755)
             if kind in ("tarball", "template"):
@@ -161,10 +200,46 @@ class BundleManager:
                 stderr=exc.result.stderr,
             ) from exc
 
+    @staticmethod
+    def _copy(host, dest, allow_devices):
+        """rootfs_mode copy: the tree copied in this process; (tree digest, entries) of what was copied."""
+        try:
+            return tree.copy_tree(host, dest, allow_devices)
+        except OSError as exc:
+            raise BundleError(
+                UNKNOWN,
+                "copying the rootfs from %s failed: %s" % (host, exc),
+                hint="Check the source (every file readable) and free space; nothing was written to the bundle.",
+            ) from exc
+
+    def _cp(self, mode, host, dest):
+        """rootfs_mode hardlink or reflink: cp -a, which makes the links or clones."""
+        argv = {
+            "hardlink": ["cp", "-a", "-l", "--no-target-directory", host, dest],
+            "reflink": ["cp", "-a", "--reflink=always", "--no-target-directory", host, dest],
+        }[mode]
+        try:
+            self.runner.run(argv, mutating=True)
+        except CommandFailed as exc:
+            if mode == "reflink":
+                hint = "The filesystem does not support reflinks (btrfs and XFS do); use rootfs_mode: copy."
+            else:
+                hint = "Hard links need source and bundle on the same filesystem; use rootfs_mode: copy."
+            raise BundleError(
+                UNSUPPORTED,
+                "copying the rootfs with rootfs_mode=%s failed: %s" % (mode, exc.result.stderr.strip()),
+                hint=hint,
+                cmd=exc.result.cmd,
+                rc=exc.result.rc,
+                stderr=exc.result.stderr,
+            ) from exc
+
     def _overlay(self, rootfs):
         image = getattr(self, "_image", None)
         if image is None:
             return None
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
+
         try:
             overlay, dropped = oci_image.image_runtime_overlay(image["config"], rootfs)
         except oci_image.ImageError as exc:
@@ -186,31 +261,26 @@ class BundleManager:
     # -- states ------------------------------------------------------------
 
     def _rootfs_plan(self, path, exists, stored):
-        """(kind, host path, rootfs digest, source record, whether the rootfs is (re)built)."""
+        """(kind, host path, source record, whether the rootfs is (re)built)."""
         rootfs_path = os.path.join(path, "rootfs")
+        stored_rootfs = (stored or {}).get("rootfs") or {}
         if self.params.get("source"):
-            kind, host, rootfs_digest, record = self._source_state(stored)
-        else:
-            if not (exists and os.path.isdir(rootfs_path)):
-                raise BundleError(
-                    INVALID_ARGUMENT,
-                    "source is required to create the bundle %s (it has no rootfs yet)" % path,
-                    hint="Set source to a rootfs directory, a tarball, a template volume or an OCI image layout.",
-                )
-            kind = host = None
-            rootfs_digest = (stored or {}).get("rootfs", {}).get("digest") or "sha256:unmanaged"
-            record = (stored or {}).get("rootfs", {}).get("source") or {"kind": "existing"}
-        rootfs_changed = kind is not None and (
-            not exists
-            or not os.path.isdir(rootfs_path)
-            or stored is None
-            or stored.get("rootfs", {}).get("digest") != rootfs_digest
-        )
-        return kind, host, rootfs_digest, record, rootfs_changed
+            rebuilt = not (exists and os.path.isdir(rootfs_path) and stored_rootfs.get("digest"))
+            kind, host, record = self._source_state(stored, rebuilt)
+            rootfs_changed = rebuilt or stored_rootfs["digest"] != _rootfs_digest(record)
+            return kind, host, record, rootfs_changed
+        if not (exists and os.path.isdir(rootfs_path)):
+            raise BundleError(
+                INVALID_ARGUMENT,
+                "source is required to create the bundle %s (it has no rootfs yet)" % path,
+                hint="Set source to a rootfs directory, a tarball, a template volume or an OCI image layout.",
+            )
+        return None, None, stored_rootfs.get("source") or {"kind": "existing"}, False
 
     def _generated_config(self, path, new_rootfs):
         """(config, problems) of the config.json the options make; a BundleError if it is not valid."""
         config = build_config(self.params, self._overlay(new_rootfs))
+        checks = _checks()
         problems = checks.schema_problems(config) + checks.semantic_problems(
             config,
             bundle_dir=path,
@@ -258,12 +328,8 @@ class BundleManager:
         result = {"changed": False, "path": path}
         stored = self._stored(path)
         exists = os.path.isdir(path)
-        old_config = load_config(path)[0] if exists else None
-        old_text = ""
-        if exists and os.path.isfile(os.path.join(path, "config.json")):
-            with open(os.path.join(path, "config.json"), encoding="utf-8", errors="replace") as fh:
-                old_text = fh.read()
-        kind, host, rootfs_digest, record, rootfs_changed = self._rootfs_plan(path, exists, stored)
+        old_config, old_text = _old_config(path) if exists else (None, "")
+        kind, host, record, rootfs_changed = self._rootfs_plan(path, exists, stored)
         scratch = None
         try:
             new_rootfs = os.path.join(path, "rootfs")
@@ -271,22 +337,22 @@ class BundleManager:
                 if self.check_mode:
                     new_rootfs = host if kind == "directory" else None
                 else:
+                    _checks().import_jsonschema()  # the new rootfs is checked: fail before building it
                     scratch = self._scratch(path)
                     new_rootfs = os.path.join(scratch, "rootfs")
-                    self._build_rootfs(kind, host, new_rootfs, scratch)
+                    self._build_rootfs(kind, host, new_rootfs, scratch, record)
             config, problems = self._checked_config(path, new_rootfs, stored, rootfs_changed, old_config)
             text = config_text(config)
             config_digest = sha256_text(canonical(config))
+            if kind is None:  # no source: the rootfs stays as it is
+                rootfs_digest = ((stored or {}).get("rootfs") or {}).get("digest") or "sha256:unmanaged"
+            else:
+                rootfs_digest = _rootfs_digest(record)
             digest = sha256_text(rootfs_digest + "\n" + config_digest)
             config_changed = old_config != config or (stored or {}).get("config") != config_digest
             result.update(config=config, digest=digest, validation=problems)
             result.update(rootfs_changed=rootfs_changed, config_changed=config_changed)
             result["diff"] = self._diff(path, old_text, text, rootfs_changed, kind)
-            if not (rootfs_changed or config_changed):
-                return result
-            result["changed"] = True
-            if self.check_mode:
-                return result
             stored_doc = {
                 "format": DIGEST_FORMAT,
                 "digest": digest,
@@ -294,6 +360,15 @@ class BundleManager:
                 "rootfs": {"digest": rootfs_digest, "source": record},
                 "validation": problems,
             }
+            if not (rootfs_changed or config_changed):
+                if stored_doc != stored and not self.check_mode:
+                    # The same bundle, but the source's stamp was taken again (it was touched, or the
+                    # digest file predates stamps): keep the new stamp so the next run trusts it.
+                    _write_file(os.path.join(path, DIGEST_FILE), json.dumps(stored_doc, indent=2) + "\n")
+                return result
+            result["changed"] = True
+            if self.check_mode:
+                return result
             if rootfs_changed:
                 self._commit_rootfs(path, scratch, text, stored_doc)
             else:
@@ -371,6 +446,7 @@ class BundleManager:
             raise BundleError(NOT_FOUND, "bundle %s does not exist" % path, validation=[])
         config, problems = load_config(path)
         if config is not None:
+            checks = _checks()
             problems = checks.schema_problems(config) + checks.semantic_problems(config, bundle_dir=path)
         stored = self._stored(path)
         result.update(
@@ -389,6 +465,7 @@ def inspect_bundle(path):
     digest and rootfs_digest (from .nexcage-digest.json, None for bundles made
     elsewhere), rootfs (absolute rootfs dir or None)).
     """
+    checks = _checks()
     config, problems = load_config(path)
     if config is not None:
         problems = checks.schema_problems(config) + checks.semantic_problems(config, bundle_dir=path)
@@ -448,8 +525,8 @@ def _bundle_result(module, params, runner, out):
         for value in values if isinstance(values, list) else [values]:
             if value is not None:
                 configline.check_value(value, option=option)
-    if state != "absent":
-        checks.import_jsonschema()  # fails cleanly, before anything is touched, when it is missing
+    # jsonschema is imported when a config is checked, and before a rootfs is built: a no-op run
+    # checks nothing, so it needs neither.
     manager = BundleManager(runner, params)
     try:
         path, _root = sources.check_bundle_path(params["path"], params["bundle_roots"])

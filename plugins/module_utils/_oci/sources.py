@@ -9,7 +9,7 @@
   the host, from storage.cfg (no pvesm).
 * ``detect_source(source, source_type)``: ``(kind, host path)`` of the ``source`` option: a
   directory, a tarball, a template volume or an OCI image layout.
-* ``file_sha256(path, cached)``: the SHA-256 of a tarball or template.
+* ``file_sha256(path, cached)``: the SHA-256 of a tarball or template, reused while its stat is unchanged.
 """
 
 from __future__ import annotations
@@ -141,18 +141,20 @@ def detect_source(source, source_type="auto"):
 
 
 def file_sha256(path, cached=None):
-    """sha256 of a file; cached is an earlier {'path','size','mtime_ns','sha256'} to reuse if unchanged."""
+    """{'path', 'size', 'mtime_ns', 'ctime_ns', 'ino', 'sha256'} of a file.
+
+    cached is the record of an earlier run: its sha256 is reused while the file keeps its path,
+    size, inode number, modification and change time (any write or replacement changes the change
+    time, which cannot be set back); without cached the file is read.
+    """
     st = os.stat(path)
-    if (
-        cached
-        and cached.get("path") == path
-        and cached.get("size") == st.st_size
-        and cached.get("mtime_ns") == st.st_mtime_ns
-        and cached.get("sha256")
-    ):
+    record = {"path": path, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
+    record["ino"] = st.st_ino
+    if cached and cached.get("sha256") and all(cached.get(key) == value for key, value in record.items()):
         return dict(cached)
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1024 * 1024), b""):
             h.update(chunk)
-    return {"path": path, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": "sha256:" + h.hexdigest()}
+    record["sha256"] = "sha256:" + h.hexdigest()
+    return record
