@@ -155,7 +155,6 @@ def node_path_stats(path, tree):
 # Node paths still statted outside the node layer, handed over to their owners (each one a strict xfail below).
 STATS_HANDED_OVER = {
     "plugins/connection/pct.py": "_local_hostnames lists /etc/pve/lxc itself (readers.ct_hostnames() has the answer)",
-    "plugins/module_utils/_oci/bundle.py": "template_cache_dir checks os.path.exists(paths.STORAGE_CFG) itself",
 }
 
 

@@ -66,11 +66,11 @@ def template_cache_dir(storage, what):
     ``template_storage 'x'``).
     """
     # storage.cfg's reader brings the Proxmox config parser: imported only for template volumes.
-    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import readers
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import entries, readers
 
     storage_cfg = paths.STORAGE_CFG
     storages = readers.read_storage_cfg()
-    if not storages and storage == "local" and not os.path.exists(storage_cfg):
+    if not storages and storage == "local" and not entries.exists(storage_cfg):
         storages = {"local": {"type": "dir", "path": "/var/lib/vz"}}
     conf = storages.get(storage)
     if conf is None:
