@@ -32,10 +32,9 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     INVALID_ARGUMENT,
     NOT_FOUND,
     UNKNOWN,
-    UNSUPPORTED,
     NexcageError,
 )
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline, files
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import secrets, sources, tree
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.config import (
     build_config,
@@ -47,7 +46,6 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.config impo
     sha256_text,
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.problems import errors_of, format_problem
-from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
 
 DIGEST_FILE = ".nexcage-digest.json"
 DIGEST_FORMAT = 1
@@ -73,6 +71,8 @@ def _read_json(path):
 
 
 def _write_file(path, text, mode=0o600):
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import files  # a no-op writes nothing
+
     files.atomic_write(path, text, mode)
 
 
@@ -165,75 +165,6 @@ class BundleManager:
         os.makedirs(parent, mode=0o755, exist_ok=True)
         return tempfile.mkdtemp(prefix=".%s%s" % (os.path.basename(path), TMP_MARK), dir=parent)
 
-    def _build_rootfs(self, kind, host, dest, scratch, record):
-        """Make the rootfs at dest from the source; a directory copied here gets its digest in record."""
-        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import extract
-
-        allow_devices = bool(self.params.get("allow_devices"))
-        try:
-            if kind == "directory":
-                src_real, dest_real = sources.real_path(host), sources.real_path(dest)
-                if dest_real.startswith(src_real.rstrip("/") + "/"):
-                    raise BundleError(INVALID_ARGUMENT, "the bundle lies inside its source directory %s" % host)
-                if record["mode"] == "copy":
-                    record["tree"], record["entries"] = self._copy(host, dest, allow_devices)
-                else:
-                    self._cp(record["mode"], host, dest)
-                return
-            os.mkdir(dest, 0o755)
-            if kind in ("tarball", "template"):
-                extract.extract_tar(host, dest, self.runner, scratch, allow_devices=allow_devices)
-            else:
-                extract.extract_layers(self._image["layers"], dest, self.runner, scratch, allow_devices=allow_devices)
-        except extract.ExtractError as exc:
-            raise BundleError(
-                INVALID_ARGUMENT,
-                "refusing the rootfs source %s: %s" % (self.params["source"], exc),
-                hint="Use a trusted archive; nothing was written to the bundle.",
-            ) from exc
-        except CommandFailed as exc:
-            raise BundleError(
-                UNKNOWN,
-                "unpacking %s failed: %s" % (host, exc.result.stderr.strip()),
-                cmd=exc.result.cmd,
-                rc=exc.result.rc,
-                stderr=exc.result.stderr,
-            ) from exc
-
-    @staticmethod
-    def _copy(host, dest, allow_devices):
-        """rootfs_mode copy: the tree copied in this process; (tree digest, entries) of what was copied."""
-        try:
-            return tree.copy_tree(host, dest, allow_devices)
-        except OSError as exc:
-            raise BundleError(
-                UNKNOWN,
-                "copying the rootfs from %s failed: %s" % (host, exc),
-                hint="Check the source (every file readable) and free space; nothing was written to the bundle.",
-            ) from exc
-
-    def _cp(self, mode, host, dest):
-        """rootfs_mode hardlink or reflink: cp -a, which makes the links or clones."""
-        argv = {
-            "hardlink": ["cp", "-a", "-l", "--no-target-directory", host, dest],
-            "reflink": ["cp", "-a", "--reflink=always", "--no-target-directory", host, dest],
-        }[mode]
-        try:
-            self.runner.run(argv, mutating=True)
-        except CommandFailed as exc:
-            if mode == "reflink":
-                hint = "The filesystem does not support reflinks (btrfs and XFS do); use rootfs_mode: copy."
-            else:
-                hint = "Hard links need source and bundle on the same filesystem; use rootfs_mode: copy."
-            raise BundleError(
-                UNSUPPORTED,
-                "copying the rootfs with rootfs_mode=%s failed: %s" % (mode, exc.result.stderr.strip()),
-                hint=hint,
-                cmd=exc.result.cmd,
-                rc=exc.result.rc,
-                stderr=exc.result.stderr,
-            ) from exc
-
     def _overlay(self, rootfs):
         image = getattr(self, "_image", None)
         if image is None:
@@ -257,6 +188,22 @@ class BundleManager:
                 % label
             )
         return overlay
+
+    def _build_rootfs(self, kind, host, dest, scratch, record):
+        """Make the rootfs at dest from the source; a directory copied here gets its digest in record."""
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import build
+
+        copied = build.build_rootfs(
+            self.runner,
+            (kind, host, self.params["source"]),
+            dest,
+            scratch,
+            mode=record.get("mode", "copy"),
+            allow_devices=bool(self.params.get("allow_devices")),
+            layers=self._image["layers"] if kind == "oci_layout" else None,
+        )
+        if copied:
+            record["tree"], record["entries"] = copied
 
     # -- states ------------------------------------------------------------
 

@@ -21,7 +21,6 @@ import json
 import os
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import INVALID_ARGUMENT, NexcageError
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import sizes
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.problems import problem
 
@@ -55,6 +54,8 @@ def parse_size(value, option="memory_limit"):
     """'512M', '1G', '1.5GiB', '536870912' (bytes) or -1 (unlimited) -> bytes."""
     if value in (-1, "-1"):
         return -1
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import sizes  # only with a size
+
     try:
         return sizes.parse_size(value)
     except sizes.SizeError:

@@ -25,7 +25,6 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     UNSUPPORTED,
     NexcageError,
 )
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
 
 
 def real_path(path):
@@ -66,7 +65,7 @@ def template_cache_dir(storage, what):
     ``template_storage 'x'``).
     """
     # storage.cfg's reader brings the Proxmox config parser: imported only for template volumes.
-    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import entries, readers
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import entries, paths, readers
 
     storage_cfg = paths.STORAGE_CFG
     storages = readers.read_storage_cfg()

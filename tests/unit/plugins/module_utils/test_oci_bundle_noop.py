@@ -10,7 +10,7 @@ import pytest
 from test_oci_bundle import GOOD_MEMBERS, env, ocifix, run  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import NexcageError
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks, sources, tree
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import build, checks, sources, tree
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.bundle import DIGEST_FILE
 
@@ -55,7 +55,8 @@ def stored(env):  # noqa: F811
 def test_an_unchanged_bundle_is_neither_walked_nor_checked_again(env, monkeypatch):  # noqa: F811
     first, _runner, _manager = present(env)
     _refuse(monkeypatch, checks, "schema_problems", "semantic_problems", "import_jsonschema")
-    _refuse(monkeypatch, tree, "tree_digest", "copy_tree")
+    _refuse(monkeypatch, tree, "tree_digest")
+    _refuse(monkeypatch, build, "build_rootfs")
     again, runner, _manager = present(env)
     assert again["changed"] is False and runner.commands == []
     assert again["validation"] == first["validation"] and again["digest"] == first["digest"]
