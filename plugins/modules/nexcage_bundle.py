@@ -31,6 +31,9 @@ description:
     unchanged run copies nothing; a change to the configuration alone rewrites only C(config.json); a new
     root filesystem is built in a temporary directory beside the bundle and renamed into place, so a
     failure never leaves a partial bundle.
+  - A re-run first compares a cheap stamp of the source with the one recorded when the root filesystem
+    was built (see O(source_check) for what it trusts), and reads the whole source only when the stamp
+    differs.
   - Extraction refuses absolute member paths, C(..) components, links that lead out of the root filesystem
     (relative symlinks or hard links that climb above it, and writing through an absolute symlink) and device
     nodes (unless O(allow_devices=true)). Absolute symlink targets themselves are kept, because the
@@ -44,7 +47,8 @@ extends_documentation_fragment:
 requirements:
   - jsonschema (Python library; on Debian and Proxmox VE the package C(python3-jsonschema)) for
     O(state=present) and O(state=validated).
-  - C(cp) (coreutils) for directory sources; C(zstd) for C(.tar.zst) sources when Python cannot read zstd.
+  - C(cp) (coreutils) for O(rootfs_mode=hardlink) and O(rootfs_mode=reflink); C(zstd) for C(.tar.zst) sources
+    when Python cannot read zstd.
 options:
   path:
     description:
@@ -90,13 +94,38 @@ options:
     type: str
   rootfs_mode:
     description:
-      - How a directory O(source) is copied. V(copy) copies everything (C(cp -a)); V(hardlink) makes hard links
-        (same filesystem only; the bundle then shares files with the source); V(reflink) makes copy-on-write
-        clones and fails on filesystems without reflink support.
+      - How a directory O(source) is copied. V(copy) copies everything as C(cp -a) does (modes, owners, times,
+        extended attributes and ACLs, hard links within the tree, sparse files), with the kernel's
+        C(copy_file_range), which clones blocks where the filesystem can (btrfs, XFS, ZFS 2.2); V(hardlink) makes
+        hard links (C(cp -al); same filesystem only; the bundle then shares files with the source); V(reflink)
+        makes copy-on-write clones (C(cp --reflink=always)) and fails on filesystems without reflink support.
       - Tarballs, templates and image layers are always extracted.
     type: str
     choices: [copy, hardlink, reflink]
     default: copy
+  source_check:
+    description:
+      - How a re-run decides whether O(source) changed since the root filesystem was built.
+      - V(stamp) compares a stamp recorded then. For an OCI image layout it is the manifest digest that
+        C(index.json) names (with O(image_ref)), a content address, so any change to the image changes it, and
+        every layer is checked against its digest when it is unpacked. For a tarball or template it is the
+        file's size, inode number, modification and change time (any write to the file or its replacement
+        changes the change time), with the SHA-256 computed when the stamp last changed.
+        For a directory it is the inode number, modification and change time of the directory itself and of
+        each entry directly in it. That catches a directory replaced by another (a new build renamed into
+        place), any change to those top-level entries (a file written, a mode or owner changed) and entries
+        added, removed or renamed directly inside a top-level directory (a new file in C(etc/)). It misses
+        changes deeper down that leave those alone, such as a file edited in place below the top level
+        (C(etc/passwd) rewritten, a binary in C(usr/bin) replaced). After changing a directory source in place,
+        C(touch) the directory or run once with V(full).
+      - When the stamp differs the source is compared in full, and the root filesystem is rebuilt only if that
+        differs too.
+      - V(full) compares the whole source on every run. For a directory that is the names, types, modes, owners, sizes,
+        modification times and link targets of all entries (file contents are not read), for a tarball or
+        template the SHA-256 of the file, and for an image layout every layer blob checked against its digest.
+    type: str
+    choices: [stamp, full]
+    default: stamp
   allow_devices:
     description:
       - Allow character and block device nodes in the source. Off by default, because a device node in a
@@ -227,9 +256,9 @@ options:
 notes:
   - The bundle directory is mode 0700 and C(config.json) mode 0600, since the environment may hold secrets.
     Environment values are shown as C(NAME=********) in results, diffs, warnings and the module invocation.
-  - The digest of a tarball or template is the SHA-256 of the file (reused while its size and mtime are
-    unchanged); of an image layout, the manifest digest; of a directory, the names, types, modes, owners,
-    sizes, modification times and link targets of every entry (file contents are not read).
+  - The digest of a tarball or template is the SHA-256 of the file; of an image layout, the manifest digest; of
+    a directory, the names, types, modes, owners, sizes, modification times and link targets of every entry
+    (file contents are not read). O(source_check) says when they are computed again.
   - This module only builds and checks bundles; it starts nothing. Run a bundle with C(runc run --bundle PATH ID)
     or C(crun run --bundle PATH ID).
   - O(state=validated) supports check mode trivially (it changes nothing in any mode).
@@ -349,11 +378,13 @@ config_changed:
   returned: when state is present
   type: bool
 commands:
-  description: The commands run, in order; in check mode the changing ones were only planned.
+  description:
+    - The commands run, in order; in check mode the changing ones were only planned. A directory copied with
+      O(rootfs_mode=copy) is copied by the module itself and runs none.
   returned: always
   type: list
   elements: str
-  sample: ["cp -a --no-target-directory /srv/rootfs/busybox /var/lib/nexcage/bundles/.hello.nexcage-tmp-x/rootfs"]
+  sample: ["cp -a -l --no-target-directory /srv/rootfs/busybox /var/lib/nexcage/bundles/.hello.nexcage-tmp-x/rootfs"]
 error:
   description: On failure, the error category, message and hint (and the failed command, if any).
   returned: failure
@@ -370,9 +401,10 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.bundle impo
 )
 
 
-def main():
-    argument_spec = common_argument_spec()
-    argument_spec.update(
+def argument_spec():
+    """The module's options, with their defaults."""
+    spec = common_argument_spec()
+    spec.update(
         path=dict(type="path", required=True),
         state=dict(type="str", default="present", choices=["present", "absent", "validated"]),
         bundle_roots=dict(type="list", elements="path", default=list(DEFAULT_BUNDLE_ROOTS)),
@@ -382,6 +414,7 @@ def main():
         ),
         image_ref=dict(type="str"),
         rootfs_mode=dict(type="str", default="copy", choices=["copy", "hardlink", "reflink"]),
+        source_check=dict(type="str", default="stamp", choices=["stamp", "full"]),
         allow_devices=dict(type="bool", default=False),
         args=dict(type="list", elements="str"),
         env=dict(type="raw"),
@@ -425,8 +458,13 @@ def main():
         config=dict(type="dict"),
         allow_hooks=dict(type="bool", default=False),
     )
-    check_raw_params(argument_spec)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    return spec
+
+
+def main():
+    spec = argument_spec()
+    check_raw_params(spec)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, runner_for(module))
 
 

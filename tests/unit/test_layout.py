@@ -152,33 +152,14 @@ def node_path_stats(path, tree):
     return sorted(set(found))
 
 
-# Node paths still statted outside the node layer, handed over to their owners (each one a strict xfail below).
-STATS_HANDED_OVER = {
-    "plugins/module_utils/_oci/bundle.py": "template_cache_dir checks os.path.exists(paths.STORAGE_CFG) itself",
-}
-
-
 def test_node_paths_statted_only_in_the_node_layer():
     """No os.listdir / os.path.exists / os.statvfs / glob ... on a node path outside _node: the node layer
     answers (readers, files, entries)."""
     found = []
     for path, tree in parsed():
-        rel = str(path.relative_to(PLUGINS.parent))
-        if NODE_LAYER not in path.parents and rel not in STATS_HANDED_OVER:
+        if NODE_LAYER not in path.parents:
             found += node_path_stats(path, tree)
     assert found == [], "ask the node layer (_node.readers, files, entries): %s" % found
-
-
-@pytest.mark.parametrize(
-    "rel",
-    [
-        pytest.param(rel, marks=pytest.mark.xfail(strict=True, reason="handed over: " + why))
-        for rel, why in STATS_HANDED_OVER.items()
-    ],
-)
-def test_node_paths_statted_only_in_the_node_layer_handed_over(rel):
-    path = PLUGINS.parent / rel
-    assert node_path_stats(path, ast.parse(path.read_text(), str(path))) == []
 
 
 def test_no_function_over_80_lines():

@@ -4,7 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """OCI runtime bundles and workloads. PRIVATE to the collection.
 
-schema (the runtime-spec JSON Schema, data), checks (schema and semantic checks), image (OCI image
-layouts and safe extraction), bundle (nexcage_bundle), deploy (a bundle as a Proxmox VE container:
+schema (the runtime-spec JSON Schema, data), problems (how a problem found in config.json is told),
+checks (schema and semantic checks), config (config.json from the options, and read back), sources
+(the bundle path, template volumes, what a source is), tree (a directory rootfs: paths inside it,
+digest and copy), image (OCI image layouts and the image config), extract (safe tar extraction of
+tarballs and layers), bundle (nexcage_bundle), deploy (a bundle as a Proxmox VE container:
 config.json mapped to nexcage_container's options), runtime (the runc/crun backend).
 """

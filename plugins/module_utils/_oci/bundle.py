@@ -2,13 +2,8 @@
 # Copyright (c) nexcage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""OCI runtime bundles: generation, digest, rootfs sources and the Proxmox mapping.
-PRIVATE to the collection.
+"""OCI runtime bundles: nexcage_bundle's states. PRIVATE to the collection.
 
-* ``default_config()``: what ``runc spec`` writes (oci-facts §5).
-* ``build_config(params, overlay)``: config.json from the module options, on
-  top of the defaults and the image config overlay; ``deep_merge`` applies the
-  raw ``config`` option last.
 * ``BundleManager``: ``present`` / ``absent`` / ``validated`` for one bundle
   path under one of ``bundle_roots``. A digest of the inputs is stored in
   ``.nexcage-digest.json`` beside config.json: an unchanged re-run copies
@@ -16,36 +11,41 @@ PRIVATE to the collection.
   is built in a temporary directory beside the target and renamed into place.
 * ``inspect_bundle(path)``: config, problems and stored digests of an existing
   bundle, for modules that deploy bundles.
-* ``pve_settings(config, bundle_dir)``: maps a validated config.json to
-  Proxmox VE container settings (oci-facts §10); returns
-  ``(settings, warnings, errors)``.
+* ``run_module(module, runner)``: the whole of nexcage_bundle.
+
+config.json is built by ``config``, sources are found by ``sources``, directory
+trees are copied and digested by ``tree``, image layouts read by ``image``,
+archives and layers unpacked by ``extract``. The last two and the checks (with
+the schema and jsonschema) are imported only when a run needs them: a no-op run
+on a directory source needs none of them.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import os
-import re
 import shutil
-import stat
 import tempfile
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _module
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     INVALID_ARGUMENT,
     NOT_FOUND,
-    PERMISSION_DENIED,
     UNKNOWN,
-    UNSUPPORTED,
     NexcageError,
 )
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline, files, paths, readers, sizes
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks, secrets
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
-from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import secrets, sources, tree
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.config import (
+    build_config,
+    canonical,
+    config_text,
+    env_list,
+    load_config,
+    load_config_text,
+    sha256_text,
+)
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.problems import errors_of, format_problem
 
 DIGEST_FILE = ".nexcage-digest.json"
 DIGEST_FORMAT = 1
@@ -53,349 +53,16 @@ DEFAULT_BUNDLE_ROOTS = ("/var/lib/nexcage/bundles",)
 TMP_MARK = ".nexcage-tmp-"
 OLD_MARK = ".nexcage-old-"
 
-# ---------------------------------------------------------------------------
-# config.json
-# ---------------------------------------------------------------------------
-
-
-def deep_merge(base, overlay):
-    """Merge overlay into a copy of base: dicts recursively, anything else replaced;
-    a None value in overlay removes the key."""
-    result = copy.deepcopy(base)
-    for key, value in overlay.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = deep_merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
-
-
-def parse_size(value, option="memory_limit"):
-    """'512M', '1G', '1.5GiB', '536870912' (bytes) or -1 (unlimited) -> bytes."""
-    if value in (-1, "-1"):
-        return -1
-    try:
-        return sizes.parse_size(value)
-    except sizes.SizeError:
-        if str(value).strip().startswith("-"):
-            raise NexcageError(INVALID_ARGUMENT, "%s: %r: only -1 may be negative" % (option, value)) from None
-        raise NexcageError(
-            INVALID_ARGUMENT,
-            "%s: %r is not a size" % (option, value),
-            hint="Give bytes (536870912), a size with a binary unit (512M, 1G, 1.5GiB) or -1 for no limit.",
-        ) from None
-
-
-def _env_name(entry):
-    return entry.split("=", 1)[0]
-
-
-def merge_env(base, overlay):
-    """Entries of overlay replace same-named entries of base; new names are appended."""
-    out = list(base)
-    for entry in overlay:
-        name = _env_name(entry)
-        for i, old in enumerate(out):
-            if _env_name(old) == name:
-                out[i] = entry
-                break
-        else:
-            out.append(entry)
-    return out
-
-
-def env_list(value, option="env"):
-    """env option: a list of KEY=value strings or a dict -> list of strings."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return ["%s=%s" % (k, "" if v is None else v) for k, v in value.items()]
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list):
-        raise NexcageError(INVALID_ARGUMENT, "%s must be a list of KEY=value strings or a dict" % option)
-    return [str(v) for v in value]
-
-
-def _cap_name(name):
-    name = str(name).strip().upper()
-    return name if name.startswith("CAP_") else "CAP_" + name
-
-
-def _rlimit_name(name):
-    name = str(name).strip().upper()
-    return name if name.startswith("RLIMIT_") else "RLIMIT_" + name
-
-
-def _mount_entry(m):
-    entry = {"destination": m["destination"]}
-    mtype = m.get("type")
-    source = m.get("source")
-    options = list(m.get("options") or [])
-    if mtype is None and source is not None:
-        mtype = "bind"
-    if mtype == "bind" and not ({"bind", "rbind"} & set(options)):
-        options.insert(0, "rbind")
-    if mtype is not None:
-        entry["type"] = mtype
-    if source is not None:
-        entry["source"] = source
-    if options:
-        entry["options"] = options
-    return entry
-
-
-def _replace_or_append(entries, entry, key):
-    """Put entry in place of the entry with the same key, or at the end."""
-    for index, old in enumerate(entries):
-        if old.get(key) == entry[key]:
-            entries[index] = entry
-            return
-    entries.append(entry)
-
-
-def build_config(params, overlay=None):
-    """config.json from the module options (see the module's DOCUMENTATION)."""
-    cfg = default_config()
-    proc = cfg["process"]
-    overlay = overlay or {}
-    if overlay.get("args"):
-        proc["args"] = list(overlay["args"])
-    if overlay.get("env"):
-        proc["env"] = merge_env(proc["env"], overlay["env"])
-    if overlay.get("cwd"):
-        proc["cwd"] = overlay["cwd"]
-    if overlay.get("user"):
-        proc["user"] = dict(overlay["user"])
-    if overlay.get("annotations"):
-        cfg["annotations"] = dict(overlay["annotations"])
-
-    if params.get("args") is not None:
-        proc["args"] = [str(a) for a in params["args"]]
-    env = env_list(params.get("env"))
-    if env is not None:
-        proc["env"] = merge_env(proc["env"], env)
-    if params.get("cwd") is not None:
-        proc["cwd"] = params["cwd"]
-    user = params.get("user")
-    if user:
-        if user.get("uid") is not None:
-            proc["user"]["uid"] = user["uid"]
-        if user.get("gid") is not None:
-            proc["user"]["gid"] = user["gid"]
-        if user.get("additional_gids") is not None:
-            if user["additional_gids"]:
-                proc["user"]["additionalGids"] = list(user["additional_gids"])
-            else:
-                proc["user"].pop("additionalGids", None)
-    if params.get("hostname") is not None:
-        cfg["hostname"] = params["hostname"]
-    if params.get("terminal") is not None:
-        proc["terminal"] = params["terminal"]
-    if params.get("readonly_rootfs") is not None:
-        cfg["root"]["readonly"] = params["readonly_rootfs"]
-    for m in params.get("mounts") or []:
-        _replace_or_append(cfg["mounts"], _mount_entry(m), "destination")
-    if params.get("annotations"):
-        cfg.setdefault("annotations", {}).update({str(k): str(v) for k, v in params["annotations"].items()})
-    resources = cfg["linux"].setdefault("resources", {})
-    if params.get("memory_limit") is not None:
-        resources.setdefault("memory", {})["limit"] = parse_size(params["memory_limit"])
-    for opt, key in (("cpu_quota", "quota"), ("cpu_period", "period"), ("cpu_shares", "shares")):
-        if params.get(opt) is not None:
-            resources.setdefault("cpu", {})[key] = params[opt]
-    if params.get("capabilities") is not None:
-        caps = [_cap_name(c) for c in params["capabilities"]]
-        for name in ("bounding", "effective", "permitted"):
-            proc["capabilities"][name] = list(caps)
-    for rl in params.get("rlimits") or []:
-        entry = {"type": _rlimit_name(rl["type"]), "hard": rl["hard"], "soft": rl["soft"]}
-        _replace_or_append(proc["rlimits"], entry, "type")
-    if params.get("config"):
-        cfg = deep_merge(cfg, params["config"])
-    return cfg
-
-
-def config_text(config):
-    return json.dumps(config, indent=2) + "\n"
-
-
-def sha256_text(text):
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _canonical(data):
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-
-# ---------------------------------------------------------------------------
-# Paths, storage, sources
-# ---------------------------------------------------------------------------
-
-
-def _real(path):
-    return os.path.realpath(os.path.abspath(path))
-
-
-def check_bundle_path(path, roots):
-    """The bundle path must be absolute and strictly below one of roots (after
-    resolving symlinks in the part that exists). Returns (path, root)."""
-    if not path or not os.path.isabs(path):
-        raise NexcageError(INVALID_ARGUMENT, "path must be an absolute directory path, got %r" % (path,))
-    norm = os.path.normpath(path)
-    real = _real(norm)
-    for root in roots or ():
-        if not os.path.isabs(root):
-            raise NexcageError(INVALID_ARGUMENT, "bundle_roots entries must be absolute, got %r" % (root,))
-        rroot = _real(root)
-        if real != rroot and real.startswith(rroot.rstrip("/") + "/"):
-            return norm, root
-    raise NexcageError(
-        PERMISSION_DENIED,
-        "bundle path %s is not inside any of bundle_roots (%s)" % (path, ", ".join(roots or ())),
-        hint="Put the bundle below one of bundle_roots, or add its parent directory to bundle_roots.",
-    )
-
-
-_VOLID = re.compile(r"^([A-Za-z][A-Za-z0-9\-_.]*):vztmpl/([^/]+)$")
-
-
-def is_template_volid(value):
-    return bool(_VOLID.match(value or ""))
-
-
-def template_cache_dir(storage, what):
-    """The ``template/cache`` directory of a storage that can hold container templates (from storage.cfg).
-
-    what names the storage's role in messages (``storage 'x' of template local:vztmpl/y``,
-    ``template_storage 'x'``).
-    """
-    storage_cfg = paths.STORAGE_CFG
-    storages = readers.read_storage_cfg()
-    if not storages and storage == "local" and not os.path.exists(storage_cfg):
-        storages = {"local": {"type": "dir", "path": "/var/lib/vz"}}
-    conf = storages.get(storage)
-    if conf is None:
-        raise NexcageError(
-            NOT_FOUND,
-            "%s is not defined in %s (storages: %s)" % (what, storage_cfg, ", ".join(sorted(storages)) or "none"),
-            hint="Use a storage that exists and has content type vztmpl.",
-        )
-    if not conf.get("path"):
-        raise NexcageError(
-            UNSUPPORTED,
-            "%s (type %s) has no path, so it cannot hold templates" % (what, conf.get("type")),
-            hint="Use a directory-based storage (dir, nfs, cifs, cephfs) with content type vztmpl.",
-        )
-    content = conf.get("content") or []
-    if content and "vztmpl" not in content:
-        raise NexcageError(
-            UNSUPPORTED,
-            "%s does not have content type vztmpl (content: %s)" % (what, ",".join(content)),
-            hint="Enable vztmpl on the storage (pvesm set %s --content %s,vztmpl) or use another storage."
-            % (storage, ",".join(content)),
-        )
-    if conf.get("disable"):
-        raise NexcageError(UNSUPPORTED, "%s is disabled" % what, hint="Enable it, or use another storage.")
-    return paths.template_cache(conf["path"])
-
-
-def template_path(volid):
-    """Host path of a `<storage>:vztmpl/<file>` volume, from storage.cfg (no pvesm)."""
-    match = _VOLID.match(volid)
-    if not match:
-        raise NexcageError(INVALID_ARGUMENT, "%r is not a template volume (<storage>:vztmpl/<file>)" % volid)
-    storage, filename = match.groups()
-    path = os.path.join(template_cache_dir(storage, "storage %r of template %s" % (storage, volid)), filename)
-    if not os.path.isfile(path):
-        raise NexcageError(NOT_FOUND, "template %s not found: %s does not exist" % (volid, path))
-    return path
-
-
-TARBALL_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.zst", ".tzst", ".tar.bz2")
-
-
-def detect_source(source, source_type="auto"):
-    """(kind, host_path) for the source option."""
-    kind = source_type
-    if kind == "auto":
-        if is_template_volid(source):
-            kind = "template"
-        elif os.path.isdir(source):
-            kind = "oci_layout" if oci_image.is_image_layout(source) else "directory"
-        elif os.path.isfile(source):
-            kind = "tarball"
-        else:
-            raise NexcageError(NOT_FOUND, "source %s does not exist" % source)
-    if kind == "template":
-        return kind, template_path(source)
-    if not os.path.isabs(source):
-        raise NexcageError(INVALID_ARGUMENT, "source must be an absolute path or a template volume, got %r" % source)
-    if kind in ("directory", "oci_layout") and not os.path.isdir(source):
-        raise NexcageError(NOT_FOUND, "source directory %s does not exist" % source)
-    if kind == "oci_layout" and not oci_image.is_image_layout(source):
-        raise NexcageError(INVALID_ARGUMENT, "%s is not an OCI image layout (oci-layout and index.json)" % source)
-    if kind == "tarball" and not os.path.isfile(source):
-        raise NexcageError(NOT_FOUND, "source tarball %s does not exist" % source)
-    return kind, source
-
-
-def file_sha256(path, cached=None):
-    """sha256 of a file; cached is an earlier {'path','size','mtime_ns','sha256'} to reuse if unchanged."""
-    st = os.stat(path)
-    if (
-        cached
-        and cached.get("path") == path
-        and cached.get("size") == st.st_size
-        and cached.get("mtime_ns") == st.st_mtime_ns
-        and cached.get("sha256")
-    ):
-        return dict(cached)
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-            h.update(chunk)
-    return {"path": path, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": "sha256:" + h.hexdigest()}
-
-
-def tree_digest(root, allow_devices=False):
-    """Digest of a directory tree's metadata (names, types, modes, owners, sizes,
-    mtimes, link targets). Refuses device nodes unless allow_devices."""
-    h = hashlib.sha256()
-    count = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        rel_dir = os.path.relpath(dirpath, root)
-        for name in sorted(dirnames + filenames):
-            full = os.path.join(dirpath, name)
-            st = os.lstat(full)
-            rel = os.path.normpath(os.path.join(rel_dir, name))
-            if (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) and not allow_devices:
-                raise NexcageError(
-                    INVALID_ARGUMENT,
-                    "source directory %s contains the device node %s; refusing it" % (root, rel),
-                    hint="Remove the device node from the source, or set allow_devices: true.",
-                )
-            link = os.readlink(full) if stat.S_ISLNK(st.st_mode) else ""
-            h.update(
-                (
-                    "%s\0%o\0%d\0%d\0%d\0%d\0%s\0%d\n"
-                    % (rel, st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, link, st.st_rdev)
-                ).encode("utf-8", "surrogateescape")
-            )
-            count += 1
-    return "sha256:" + h.hexdigest(), count
-
-
-# ---------------------------------------------------------------------------
-# The bundle
-# ---------------------------------------------------------------------------
-
 
 class BundleError(NexcageError):
     pass
+
+
+def _checks():
+    """The config checks (they load the schema): imported when a config is checked."""
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks
+
+    return checks
 
 
 def _read_json(path):
@@ -403,78 +70,35 @@ def _read_json(path):
         return json.load(fh)
 
 
-def load_config(bundle):
-    """(config, problems): problems has one 'load' error when config.json is missing or malformed."""
-    path = os.path.join(bundle, "config.json")
-    if not os.path.isfile(path):
-        return None, [
-            checks.problem(
-                "$",
-                None,
-                "config.json not found at the bundle root %s" % bundle,
-                "generate the bundle (state: present) or add config.json",
-                check="load",
-            )
-        ]
-    with open(path, "rb") as fh:
-        data = fh.read()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, [checks.problem("$", str(exc), "config.json is not UTF-8", "re-save it as UTF-8", check="load")]
-    return load_config_text(text)
-
-
-# Deeper than any real config.json (the spec's deepest field is 5 levels down); the checks walk it recursively.
-MAX_CONFIG_DEPTH = 64
-
-
-def _depth(value):
-    """The nesting depth of a JSON value (iterative: it must not overflow the stack itself)."""
-    deepest, todo = 0, [(value, 1)]
-    while todo:
-        item, depth = todo.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            if depth > MAX_CONFIG_DEPTH:
-                break
-            todo.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
-
-def _too_deep():
-    return checks.problem(
-        "$",
-        None,
-        "config.json is nested more than %d levels deep" % MAX_CONFIG_DEPTH,
-        "flatten the configuration (a real config.json is a few levels deep)",
-        check="load",
-    )
-
-
-def load_config_text(text):
-    """(config, problems) for the text of a config.json."""
-    try:
-        config = json.loads(text)
-    except RecursionError:
-        return None, [_too_deep()]
-    except ValueError as exc:
-        return None, [
-            checks.problem(
-                "$",
-                str(exc),
-                "config.json is not valid JSON: %s" % exc,
-                "fix the JSON syntax at the position shown",
-                check="load",
-            )
-        ]
-    if _depth(config) > MAX_CONFIG_DEPTH:
-        return None, [_too_deep()]
-    return config, []
-
-
 def _write_file(path, text, mode=0o600):
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import files  # a no-op writes nothing
+
     files.atomic_write(path, text, mode)
+
+
+# Kept in a source record but not digested: where the source is and how it looked when last read.
+_NOT_DIGESTED = ("source", "stamp", "allow_devices")
+
+
+def _rootfs_digest(record):
+    """The rootfs digest of a source record: its kind, content digest and how it is copied."""
+    digest_input = {key: value for key, value in record.items() if key not in _NOT_DIGESTED}
+    if "file" in digest_input:
+        digest_input["file"] = digest_input["file"]["sha256"]
+    return sha256_text(canonical(digest_input))
+
+
+def _old_config(path):
+    """(config or None, text) of the bundle's config.json as it is."""
+    try:
+        with open(os.path.join(path, "config.json"), "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None, ""
+    try:
+        return load_config_text(data.decode("utf-8"))[0], data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, data.decode("utf-8", "replace")
 
 
 class BundleManager:
@@ -493,89 +117,60 @@ class BundleManager:
         except (OSError, ValueError):
             return None
 
-    def _source_state(self, stored):
-        """(kind, host_path, rootfs_digest, record) for the source option."""
+    def _source_state(self, stored, rebuilt):
+        """(kind, host path, source record) of the source option.
+
+        The record holds what the rootfs digest is made of (see _rootfs_digest) and how the source
+        looked when that was computed. With source_check: stamp, a directory whose stamp is the
+        recorded one keeps its recorded tree digest, a tarball or template whose stat is the recorded
+        one keeps its SHA-256, and an image layout is named by its manifest digest (a content
+        address); with full, the tree is walked, the file hashed and the layer blobs checked again.
+        rebuilt: the rootfs is made anew whatever the digest, so a directory copied by this run is
+        digested by the copy itself (tree None until then).
+        """
         params = self.params
-        kind, host = detect_source(params["source"], params.get("source_type") or "auto")
+        kind, host = sources.detect_source(params["source"], params.get("source_type") or "auto")
+        full = params.get("source_check") == "full"
+        prev = ((stored or {}).get("rootfs") or {}).get("source") or {}
+        if prev.get("kind") != kind or prev.get("source") != params["source"]:
+            prev = {}
         record = {"kind": kind, "source": params["source"]}
-        prev = (stored or {}).get("rootfs", {}).get("source") or {}
         if kind == "directory":
-            record["tree"], record["entries"] = tree_digest(host, params.get("allow_devices"))
-            record["mode"] = params.get("rootfs_mode") or "copy"
+            mode = params.get("rootfs_mode") or "copy"
+            allow_devices = bool(params.get("allow_devices"))
+            record.update(mode=mode, stamp=tree.tree_stamp(host), allow_devices=allow_devices)
+            trusted = prev.get("stamp") == record["stamp"] and prev.get("tree") and prev.get("mode") == mode
+            if not full and trusted and (allow_devices or not prev.get("allow_devices")):
+                record.update(tree=prev["tree"], entries=prev.get("entries"))
+            elif rebuilt and mode == "copy" and not self.check_mode:
+                record.update(tree=None, entries=None)
+            else:
+                record["tree"], record["entries"] = tree.tree_digest(host, allow_devices)
         elif kind in ("tarball", "template"):
-            record["file"] = file_sha256(host, prev.get("file"))
+            record["file"] = sources.file_sha256(host, None if full else prev.get("file"))
         else:
+            from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
+
             try:
-                image = oci_image.read_image_layout(host, params.get("image_ref"))
+                image = oci_image.read_image_layout(host, params.get("image_ref"), verify_layers=full)
             except oci_image.ImageError as exc:
                 raise BundleError(INVALID_ARGUMENT, str(exc), hint="Check the OCI image layout and image_ref.") from exc
             record["manifest"] = image["manifest_digest"]
             record["image_ref"] = params.get("image_ref")
             self._image = image
-        digest_input = {k: v for k, v in record.items() if k not in ("source",)}
-        if "file" in digest_input:
-            digest_input["file"] = digest_input["file"]["sha256"]
-        return kind, host, sha256_text(_canonical(digest_input)), record
+        return kind, host, record
 
     def _scratch(self, path):
         parent = os.path.dirname(path)
         os.makedirs(parent, mode=0o755, exist_ok=True)
         return tempfile.mkdtemp(prefix=".%s%s" % (os.path.basename(path), TMP_MARK), dir=parent)
 
-    def _build_rootfs(self, kind, host, dest, scratch):
-        mode = self.params.get("rootfs_mode") or "copy"
-        allow_devices = bool(self.params.get("allow_devices"))
-        try:
-            if kind == "directory":
-                src_real, dest_real = _real(host), _real(dest)
-                if dest_real.startswith(src_real.rstrip("/") + "/"):
-                    raise BundleError(INVALID_ARGUMENT, "the bundle lies inside its source directory %s" % host)
-                argv = {
-                    "copy": ["cp", "-a", "--no-target-directory", host, dest],
-                    "hardlink": ["cp", "-a", "-l", "--no-target-directory", host, dest],
-                    "reflink": ["cp", "-a", "--reflink=always", "--no-target-directory", host, dest],
-                }[mode]
-                try:
-                    self.runner.run(argv, mutating=True)
-                except CommandFailed as exc:
-                    hint = "Check the source and free space."
-                    if mode == "reflink":
-                        hint = "The filesystem does not support reflinks (btrfs and XFS do); use rootfs_mode: copy."
-                    elif mode == "hardlink":
-                        hint = "Hard links need source and bundle on the same filesystem; use rootfs_mode: copy."
-                    raise BundleError(
-                        UNSUPPORTED if mode != "copy" else UNKNOWN,
-                        "copying the rootfs with rootfs_mode=%s failed: %s" % (mode, exc.result.stderr.strip()),
-                        hint=hint,
-                        cmd=exc.result.cmd,
-                        rc=exc.result.rc,
-                        stderr=exc.result.stderr,
-                    ) from exc
-                return
-            os.mkdir(dest, 0o755)
-            if kind in ("tarball", "template"):
-                oci_image.extract_tar(host, dest, self.runner, scratch, allow_devices=allow_devices)
-            else:
-                oci_image.extract_layers(self._image["layers"], dest, self.runner, scratch, allow_devices=allow_devices)
-        except oci_image.ExtractError as exc:
-            raise BundleError(
-                INVALID_ARGUMENT,
-                "refusing the rootfs source %s: %s" % (self.params["source"], exc),
-                hint="Use a trusted archive; nothing was written to the bundle.",
-            ) from exc
-        except CommandFailed as exc:
-            raise BundleError(
-                UNKNOWN,
-                "unpacking %s failed: %s" % (host, exc.result.stderr.strip()),
-                cmd=exc.result.cmd,
-                rc=exc.result.rc,
-                stderr=exc.result.stderr,
-            ) from exc
-
     def _overlay(self, rootfs):
         image = getattr(self, "_image", None)
         if image is None:
             return None
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
+
         try:
             overlay, dropped = oci_image.image_runtime_overlay(image["config"], rootfs)
         except oci_image.ImageError as exc:
@@ -594,14 +189,32 @@ class BundleManager:
             )
         return overlay
 
+    def _build_rootfs(self, kind, host, dest, scratch, record):
+        """Make the rootfs at dest from the source; a directory copied here gets its digest in record."""
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import build
+
+        copied = build.build_rootfs(
+            self.runner,
+            (kind, host, self.params["source"]),
+            dest,
+            scratch,
+            mode=record.get("mode", "copy"),
+            allow_devices=bool(self.params.get("allow_devices")),
+            layers=self._image["layers"] if kind == "oci_layout" else None,
+        )
+        if copied:
+            record["tree"], record["entries"] = copied
+
     # -- states ------------------------------------------------------------
 
     def _rootfs_plan(self, path, exists, stored):
-        """(kind, host path, rootfs digest, source record, whether the rootfs is (re)built)."""
+        """(kind, host path, source record, whether the rootfs is (re)built)."""
         rootfs_path = os.path.join(path, "rootfs")
+        stored_rootfs = (stored or {}).get("rootfs") or {}
         if self.params.get("source"):
+            rebuilt = not (exists and os.path.isdir(rootfs_path) and stored_rootfs.get("digest"))
             try:
-                kind, host, rootfs_digest, record = self._source_state(stored)
+                kind, host, record = self._source_state(stored, rebuilt)
             except NexcageError as exc:
                 if not self._source_made_earlier(exc):
                     raise
@@ -611,24 +224,16 @@ class BundleManager:
                     "check mode: %s; the bundle is predicted as built from it (an earlier task may make it)"
                     % exc.message
                 )
-                return "missing", None, "sha256:missing", {"kind": "missing", "source": self.params["source"]}, True
-        else:
-            if not (exists and os.path.isdir(rootfs_path)):
-                raise BundleError(
-                    INVALID_ARGUMENT,
-                    "source is required to create the bundle %s (it has no rootfs yet)" % path,
-                    hint="Set source to a rootfs directory, a tarball, a template volume or an OCI image layout.",
-                )
-            kind = host = None
-            rootfs_digest = (stored or {}).get("rootfs", {}).get("digest") or "sha256:unmanaged"
-            record = (stored or {}).get("rootfs", {}).get("source") or {"kind": "existing"}
-        rootfs_changed = kind is not None and (
-            not exists
-            or not os.path.isdir(rootfs_path)
-            or stored is None
-            or stored.get("rootfs", {}).get("digest") != rootfs_digest
-        )
-        return kind, host, rootfs_digest, record, rootfs_changed
+                return "missing", None, {"kind": "missing", "source": self.params["source"]}, True
+            rootfs_changed = rebuilt or stored_rootfs["digest"] != _rootfs_digest(record)
+            return kind, host, record, rootfs_changed
+        if not (exists and os.path.isdir(rootfs_path)):
+            raise BundleError(
+                INVALID_ARGUMENT,
+                "source is required to create the bundle %s (it has no rootfs yet)" % path,
+                hint="Set source to a rootfs directory, a tarball, a template volume or an OCI image layout.",
+            )
+        return None, None, stored_rootfs.get("source") or {"kind": "existing"}, False
 
     def _source_made_earlier(self, error):
         """In check mode, a source path (not a template volume) that does not exist yet."""
@@ -636,7 +241,7 @@ class BundleManager:
         return (
             self.check_mode
             and error.category == NOT_FOUND
-            and not is_template_volid(source)
+            and not sources.is_template_volid(source)
             and os.path.isabs(source)
             and not os.path.lexists(source)
         )
@@ -644,6 +249,7 @@ class BundleManager:
     def _generated_config(self, path, new_rootfs):
         """(config, problems) of the config.json the options make; a BundleError if it is not valid."""
         config = build_config(self.params, self._overlay(new_rootfs))
+        checks = _checks()
         problems = checks.schema_problems(config) + checks.semantic_problems(
             config,
             bundle_dir=path,
@@ -651,12 +257,12 @@ class BundleManager:
             rootfs_known=new_rootfs is not None,
         )
         problems += checks.hook_problems(config, self.params.get("allow_hooks"))
-        errors = checks.errors_of(problems)
+        errors = errors_of(problems)
         if errors:
             raise BundleError(
                 INVALID_ARGUMENT,
                 "the generated config.json is not valid (%d problem%s): %s"
-                % (len(errors), "" if len(errors) == 1 else "s", "; ".join(map(checks.format_problem, errors))),
+                % (len(errors), "" if len(errors) == 1 else "s", "; ".join(map(format_problem, errors))),
                 hint="Fix the options named in the problems; nothing was written.",
                 validation=problems,
             )
@@ -671,7 +277,7 @@ class BundleManager:
         """
         if not rootfs_changed and stored and isinstance(stored.get("validation"), list):
             config = build_config(self.params, self._overlay(new_rootfs))
-            if old_config == config and stored.get("config") == sha256_text(_canonical(config)):
+            if old_config == config and stored.get("config") == sha256_text(canonical(config)):
                 return config, stored["validation"]
         return self._generated_config(path, new_rootfs)
 
@@ -691,12 +297,8 @@ class BundleManager:
         result = {"changed": False, "path": path}
         stored = self._stored(path)
         exists = os.path.isdir(path)
-        old_config = load_config(path)[0] if exists else None
-        old_text = ""
-        if exists and os.path.isfile(os.path.join(path, "config.json")):
-            with open(os.path.join(path, "config.json"), encoding="utf-8", errors="replace") as fh:
-                old_text = fh.read()
-        kind, host, rootfs_digest, record, rootfs_changed = self._rootfs_plan(path, exists, stored)
+        old_config, old_text = _old_config(path) if exists else (None, "")
+        kind, host, record, rootfs_changed = self._rootfs_plan(path, exists, stored)
         scratch = None
         try:
             new_rootfs = os.path.join(path, "rootfs")
@@ -704,22 +306,22 @@ class BundleManager:
                 if self.check_mode:
                     new_rootfs = host if kind == "directory" else None
                 else:
+                    _checks().import_jsonschema()  # the new rootfs is checked: fail before building it
                     scratch = self._scratch(path)
                     new_rootfs = os.path.join(scratch, "rootfs")
-                    self._build_rootfs(kind, host, new_rootfs, scratch)
+                    self._build_rootfs(kind, host, new_rootfs, scratch, record)
             config, problems = self._checked_config(path, new_rootfs, stored, rootfs_changed, old_config)
             text = config_text(config)
-            config_digest = sha256_text(_canonical(config))
+            config_digest = sha256_text(canonical(config))
+            if kind is None:  # no source: the rootfs stays as it is
+                rootfs_digest = ((stored or {}).get("rootfs") or {}).get("digest") or "sha256:unmanaged"
+            else:
+                rootfs_digest = _rootfs_digest(record)
             digest = sha256_text(rootfs_digest + "\n" + config_digest)
             config_changed = old_config != config or (stored or {}).get("config") != config_digest
             result.update(config=config, digest=digest, validation=problems)
             result.update(rootfs_changed=rootfs_changed, config_changed=config_changed)
             result["diff"] = self._diff(path, old_text, text, rootfs_changed, kind)
-            if not (rootfs_changed or config_changed):
-                return result
-            result["changed"] = True
-            if self.check_mode:
-                return result
             stored_doc = {
                 "format": DIGEST_FORMAT,
                 "digest": digest,
@@ -727,6 +329,15 @@ class BundleManager:
                 "rootfs": {"digest": rootfs_digest, "source": record},
                 "validation": problems,
             }
+            if not (rootfs_changed or config_changed):
+                if stored_doc != stored and not self.check_mode:
+                    # The same bundle, but the source's stamp was taken again (it was touched, or the
+                    # digest file predates stamps): keep the new stamp so the next run trusts it.
+                    _write_file(os.path.join(path, DIGEST_FILE), json.dumps(stored_doc, indent=2) + "\n")
+                return result
+            result["changed"] = True
+            if self.check_mode:
+                return result
             if rootfs_changed:
                 self._commit_rootfs(path, scratch, text, stored_doc)
             else:
@@ -804,13 +415,14 @@ class BundleManager:
             raise BundleError(NOT_FOUND, "bundle %s does not exist" % path, validation=[])
         config, problems = load_config(path)
         if config is not None:
+            checks = _checks()
             problems = checks.schema_problems(config) + checks.semantic_problems(config, bundle_dir=path)
         stored = self._stored(path)
         result.update(
             config=config,
             digest=(stored or {}).get("digest"),
             validation=problems,
-            valid=not checks.errors_of(problems),
+            valid=not errors_of(problems),
         )
         return result
 
@@ -822,6 +434,7 @@ def inspect_bundle(path):
     digest and rootfs_digest (from .nexcage-digest.json, None for bundles made
     elsewhere), rootfs (absolute rootfs dir or None)).
     """
+    checks = _checks()
     config, problems = load_config(path)
     if config is not None:
         problems = checks.schema_problems(config) + checks.semantic_problems(config, bundle_dir=path)
@@ -834,7 +447,7 @@ def inspect_bundle(path):
     return {
         "config": config,
         "validation": problems,
-        "valid": not checks.errors_of(problems),
+        "valid": not errors_of(problems),
         "digest": stored.get("digest"),
         "rootfs_digest": (stored.get("rootfs") or {}).get("digest"),
         "rootfs": rootfs,
@@ -881,11 +494,11 @@ def _bundle_result(module, params, runner, out):
         for value in values if isinstance(values, list) else [values]:
             if value is not None:
                 configline.check_value(value, option=option)
-    if state != "absent":
-        checks.import_jsonschema()  # fails cleanly, before anything is touched, when it is missing
+    # jsonschema is imported when a config is checked, and before a rootfs is built: a no-op run
+    # checks nothing, so it needs neither.
     manager = BundleManager(runner, params)
     try:
-        path, _root = check_bundle_path(params["path"], params["bundle_roots"])
+        path, _root = sources.check_bundle_path(params["path"], params["bundle_roots"])
         out["path"] = path
         if state == "present":
             result = manager.present(path)
@@ -902,15 +515,15 @@ def _bundle_result(module, params, runner, out):
         module.warn(secrets.hide(warning, hidden))
     for item in result["validation"]:
         if item["level"] == "warning":
-            module.warn(secrets.hide(checks.format_problem(item), hidden))
+            module.warn(secrets.hide(format_problem(item), hidden))
     if state == "validated" and not result["valid"]:
-        errors = checks.errors_of(result["validation"])
+        errors = errors_of(result["validation"])
         result["failed"] = True
         result["msg"] = "bundle %s is not valid (%d problem%s): %s" % (
             path,
             len(errors),
             "" if len(errors) == 1 else "s",
-            "; ".join(map(checks.format_problem, errors)),
+            "; ".join(map(format_problem, errors)),
         )
     elif module._diff and diff is not None:
         result["diff"] = diff

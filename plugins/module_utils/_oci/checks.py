@@ -9,8 +9,7 @@ only here and only when a task validates (``import_jsonschema`` turns its absenc
 error with the install hint). The schema alone lets through much of what runtimes refuse
 (oci-runtime-tool ``validate`` catches it), so ``semantic_problems`` adds those checks.
 
-Every problem is a dict: ``path`` (JSON path such as ``$.process.args[0]``), ``value``, ``level``
-(``error`` or ``warning``), ``check`` (a short id), ``message`` and ``fix``.
+Each problem is a dict as ``problems`` describes it.
 """
 
 from __future__ import annotations
@@ -25,68 +24,12 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
     ValidationError,
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.config import ALLOWED_OCI_ANNOTATIONS
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.problems import Problems, json_path, problem, short
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.schema import CONFIG_SCHEMA
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.tree import resolve_in_root
 
 JSONSCHEMA_HINT = "On Debian and Proxmox VE install it with: apt-get install python3-jsonschema"
-
-# ---------------------------------------------------------------------------
-# Problems
-# ---------------------------------------------------------------------------
-
-
-def json_path(parts):
-    """['process', 'args', 0] -> '$.process.args[0]'."""
-    out = "$"
-    for part in parts:
-        if isinstance(part, int):
-            out += "[%d]" % part
-        elif re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", part):
-            out += "." + part
-        else:
-            out += "[%s]" % _quote(part)
-    return out
-
-
-def _quote(text):
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def problem(parts, value, message, fix, level="error", check="semantic"):
-    return {
-        "path": json_path(parts) if not isinstance(parts, str) else parts,
-        "value": value,
-        "level": level,
-        "check": check,
-        "message": message,
-        "fix": fix,
-    }
-
-
-def errors_of(problems):
-    return [item for item in problems if item["level"] == "error"]
-
-
-def format_problem(item):
-    return "%s: %s (value: %s). Fix: %s" % (item["path"], item["message"], short(item["value"]), item["fix"])
-
-
-def short(value):
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-class Problems:
-    """Collects the problems of one check run, each tagged with the check that found it."""
-
-    def __init__(self):
-        self.items = []
-
-    def error(self, check, parts, value, message, fix):
-        self.items.append(problem(parts, value, message, fix, check=check))
-
-    def warning(self, check, parts, value, message, fix):
-        self.items.append(problem(parts, value, message, fix, level="warning", check=check))
-
 
 # ---------------------------------------------------------------------------
 # The schema (jsonschema is optional: imported only when a task validates)
@@ -220,10 +163,6 @@ KNOWN_CAPABILITIES = (
 )
 CAPABILITY_SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
 
-ALLOWED_OCI_ANNOTATIONS = tuple(
-    "org.opencontainers.image." + key
-    for key in ("os", "os.version", "os.features", "architecture", "variant", "author", "created", "stopSignal")
-)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _REVERSE_DOMAIN = re.compile(r"^[A-Za-z]{2,6}(\.[A-Za-z0-9-]{1,63})+$")
 _ENV_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -265,32 +204,6 @@ def _duplicate(seen, key, index):
         return seen[key]
     seen[key] = index
     return None
-
-
-def resolve_in_root(root, path, follow_last=True):
-    """Resolve path inside root with chroot semantics (absolute symlinks and '..'
-    stay inside root). Returns the host path; never leaves root."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        if os.path.islink(candidate) and (parts or follow_last):
-            hops += 1
-            if hops > 40:
-                raise OSError("too many levels of symbolic links: %s" % path)
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved)
 
 
 def root_dir(config, bundle_dir):

@@ -322,7 +322,7 @@ class RuntimeBackend:
             )
         if state != "absent":
             from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks
-            from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.bundle import load_config
+            from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.config import load_config
 
             hooks = checks.hook_problems(load_config(image)[0], self.params.get("allow_hooks"))
             if hooks:

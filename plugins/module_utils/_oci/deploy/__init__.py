@@ -31,7 +31,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import (
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import configline, files
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.checks import errors_of
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import sources, tree
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.deploy.linux import (
     map_hooks_and_annotations,
     map_identity,
@@ -42,6 +42,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.deploy.mapp
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.deploy.mounts import map_mounts
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.deploy.process import map_process
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.deploy.resources import map_resources
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.problems import errors_of
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
 
 TEMPLATE_PREFIX = "nexcage-bundle-"
@@ -135,7 +136,7 @@ def prepare(bundle, storage="local"):
     if not os.path.isdir(rootfs):
         raise NexcageError(NOT_FOUND, "The bundle rootfs %s is not a directory" % rootfs)
     template_dir(storage)
-    digest = info.get("rootfs_digest") or oci_bundle.tree_digest(rootfs, allow_devices=True)[0]
+    digest = info.get("rootfs_digest") or tree.tree_digest(rootfs, allow_devices=True)[0]
     return Deployment(bundle, rootfs, digest, storage, found)
 
 
@@ -144,7 +145,7 @@ def prepare(bundle, storage="local"):
 
 def template_dir(storage="local"):
     """The vztmpl directory of the template storage (template_storage), read from storage.cfg."""
-    return oci_bundle.template_cache_dir(storage, "template_storage %r" % storage)
+    return sources.template_cache_dir(storage, "template_storage %r" % storage)
 
 
 def template_name(digest):

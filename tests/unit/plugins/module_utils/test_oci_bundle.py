@@ -10,6 +10,8 @@ import pytest
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import NexcageError
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths as node_paths
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import config as oci_config
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import sources
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
 
@@ -18,47 +20,12 @@ import ocifix  # noqa: E402
 
 pytest.importorskip("jsonschema", reason="jsonschema is not installed in this Python")
 
-DEFAULTS = dict(
-    state="present",
-    source=None,
-    source_type="auto",
-    image_ref=None,
-    rootfs_mode="copy",
-    allow_devices=False,
-    args=None,
-    env=None,
-    cwd=None,
-    user=None,
-    hostname=None,
-    terminal=None,
-    readonly_rootfs=None,
-    mounts=None,
-    annotations=None,
-    memory_limit=None,
-    cpu_quota=None,
-    cpu_period=None,
-    cpu_shares=None,
-    capabilities=None,
-    rlimits=None,
-    config=None,
-)
-
-
-def params(**kw):
-    out = dict(DEFAULTS)
-    out.update(kw)
-    return out
+params = ocifix.bundle_params
 
 
 def mini_rootfs(path):
     """A tiny rootfs with an executable /bin/sh (no busybox needed)."""
-    (path / "bin").mkdir(parents=True)
-    (path / "bin" / "sh").write_text("#!/bin/true\n")
-    (path / "bin" / "sh").chmod(0o755)
-    (path / "etc").mkdir()
-    (path / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n")
-    (path / "etc" / "group").write_text("root:x:0:\napp:x:1000:\n")
-    return path
+    return pathlib.Path(ocifix.make_sh_rootfs(str(path)))
 
 
 @pytest.fixture
@@ -80,7 +47,7 @@ def run(state, path, check_mode=False, **kw):
 
 
 def test_no_options_gives_the_runc_defaults():
-    assert oci_bundle.build_config(params()) == default_config()
+    assert oci_config.build_config(params()) == default_config()
     cfg = default_config()
     assert cfg["process"]["args"] == ["sh"] and cfg["process"]["terminal"] is True
     assert cfg["root"] == {"path": "rootfs", "readonly": True}
@@ -96,7 +63,7 @@ def test_no_options_gives_the_runc_defaults():
 
 
 def test_options_build_config():
-    cfg = oci_bundle.build_config(
+    cfg = oci_config.build_config(
         params(
             args=["/bin/app", "x"],
             env={"PATH": "/bin", "A": 1},
@@ -144,7 +111,7 @@ def test_options_build_config():
 
 def test_env_list_form_and_image_overlay_order():
     overlay = {"env": ["PATH=/img", "IMG=1"], "args": ["/img"], "cwd": "/w", "user": {"uid": 3, "gid": 3}}
-    cfg = oci_bundle.build_config(params(env=["IMG=2", "NEW=x"]), overlay)
+    cfg = oci_config.build_config(params(env=["IMG=2", "NEW=x"]), overlay)
     assert cfg["process"]["env"] == ["PATH=/img", "TERM=xterm", "IMG=2", "NEW=x"]
     assert cfg["process"]["args"] == ["/img"] and cfg["process"]["cwd"] == "/w"
     assert cfg["process"]["user"] == {"uid": 3, "gid": 3}
@@ -163,18 +130,18 @@ def test_env_list_form_and_image_overlay_order():
     ],
 )
 def test_parse_size(value, expected):
-    assert oci_bundle.parse_size(value) == expected
+    assert oci_config.parse_size(value) == expected
 
 
 @pytest.mark.parametrize("value", ["lots", "-5", "1X", "-1G"])
 def test_parse_size_rejects(value):
     with pytest.raises(NexcageError, match="memory_limit"):
-        oci_bundle.parse_size(value)
+        oci_config.parse_size(value)
 
 
 def test_deep_merge():
     base = {"a": {"b": 1, "c": [1]}, "d": 1}
-    assert oci_bundle.deep_merge(base, {"a": {"c": [2], "e": None}, "d": None, "f": 3}) == {
+    assert oci_config.deep_merge(base, {"a": {"c": [2], "e": None}, "d": None, "f": 3}) == {
         "a": {"b": 1, "c": [2]},
         "f": 3,
     }
@@ -187,13 +154,13 @@ def test_deep_merge():
 def test_bundle_path_must_be_inside_roots(tmp_path):
     roots = [str(tmp_path / "r")]
     (tmp_path / "r").mkdir()
-    assert oci_bundle.check_bundle_path(str(tmp_path / "r" / "b"), roots)[0] == str(tmp_path / "r" / "b")
+    assert sources.check_bundle_path(str(tmp_path / "r" / "b"), roots)[0] == str(tmp_path / "r" / "b")
     for bad in (str(tmp_path / "other" / "b"), str(tmp_path / "r"), str(tmp_path / "r" / ".." / "b"), "/etc"):
         with pytest.raises(NexcageError, match="not inside any of bundle_roots") as exc:
-            oci_bundle.check_bundle_path(bad, roots)
+            sources.check_bundle_path(bad, roots)
         assert exc.value.category == "permission_denied"
     with pytest.raises(NexcageError, match="absolute"):
-        oci_bundle.check_bundle_path("rel/b", roots)
+        sources.check_bundle_path("rel/b", roots)
 
 
 def test_bundle_path_symlink_escape_refused(tmp_path):
@@ -201,7 +168,7 @@ def test_bundle_path_symlink_escape_refused(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     os.symlink(str(tmp_path / "elsewhere"), str(tmp_path / "r" / "link"))
     with pytest.raises(NexcageError, match="not inside"):
-        oci_bundle.check_bundle_path(str(tmp_path / "r" / "link" / "b"), [str(tmp_path / "r")])
+        sources.check_bundle_path(str(tmp_path / "r" / "link" / "b"), [str(tmp_path / "r")])
 
 
 # --------------------------------------------------------------------------- present / idempotency
@@ -210,7 +177,7 @@ def test_bundle_path_symlink_escape_refused(tmp_path):
 def test_present_from_directory_then_idempotent(env):
     result, runner, _ignored = run("present", env["path"], source=str(env["src"]), args=["/bin/sh"], terminal=False)
     assert result["changed"] and result["rootfs_changed"] and result["config_changed"]
-    assert any(c.startswith("cp -a") for c in runner.commands)
+    assert runner.commands == []  # rootfs_mode copy: copied by the module, no cp
     bundle = pathlib.Path(env["path"])
     assert (bundle / "rootfs" / "bin" / "sh").exists()
     on_disk = json.loads((bundle / "config.json").read_text())
@@ -425,7 +392,7 @@ def test_template_volume(env, monkeypatch):
     cfg = env["tmp"] / "storage.cfg"
     cfg.write_text(STORAGE_CFG.format(vz=vz))
     monkeypatch.setattr(node_paths, "STORAGE_CFG", str(cfg))
-    assert oci_bundle.template_path("local:vztmpl/mini.tar.gz") == str(vz / "template" / "cache" / "mini.tar.gz")
+    assert sources.template_path("local:vztmpl/mini.tar.gz") == str(vz / "template" / "cache" / "mini.tar.gz")
     result, _ignored, _ignored = run(
         "present", env["path"], source="local:vztmpl/mini.tar.gz", args=["/bin/sh"], terminal=False
     )
@@ -437,7 +404,7 @@ def test_template_volume(env, monkeypatch):
         ("local:vztmpl/missing.tar.zst", "does not exist"),
     ):
         with pytest.raises(NexcageError, match=words):
-            oci_bundle.template_path(volid)
+            sources.template_path(volid)
 
 
 def test_oci_layout_source_seeds_config(env):

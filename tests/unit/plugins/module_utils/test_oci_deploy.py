@@ -13,7 +13,7 @@ from test_oci_bundle import params
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import NexcageError
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths as node_paths
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node.readers import is_bundle_dir
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import config as oci_config
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import deploy
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.deploy import process, resources
@@ -227,7 +227,7 @@ def test_map_config_full(tmp_path):
     hosts_file = tmp_path / "hosts"
     hosts_file.write_text("x")
     (tmp_path / "rel").mkdir()
-    cfg = oci_bundle.build_config(
+    cfg = oci_config.build_config(
         params(
             args=["/bin/sh", "-c", "echo hi"],
             env=["A=1", "BAD.NAME=2"],
@@ -285,7 +285,7 @@ def test_map_config_full(tmp_path):
 
 
 def test_map_config_errors(tmp_path):
-    cfg = oci_bundle.build_config(
+    cfg = oci_config.build_config(
         params(
             args=["a'b\"c"],
             mounts=[
@@ -319,7 +319,7 @@ def test_map_config_errors(tmp_path):
 def test_map_config_user_namespace(tmp_path):
     namespaces = [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "user")]
     default_map = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    cfg = oci_bundle.build_config(
+    cfg = oci_config.build_config(
         params(
             args=["/bin/sh"],
             config={"linux": {"namespaces": namespaces, "uidMappings": default_map, "gidMappings": default_map}},
@@ -335,14 +335,14 @@ def test_map_config_user_namespace(tmp_path):
 def test_map_config_of_a_generated_config(tmp_path):
     from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks
 
-    cfg = oci_bundle.build_config(params(args=["/bin/sh"]))
+    cfg = oci_config.build_config(params(args=["/bin/sh"]))
     assert checks.schema_problems(cfg) == []
     found = deploy.map_config(cfg, str(tmp_path))
     assert found.errors == [] and lxc_of(found)[0] == ("lxc.init.cmd", "/bin/sh")
 
 
 def test_rootfs_and_foreign_platform(tmp_path):
-    cfg = oci_bundle.build_config(params(args=["/bin/sh"], config={"windows": {"layerFolders": ["C:\\x"]}}))
+    cfg = oci_config.build_config(params(args=["/bin/sh"], config={"windows": {"layerFolders": ["C:\\x"]}}))
     found = deploy.map_config(cfg, str(tmp_path))
     assert rootfs_dir(cfg, str(tmp_path)) == str(tmp_path / "rootfs")
     assert any(e.startswith("$.windows") for e in found.errors)

@@ -1,6 +1,7 @@
 """Safe tar extraction (hostile inputs), layers with whiteouts, OCI image layouts and the image config overlay."""
 
 import gzip
+import hashlib
 import json
 import lzma
 import os
@@ -9,9 +10,11 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import extract as oci_extract
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
 
@@ -24,7 +27,7 @@ def extract(tmp_path, members, **kw):
     root = tmp_path / "root"
     root.mkdir(exist_ok=True)
     runner = Runner()
-    oci_image.extract_tar(tar, str(root), runner, str(tmp_path), **kw)
+    oci_extract.extract_tar(tar, str(root), runner, str(tmp_path), **kw)
     return root
 
 
@@ -68,7 +71,7 @@ def test_plain_members_extracted_with_modes_and_links(tmp_path):
     ],
 )
 def test_hostile_members_refused(tmp_path, members, words):
-    with pytest.raises(oci_image.ExtractError, match=words.replace("(", r"\(")):
+    with pytest.raises(oci_extract.ExtractError, match=words.replace("(", r"\(")):
         extract(tmp_path, members)
 
 
@@ -79,7 +82,7 @@ def test_absolute_symlink_out_of_rootfs_is_never_written_through(tmp_path):
         {"name": "escape", "type": "symlink", "linkname": str(outside)},
         {"name": "escape/pwned", "data": "pwned"},
     ]
-    with pytest.raises(oci_image.ExtractError, match="absolute symlink escape -> .*outside the rootfs on the host"):
+    with pytest.raises(oci_extract.ExtractError, match="absolute symlink escape -> .*outside the rootfs on the host"):
         extract(tmp_path, members)
     assert os.listdir(outside) == []
 
@@ -124,8 +127,8 @@ def test_not_a_tar(tmp_path):
     bad = tmp_path / "bad.tar"
     bad.write_bytes(b"this is not a tar archive at all" * 100)
     (tmp_path / "root").mkdir()
-    with pytest.raises(oci_image.ExtractError, match="not a readable tar archive"):
-        oci_image.extract_tar(str(bad), str(tmp_path / "root"), Runner(), str(tmp_path))
+    with pytest.raises(oci_extract.ExtractError, match="not a readable tar archive"):
+        oci_extract.extract_tar(str(bad), str(tmp_path / "root"), Runner(), str(tmp_path))
 
 
 @pytest.mark.parametrize("kind", ["gzip", "xz", "zstd"])
@@ -141,13 +144,64 @@ def test_compressed_tarballs(tmp_path, kind):
         if not shutil.which("zstd"):
             pytest.skip("zstd command not installed")
         subprocess.run(["zstd", "-q", "-o", str(path), raw], check=True)
-    assert oci_image.compression_of(str(path)) == kind
+    assert oci_extract.compression_of(str(path)) == kind
     root = tmp_path / "root"
     root.mkdir()
     runner = Runner()
-    oci_image.extract_tar(str(path), str(root), runner, str(tmp_path))
+    oci_extract.extract_tar(str(path), str(root), runner, str(tmp_path))
     assert (root / "etc" / "os-release").read_text() == "ID=test\n"
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".nexcage-unzstd")]
+
+
+def _archive(tmp_path, members, compress):
+    raw = pathlib.Path(ocifix.make_tar(str(tmp_path / "raw.tar"), members))
+    path = tmp_path / ("a.tar.gz" if compress else "a.tar")
+    path.write_bytes(gzip.compress(raw.read_bytes()) if compress else raw.read_bytes())
+    return str(path)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_digest_is_checked_over_the_whole_archive(tmp_path, compress):
+    path = _archive(tmp_path, [{"name": "etc/os-release", "data": "ID=test\n"}], compress)
+    digest = "sha256:" + hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+    root = tmp_path / "root"
+    root.mkdir()
+    oci_extract.extract_tar(path, str(root), Runner(), str(tmp_path), digest=digest)
+    assert (root / "etc" / "os-release").read_text() == "ID=test\n"
+    with open(path, "ab") as fh:  # bytes after the tar stream still count
+        fh.write(b"\0" * 512)
+    again = tmp_path / "again"
+    again.mkdir()
+    with pytest.raises(oci_extract.ExtractError, match="does not match its digest"):
+        oci_extract.extract_tar(path, str(again), Runner(), str(tmp_path), digest=digest)
+
+
+def test_a_truncated_archive_is_not_readable(tmp_path):
+    members = [{"name": "big", "data": os.urandom(256 * 1024)}, {"name": "after", "data": "x"}]
+    path = pathlib.Path(_archive(tmp_path, members, compress=True))
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    (tmp_path / "root").mkdir()
+    with pytest.raises(oci_extract.ExtractError, match="not a readable tar archive"):
+        oci_extract.extract_tar(str(path), str(tmp_path / "root"), Runner(), str(tmp_path))
+
+
+def test_a_refused_member_stops_the_decompressing_thread(tmp_path):
+    members = [{"name": "dev/sda", "type": "blk", "major": 8, "minor": 0}]
+    members += [{"name": "pad%d" % i, "data": os.urandom(64 * 1024)} for i in range(64)]  # more than a pipe holds
+    path = _archive(tmp_path, members, compress=True)
+    (tmp_path / "root").mkdir()
+    before = threading.active_count()
+    with pytest.raises(oci_extract.ExtractError, match="device node"):
+        oci_extract.extract_tar(path, str(tmp_path / "root"), Runner(), str(tmp_path))
+    assert threading.active_count() == before
+
+
+def test_files_keep_set_id_bits_owner_and_times(tmp_path):
+    members = [{"name": "bin/su", "data": "x", "mode": 0o4755}, {"name": "bin/wall", "data": "y", "mode": 0o2755}]
+    root = extract(tmp_path, members)
+    for name, mode in (("su", 0o4755), ("wall", 0o2755)):
+        st = os.lstat(root / "bin" / name)
+        assert stat.S_IMODE(st.st_mode) == mode and st.st_mtime == 1700000000
 
 
 # --------------------------------------------------------------------------- layers and whiteouts
@@ -181,7 +235,7 @@ def test_layers_applied_in_order_with_whiteouts(tmp_path):
     image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    oci_extract.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
     assert (root / "etc" / "keep").read_text() == "2"
     assert not (root / "etc" / "remove").exists()
     assert sorted(os.listdir(root / "opt" / "app")) == ["new"]
@@ -200,7 +254,7 @@ def test_opaque_marker_after_same_layer_entries_keeps_them(tmp_path):
     image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    oci_extract.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
     assert os.listdir(root / "d") == ["upper"]
 
 
@@ -209,8 +263,8 @@ def test_whiteout_of_dotdot_refused(tmp_path):
     image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    with pytest.raises(oci_image.ExtractError):
-        oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    with pytest.raises(oci_extract.ExtractError):
+        oci_extract.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
 
 
 def test_hostile_layer_refused(tmp_path):
@@ -218,8 +272,8 @@ def test_hostile_layer_refused(tmp_path):
     image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    with pytest.raises(oci_image.ExtractError, match="path traversal"):
-        oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    with pytest.raises(oci_extract.ExtractError, match="path traversal"):
+        oci_extract.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
 
 
 def test_layout_ref_selection_and_errors(tmp_path):
@@ -262,7 +316,7 @@ def test_uncompressed_layers(tmp_path):
     image = oci_image.read_image_layout(layout)
     root = tmp_path / "root"
     root.mkdir()
-    oci_image.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
+    oci_extract.extract_layers(image["layers"], str(root), Runner(), str(tmp_path))
     assert (root / "x").read_text() == "1"
 
 
@@ -334,7 +388,7 @@ def test_zstd_layers(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     runner = Runner()
-    oci_image.extract_layers(image["layers"], str(root), runner, str(tmp_path))
+    oci_extract.extract_layers(image["layers"], str(root), runner, str(tmp_path))
     assert os.listdir(root) == ["b"]
 
 

@@ -7,8 +7,9 @@ import pathlib
 
 import pytest
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks, schema
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import config as oci_config
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import problems as oci_problems
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.defaults import default_config
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed in this Python")
@@ -91,7 +92,7 @@ def test_agrees_with_upstream_on_bad_fixture(upstream, path):
     doc = _load(path)
     if doc is None:
         # invalid-json.json: neither schema can even be applied; the bundle loader reports it
-        problems = oci_bundle.load_config_text(path.read_text())[1]
+        problems = oci_config.load_config_text(path.read_text())[1]
         assert [p["check"] for p in problems] == ["load"]
         return
     assert upstream.is_valid(doc) is False
@@ -215,10 +216,10 @@ GENERATED = {
 @needs_upstream
 @pytest.mark.parametrize("name", sorted(GENERATED))
 def test_agrees_with_upstream_on_generated_configs(upstream, name):
-    config = oci_bundle.build_config(GENERATED[name])
+    config = oci_config.build_config(GENERATED[name])
     assert upstream.is_valid(config) is True
     assert MINE.is_valid(config) is True
-    assert checks.errors_of(checks.semantic_problems(config)) == []
+    assert oci_problems.errors_of(checks.semantic_problems(config)) == []
 
 
 # --------------------------------------------------------------------------- schema problem format
@@ -238,7 +239,7 @@ def test_schema_problem_names_path_value_and_fix():
 
 
 def test_json_path_quotes_odd_keys():
-    assert checks.json_path(["annotations", "com.example.k", 0]) == '$.annotations["com.example.k"][0]'
+    assert oci_problems.json_path(["annotations", "com.example.k", 0]) == '$.annotations["com.example.k"][0]'
 
 
 # --------------------------------------------------------------------------- semantic checks
@@ -453,8 +454,8 @@ def test_validate_config_combines_schema_and_semantic():
 
 
 def test_format_problem():
-    p = checks.problem(["process", "cwd"], "x", "must be absolute", "use /x")
-    assert checks.format_problem(p) == "$.process.cwd: must be absolute (value: 'x'). Fix: use /x"
+    p = oci_problems.problem(["process", "cwd"], "x", "must be absolute", "use /x")
+    assert oci_problems.format_problem(p) == "$.process.cwd: must be absolute (value: 'x'). Fix: use /x"
 
 
 def test_mutations_do_not_share_state():

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _validation as V
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import ValidationError
 from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import checks, secrets
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.bundle import MAX_CONFIG_DEPTH, load_config_text
+from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.config import MAX_CONFIG_DEPTH, load_config_text
 
 SPEC = {
     "vmid": {"type": "int"},

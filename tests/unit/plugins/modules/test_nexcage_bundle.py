@@ -43,10 +43,12 @@ def test_present_check_apply_idempotent(setup, capsys):
     out = call(setup["base"], capsys, check_mode=True, diff=True)
     assert out["_rc"] == 0 and out["changed"] is True and not os.path.exists(setup["base"]["path"])
     assert out["diff"]["before"] == "" and json.loads(out["diff"]["after"]) == out["config"]
+    predicted = out["digest"]
     out = call(setup["base"], capsys)
     assert out["changed"] is True and out["validation"] == [] and out["path"] == setup["base"]["path"]
-    assert out["commands"][0].startswith("cp -a")
+    assert out["commands"] == []  # rootfs_mode copy: the module copies, no cp
     digest = out["digest"]
+    assert digest == predicted
     out = call(setup["base"], capsys)
     assert out["changed"] is False and out["digest"] == digest and out["commands"] == []
     out = call(setup["base"], capsys, check_mode=True)
