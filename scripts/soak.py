@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Soak: `pytest -n 2` N times in a row while another simulated node runs CT 100.
 
-    scripts/soak.py [N] [PYTEST ARGS...]        (as root, from anywhere; N defaults to 10)
+    .venv/bin/python scripts/soak.py [N] [PYTEST ARGS...]        (as root, from anywhere; N defaults to 10)
 
 Starts a bystander node (build/soak/bystander-node, tests/pvesim/pvesim/bystander.py: CT 100
 from the busybox template with a NIC and a bind mount, as the tests make theirs), then runs
@@ -11,8 +10,8 @@ bystander's CT is disturbed (stopped, restarted, its config changed). Writes bui
 last line; at the end: whether the bystander still ran CT 100). The bystander is removed at the
 end whatever happened. Exit status 0 only if all N runs passed and the bystander ran throughout.
 
-Examples: `scripts/soak.py` (the whole suite 10 times, what issue 11 asks), `scripts/soak.py 2
-tests/pvesim/tests` (a quick check of the script).
+Examples: `.venv/bin/python scripts/soak.py` (the whole suite 10 times, what issue 11 asks),
+`.venv/bin/python scripts/soak.py 2 tests/pvesim/tests` (a quick check of the script).
 """
 
 import json
