@@ -34,6 +34,13 @@ def four_phases(node, args):
     return check, apply
 
 
+TUN = {"id": 0, "path": "/dev/net/tun", "mode": "0666", "deny_write": False}
+# The state a removing case starts from, and what an adding case takes back (a protected CT can't be
+# removed when the node goes).
+GIVEN = {"devices-removed": {"devices": [TUN]}, "protection-off": {"protection": True}}
+UNDO = {"devices": {"devices": []}, "protection": {"protection": False}}
+
+
 @pytest.fixture(scope="module")
 def ct(node):
     ok(node.run_task(MOD, dict(BASE, vmid=400, hostname="more01")))
@@ -52,7 +59,7 @@ def ct(node):
         ("protection", {"protection": True}, "pct set 400 --protection 1"),
         (
             "devices",
-            {"devices": [{"id": 0, "path": "/dev/net/tun", "mode": "0666", "deny_write": False}]},
+            {"devices": [TUN]},
             "pct set 400 --dev0 /dev/net/tun,deny-write=0,mode=0666",
         ),
         ("devices-removed", {"devices": []}, "pct set 400 --delete dev0"),
@@ -60,7 +67,12 @@ def ct(node):
     ],
 )
 def test_scalar_and_device_options(node, ct, name, options, command):
+    # Each case first makes the state it changes (cases may run on different xdist workers, each with its CT).
+    if name in GIVEN:
+        ok(node.run_task(MOD, dict(BASE, vmid=ct, **GIVEN[name])))
     check, apply = four_phases(node, dict(BASE, vmid=ct, **options))
+    if name in UNDO:
+        ok(node.run_task(MOD, dict(BASE, vmid=ct, **UNDO[name])))
     if command:
         assert apply["commands"] == [command]
 
