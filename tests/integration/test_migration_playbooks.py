@@ -3,7 +3,7 @@
 Each "after" playbook (hosts pointed at the simulated node) runs with --check --diff, then for real, then
 again with changed=0. Each "before" playbook runs translated as the guide says: the module name changed and
 the API options removed (nothing else). The node looks like the one the playbooks assume (a `local-lvm`
-storage, bridge vmbr0)."""
+storage that makes linked clones, as LVM-thin does; bridge vmbr0)."""
 
 import json
 import os
@@ -12,7 +12,7 @@ import re
 import pytest
 import yaml
 from integration_conftest import lxc_available
-from test_community_proxmox_examples import STORAGE_CFG
+from test_community_proxmox_examples import use_example_storages
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GUIDE = os.path.join(TOP, "docs", "migrating-from-community-proxmox.md")
@@ -80,8 +80,7 @@ def test_the_guide_has_three_before_after_pairs():
 
 @pytest.mark.parametrize("name", ["web.yml", "clones.yml", "change.yml"])
 def test_after_playbook_check_apply_idempotent(fresh_node, tmp_path, name):
-    fresh_node.write("/etc/pve/storage.cfg", STORAGE_CFG)
-    os.makedirs(fresh_node.path("/var/lib/vz/local-lvm"), exist_ok=True)
+    use_example_storages(fresh_node)
     plays = runnable(blocks()[("after", name)])
     try:
         run(fresh_node, tmp_path, name, plays, "--check", "--diff")
@@ -96,8 +95,7 @@ def test_after_playbook_check_apply_idempotent(fresh_node, tmp_path, name):
 
 @pytest.mark.parametrize("name", ["web.yml", "clones.yml", "change.yml"])
 def test_before_playbook_translated(fresh_node, tmp_path, name):
-    fresh_node.write("/etc/pve/storage.cfg", STORAGE_CFG)
-    os.makedirs(fresh_node.path("/var/lib/vz/local-lvm"), exist_ok=True)
+    use_example_storages(fresh_node)
     proc = fresh_node.sh("pveam", "download", "local", "debian-12-standard_12.7-1_amd64.tar.zst")
     assert proc.returncode == 0, proc.stderr
     plays = translated(blocks()[("before", name)])

@@ -1,8 +1,9 @@
 """Simulated `zfs` (OpenZFS 2.x behaviour on the fake pool of pvesim.zfsdb).
 
 Subcommands: list, get, set, inherit, create, destroy, snapshot, rollback,
-mount, unmount (mount/unmount only list or toggle). No volumes (zvols),
-clones, renames, send/receive. Errors print OpenZFS's text on
+mount, unmount (mount/unmount only list or toggle). No volumes (zvols), no
+`zfs clone`/`rename`/`promote`/send/receive subcommands (clones and renames are made by
+`pct template`/`pct clone` through pvesim.storage; `get origin` shows them). Errors print OpenZFS's text on
 stderr and exit 1; usage errors print `usage:` and the subcommand's synopsis
 and exit 2 (the property table OpenZFS appends is left out).
 """
