@@ -14,6 +14,7 @@ E. nexcage_bundle from a directory vs `cp -a`, from a one-layer OCI layout vs `t
    (the bundle manager's own time in this process, wall and CPU incl. children).
 
 Usage: .venv/bin/python benchmarks/bench.py [--reps 5] [--big-reps 3] [--quick] [--out benchmarks/RESULTS.md]
+       [--sections ABCDE] [--only TEXT]   (e.g. --sections AE --only bundle: the bundle rows alone)
 """
 
 import argparse
@@ -117,14 +118,22 @@ class Bench:
 
     # ------------------------------------------------------------------ A: one task
 
+    def wanted_a(self, name):
+        """Whether A measures the row name (--only; the empty playbook and ping are always measured)."""
+        only = self.options.only
+        return not only or only in name or name in ("empty playbook", "ansible.builtin.ping")
+
     def section_a(self):
         reps = self.options.reps
-        self.task("nexcage_container", dict(OPTIONS, vmid=100, hostname="bench-one", memory=256))
-        self.task("nexcage_zfs_dataset", {"name": "rpool/data/bench-nx", "properties": ZFS_PROPS})
-        src = self.small_tree()
-        bundle = {"path": os.path.join(self.work, "bundles", "noop"), "source": src, "args": ["/bin/sh"]}
+        if self.wanted_a("nexcage_container (converged)") or self.wanted_a("command: pct config"):
+            self.task("nexcage_container", dict(OPTIONS, vmid=100, hostname="bench-one", memory=256))
+        if self.wanted_a("nexcage_zfs_dataset (converged, 3 properties)"):
+            self.task("nexcage_zfs_dataset", {"name": "rpool/data/bench-nx", "properties": ZFS_PROPS})
+        bundle = {"path": os.path.join(self.work, "bundles", "noop"), "args": ["/bin/sh"]}
         bundle["bundle_roots"] = [os.path.join(self.work, "bundles")]
-        self.task("nexcage_bundle", bundle)
+        if self.wanted_a("nexcage_bundle (no-op re-run)"):
+            bundle["source"] = self.small_tree()
+            self.task("nexcage_bundle", bundle)
         converged = {"cageforge.nexcage.nexcage_container": dict(OPTIONS, vmid=100, hostname="bench-one", memory=256)}
         tasks = {
             "empty playbook": [],
@@ -138,7 +147,7 @@ class Bench:
             ],
             "nexcage_bundle (no-op re-run)": [{"cageforge.nexcage.nexcage_bundle": bundle}],
         }
-        if self.has_cg:
+        if self.has_cg and self.wanted_a("community.general.zfs (converged, 3 properties)"):
             cg = {"name": "rpool/data/bench-cg", "state": "present", "extra_zfs_properties": ZFS_PROPS}
             try:
                 self.run_playbook(self.playbook("cg-setup", [{"community.general.zfs": cg}]))
@@ -149,11 +158,12 @@ class Bench:
                     "community.general.zfs (from build/bench-collections) fails on the simulated node (%s): "
                     "the community.general.zfs row is left out." % "; ".join(reason[:2])
                 )
-        else:
+        elif not self.has_cg:
             self.notes.append(
                 "community.general is not installed in build/bench-collections: "
                 "the community.general.zfs row is left out."
             )
+        tasks = {name: task for name, task in tasks.items() if self.wanted_a(name)}
         playbooks = {
             name: self.playbook("a-%d" % i, task * COPIES if task else [])
             for i, (name, task) in enumerate(tasks.items())
@@ -174,14 +184,13 @@ class Bench:
         self.ratios_a = per_task
 
     def small_tree(self):
-        """The source directory of the bundle rows: a copy of Python's standard library and a /bin/sh."""
+        """The source directory of the bundle rows: a copy of Python's standard library with a /bin/sh
+        (the tests' rootfs builder, ocifix.make_sh_rootfs)."""
+        import ocifix
+
         src = os.path.join(self.work, "tree")
         if not os.path.isdir(src):
-            subprocess.run(["cp", "-a", os.path.dirname(os.__file__), src], check=True)
-            os.makedirs(os.path.join(src, "bin"), exist_ok=True)
-            with open(os.path.join(src, "bin", "sh"), "w", encoding="utf-8") as handle:
-                handle.write("#!/bin/true\n")
-            os.chmod(os.path.join(src, "bin", "sh"), 0o755)
+            ocifix.make_sh_rootfs(src, copy_of=os.path.dirname(os.__file__))
         return src
 
     # ------------------------------------------------------------------ B: 200 converged in one task
@@ -283,19 +292,20 @@ class Bench:
     # ------------------------------------------------------------------ E: bundles vs cp -a / tar x
 
     def section_e(self):
-        import ocifix
-
-        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
-        from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
-
         scratch = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else self.work
         ework = tempfile.mkdtemp(prefix="nexcage-bench-e-", dir=scratch)
         try:
-            self._section_e(ework, scratch, oci_bundle, Runner, ocifix)
+            self._section_e(ework, scratch)
         finally:
             shutil.rmtree(ework, ignore_errors=True)
 
-    def _section_e(self, ework, scratch, oci_bundle, Runner, ocifix):  # noqa: N803 - the classes passed in
+    def _section_e(self, ework, scratch):
+        import ocifix
+
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
+
         if scratch != self.work:
             self.notes.append(
                 "E runs in %s (tmpfs): this machine's disk frees blocks with a discard per file, which makes"
@@ -311,44 +321,16 @@ class Bench:
         layout = os.path.join(ework, "layout")
         ocifix.make_oci_layout_from_tars(layout, [layer_tar], {"config": {"Cmd": ["/bin/sh"]}})
         os.unlink(layer_tar)
-        index = json.load(open(os.path.join(layout, "index.json"), encoding="utf-8"))
-        manifest_digest = index["manifests"][0]["digest"].split(":", 1)[1]
-        manifest = json.load(open(os.path.join(layout, "blobs", "sha256", manifest_digest), encoding="utf-8"))
-        blob = os.path.join(layout, "blobs", "sha256", manifest["layers"][0]["digest"].split(":", 1)[1])
+        blob = oci_image.read_image_layout(layout)["layers"][0]["path"]
 
         def timed(fn):
             cpu, child, started = self_cpu(), children_cpu(), time.perf_counter()
             fn()
             return time.perf_counter() - started, (self_cpu() - cpu) + (children_cpu() - child)
 
-        def params(source):
-            return dict(
-                state="present",
-                source=source,
-                source_type="auto",
-                image_ref=None,
-                rootfs_mode="copy",
-                allow_devices=False,
-                args=["/bin/sh"],
-                env=None,
-                cwd=None,
-                user=None,
-                hostname=None,
-                terminal=None,
-                readonly_rootfs=None,
-                mounts=None,
-                annotations=None,
-                memory_limit=None,
-                cpu_quota=None,
-                cpu_period=None,
-                cpu_shares=None,
-                capabilities=None,
-                rlimits=None,
-                config=None,
-            )
-
         def bundle(source, path):
-            return lambda: oci_bundle.BundleManager(Runner(), params(source)).present(path)
+            params = ocifix.bundle_params(source=source, args=["/bin/sh"])
+            return lambda: oci_bundle.BundleManager(Runner(), params).present(path)
 
         dest = os.path.join(ework, "copy")
         rows = {
@@ -478,7 +460,7 @@ class Bench:
         def ratio(a, b):
             return a / b if b else float("nan")
 
-        if hasattr(self, "ratios_a"):
+        if hasattr(self, "ratios_a") and "nexcage_container (converged)" in self.ratios_a:
             ping = self.ratios_a["ansible.builtin.ping"]
             nx = self.ratios_a["nexcage_container (converged)"]
             pct = self.ratios_a["command: pct config"]
@@ -487,11 +469,14 @@ class Bench:
                 " vs `pct config`: %.2fx wall, %.2fx CPU |"
                 % (ratio(nx[0], ping[0]), ratio(nx[1], ping[1]), ratio(nx[0], pct[0]), ratio(nx[1], pct[1]))
             )
+        if hasattr(self, "ratios_a") and "nexcage_bundle (no-op re-run)" in self.ratios_a:
+            ping = self.ratios_a["ansible.builtin.ping"]
             noop = self.ratios_a["nexcage_bundle (no-op re-run)"]
             out.append(
                 "| no-op bundle re-run <= ping + 10%% | %.2fx wall, %.2fx CPU of a ping task | |"
                 % (ratio(noop[0], ping[0]), ratio(noop[1], ping[1]))
             )
+        if hasattr(self, "ratios_a") and "nexcage_zfs_dataset (converged, 3 properties)" in self.ratios_a:
             zfs = self.ratios_a["nexcage_zfs_dataset (converged, 3 properties)"]
             cg = self.ratios_a.get("community.general.zfs (converged, 3 properties)")
             if cg:
@@ -565,6 +550,7 @@ def main():
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--e-budget", type=int, default=240, help="seconds after which E stops adding runs (>= 3)")
     parser.add_argument("--sections", default="ABCDE")
+    parser.add_argument("--only", help="A: only the rows whose name holds this text (with the empty playbook and ping)")
     parser.add_argument("--tree", help="source directory for E (default: a copy of Python's standard library)")
     parser.add_argument("--quick", action="store_true", help="1 run each, 20-container batch (a smoke test)")
     parser.add_argument("--out", default=os.path.join(TOP, "benchmarks", "RESULTS.md"))
