@@ -206,14 +206,13 @@ class Bench:
         return {"community.general.zfs (converged, 3 properties)": [{"community.general.zfs": cg}]}
 
     def small_tree(self):
-        """The source directory of the bundle rows: a copy of Python's standard library and a /bin/sh."""
+        """The source directory of the bundle rows: a copy of Python's standard library with a /bin/sh
+        (the tests' rootfs builder, ocifix.make_sh_rootfs)."""
+        import ocifix
+
         src = os.path.join(self.work, "tree")
         if not os.path.isdir(src):
-            subprocess.run(["cp", "-a", os.path.dirname(os.__file__), src], check=True)
-            os.makedirs(os.path.join(src, "bin"), exist_ok=True)
-            with open(os.path.join(src, "bin", "sh"), "w", encoding="utf-8") as handle:
-                handle.write("#!/bin/true\n")
-            os.chmod(os.path.join(src, "bin", "sh"), 0o755)
+            ocifix.make_sh_rootfs(src, copy_of=os.path.dirname(os.__file__))
         return src
 
     # ------------------------------------------------------------------ B: 200 converged in one task
@@ -338,19 +337,20 @@ class Bench:
     # ------------------------------------------------------------------ E: bundles vs cp -a / tar x
 
     def section_e(self):
-        import ocifix
-
-        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
-        from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
-
         scratch = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else self.work
         ework = tempfile.mkdtemp(prefix="nexcage-bench-e-", dir=scratch)
         try:
-            self._section_e(ework, scratch, oci_bundle, Runner, ocifix)
+            self._section_e(ework, scratch)
         finally:
             shutil.rmtree(ework, ignore_errors=True)
 
-    def _section_e(self, ework, scratch, oci_bundle, Runner, ocifix):  # noqa: N803 - the classes passed in
+    def _section_e(self, ework, scratch):
+        import ocifix
+
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import bundle as oci_bundle
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import image as oci_image
+        from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import Runner
+
         if scratch != self.work:
             self.notes.append(
                 "E runs in %s (tmpfs): this machine's disk frees blocks with a discard per file, which makes"
@@ -366,44 +366,16 @@ class Bench:
         layout = os.path.join(ework, "layout")
         ocifix.make_oci_layout_from_tars(layout, [layer_tar], {"config": {"Cmd": ["/bin/sh"]}})
         os.unlink(layer_tar)
-        index = json.load(open(os.path.join(layout, "index.json"), encoding="utf-8"))
-        manifest_digest = index["manifests"][0]["digest"].split(":", 1)[1]
-        manifest = json.load(open(os.path.join(layout, "blobs", "sha256", manifest_digest), encoding="utf-8"))
-        blob = os.path.join(layout, "blobs", "sha256", manifest["layers"][0]["digest"].split(":", 1)[1])
+        blob = oci_image.read_image_layout(layout)["layers"][0]["path"]
 
         def timed(fn):
             cpu, child, started = self_cpu(), children_cpu(), time.perf_counter()
             fn()
             return time.perf_counter() - started, (self_cpu() - cpu) + (children_cpu() - child)
 
-        def params(source):
-            return dict(
-                state="present",
-                source=source,
-                source_type="auto",
-                image_ref=None,
-                rootfs_mode="copy",
-                allow_devices=False,
-                args=["/bin/sh"],
-                env=None,
-                cwd=None,
-                user=None,
-                hostname=None,
-                terminal=None,
-                readonly_rootfs=None,
-                mounts=None,
-                annotations=None,
-                memory_limit=None,
-                cpu_quota=None,
-                cpu_period=None,
-                cpu_shares=None,
-                capabilities=None,
-                rlimits=None,
-                config=None,
-            )
-
         def bundle(source, path):
-            return lambda: oci_bundle.BundleManager(Runner(), params(source)).present(path)
+            params = ocifix.bundle_params(source=source, args=["/bin/sh"])
+            return lambda: oci_bundle.BundleManager(Runner(), params).present(path)
 
         dest = os.path.join(ework, "copy")
         rows = {

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import bz2
 import fcntl
-import gzip
 import hashlib
 import lzma
 import os
@@ -34,6 +33,7 @@ import shutil
 import stat
 import tarfile
 import threading
+import zlib
 
 
 class ExtractError(Exception):
@@ -51,6 +51,8 @@ MAGIC = (
     (b"BZh", "bzip2"),
 )
 CHUNK = 1 << 20
+RAW_CHUNK = 2 << 20  # compressed bytes read at once by the decompressing thread
+PUMP_CHUNK = 8 << 20  # uncompressed bytes it writes into the pipe at once
 
 
 def compression_of(path):
@@ -103,6 +105,46 @@ class _Hashed:
         self.file.close()
 
 
+class _Gunzip:
+    """A gzip file inflated in large pieces, for the decompressing thread.
+
+    Each read is a few calls that let go of the interpreter lock (read, digest, inflate), where
+    GzipFile makes many small ones that the extracting thread must hand the lock over for.
+    Members follow one another as with ``gzip -d``; zeros and other bytes after the last member
+    are ignored (a layer's digest still covers them). No CRC check, as tarfile's own gzip stream.
+    """
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.inflate = zlib.decompressobj(31)
+        self.pending = b""
+        self.done = False
+
+    def read(self, size):
+        while not self.done:
+            data = self.pending or self.raw.read(RAW_CHUNK)
+            self.pending = b""
+            if not data:
+                if not self.inflate.eof:
+                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
+                return b""
+            if self.inflate.eof:  # after a member: another one, or the end
+                data = data.lstrip(b"\0")
+                if len(data) < 2:
+                    data += self.raw.read(RAW_CHUNK)
+                if not data:
+                    continue
+                if not data.startswith(b"\x1f\x8b"):
+                    self.done = True
+                    break
+                self.inflate = zlib.decompressobj(31)
+            out = self.inflate.decompress(data, size)
+            self.pending = self.inflate.unused_data if self.inflate.eof else self.inflate.unconsumed_tail
+            if out:
+                return out
+        return b""
+
+
 class _Forward:
     """The pipe as tarfile's random-access mode reads it.
 
@@ -137,7 +179,8 @@ class _TarStream:
     The thread reads the archive (hashing it when a digest is expected), decompresses it and
     writes the tar stream into the pipe while the extraction reads from the other end: both run at
     once, as ``tar xzf`` runs gzip beside tar. zlib, lzma, bz2, hashlib and the pipe's writes let
-    go of the interpreter lock while they work. Without a Python zstd module a .zst archive is
+    go of the interpreter lock while they work, and gzip (layers, most tarballs) is read in large
+    pieces so that the lock changes hands seldom. Without a Python zstd module a .zst archive is
     first decompressed to scratch_dir by the zstd command.
     """
 
@@ -151,7 +194,7 @@ class _TarStream:
         self._cleanup.append(self.raw.close)
         kind = compression_of(path)
         if kind == "gzip":
-            self.source = gzip.GzipFile(fileobj=self.raw, mode="rb")
+            self.source = _Gunzip(self.raw)
         elif kind == "xz":
             self.source = lzma.LZMAFile(self.raw)
         elif kind == "bzip2":
@@ -185,7 +228,7 @@ class _TarStream:
     def _pump(self):
         try:
             while not self.stopped:
-                data = self.source.read(CHUNK)
+                data = self.source.read(PUMP_CHUNK)
                 if not data:
                     break
                 view = memoryview(data)

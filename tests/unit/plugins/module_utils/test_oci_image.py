@@ -176,6 +176,23 @@ def test_a_digest_is_checked_over_the_whole_archive(tmp_path, compress):
         oci_extract.extract_tar(path, str(again), Runner(), str(tmp_path), digest=digest)
 
 
+@pytest.mark.parametrize("shape", ["two members", "zero padding", "trailing bytes"])
+def test_gzip_as_gzip_d_reads_it(tmp_path, shape):
+    members = [{"name": "a", "data": os.urandom(3 * 1024 * 1024)}, {"name": "b", "data": "b"}]
+    raw = pathlib.Path(ocifix.make_tar(str(tmp_path / "raw.tar"), members)).read_bytes()
+    if shape == "two members":  # the tar stream split across two gzip members (cat a.gz b.gz)
+        data = gzip.compress(raw[: len(raw) // 3]) + gzip.compress(raw[len(raw) // 3 :])
+    elif shape == "zero padding":
+        data = gzip.compress(raw) + b"\0" * 4096
+    else:
+        data = gzip.compress(raw) + b"not gzip"
+    path = tmp_path / "t.tar.gz"
+    path.write_bytes(data)
+    (tmp_path / "root").mkdir()
+    oci_extract.extract_tar(str(path), str(tmp_path / "root"), Runner(), str(tmp_path))
+    assert (tmp_path / "root" / "b").read_text() == "b" and (tmp_path / "root" / "a").stat().st_size == 3 * 1024 * 1024
+
+
 def test_a_truncated_archive_is_not_readable(tmp_path):
     members = [{"name": "big", "data": os.urandom(256 * 1024)}, {"name": "after", "data": "x"}]
     path = pathlib.Path(_archive(tmp_path, members, compress=True))
