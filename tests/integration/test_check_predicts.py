@@ -16,6 +16,7 @@ callback is not installed). A task that cannot predict exactly is listed in UNPR
 reason, and the test checks that it still differs as listed, so the list cannot go stale silently.
 """
 
+import contextlib
 import glob
 import json
 import os
@@ -89,8 +90,13 @@ READ_ONLY = {
     ("zpool", "status"),
 }
 
-# Simulator bookkeeping, not node state: the call log, the network namespace's keeper record.
-BOOKKEEPING = {"var/lib/pvesim/calls.jsonl", "var/lib/pvesim/netns.json", "var/lib/pvesim/netns.lock"}
+# What is under the node's directories but is not node state (left out of the comparison), and why.
+NOT_NODE_STATE = {
+    "var/lib/pvesim/calls.jsonl": "the simulator's call log (checked on its own: only reading commands)",
+    "var/lib/pvesim/namespaces.json": "the simulator's record of the node's namespace keeper",
+    "var/lib/pvesim/namespaces.lock": "the simulator's lock of that record",
+    "var/lib/nexcage/bytecode": "nexcage's byte-code cache: a build artefact check mode writes too (docs/security.md)",
+}
 NODE_DIRS = ("etc/pve", "var/lib/vz", "var/lib/lxc", "run", "var/lib/pvesim", "var/lib/nexcage", "rpool", "srv", "mnt")
 
 # Every task result as one JSON line in $TASK_RECORD.
@@ -199,7 +205,7 @@ def snapshot(node):
             for entry in dirs + files:
                 full = os.path.join(root, entry)
                 rel = os.path.relpath(full, node.root)
-                if rel in BOOKKEEPING:
+                if any(rel == path or rel.startswith(path + "/") for path in NOT_NODE_STATE):
                     continue
                 st = os.lstat(full)
                 link = os.readlink(full) if os.path.islink(full) else None
@@ -277,6 +283,20 @@ def check_then_apply(scenario):
     return real
 
 
+@contextlib.contextmanager
+def removed_afterwards(node, vmids, runc_ids=()):
+    """Whatever happened, the scenario's containers do not outlive the test (a failed run would leave
+    them running on the machine)."""
+    try:
+        yield
+    finally:
+        for cid in runc_ids:
+            node.sh("runc", "delete", "--force", cid)  # runc's state is the machine's, not the node's
+        for vmid in vmids:
+            node.sh("pct", "stop", vmid, timeout=60)
+            node.sh("pct", "destroy", vmid, "--force", "1", timeout=60)
+
+
 def _inventory(tmp_path, specs, **group_vars):
     """The inventory of playbooks/*.yml (group proxmox) for the simulated node."""
     group_vars.update(
@@ -311,9 +331,9 @@ def test_every_playbook_and_role_is_covered():
 @pytest.mark.real_lxc
 @pytest.mark.slow
 @NEEDS_LXC
-def test_health_deploy_and_teardown_playbooks(fresh_node, tmp_path, unique_vmid):
+def test_health_deploy_and_teardown_playbooks(fresh_node, tmp_path, new_vmid):
     node = fresh_node
-    web, app = unique_vmid(), unique_vmid()
+    web, app = new_vmid(), new_vmid()
     specs = [
         {
             "name": "cp-web",
@@ -341,31 +361,33 @@ def test_health_deploy_and_teardown_playbooks(fresh_node, tmp_path, unique_vmid)
     compare("health.yml", predicted, real)
     assert changed_tasks(real) == [], "health.yml changes nothing, so its first run is also its converged run"
 
-    real = check_then_apply(playbook("deploy.yml"))
-    assert "cageforge.nexcage.container : Converge the Proxmox containers in one task" in [
-        t["name"] for t in real if t["changed"]
-    ]
-    assert node.conf(web) and node.conf(app)
-    assert "running" in node.sh("pct", "status", web).stdout
+    with removed_afterwards(node, (web, app)):
+        real = check_then_apply(playbook("deploy.yml"))
+        assert "cageforge.nexcage.container : Converge the Proxmox containers in one task" in [
+            t["name"] for t in real if t["changed"]
+        ]
+        assert node.conf(web) and node.conf(app)
+        assert "running" in node.sh("pct", "status", web).stdout
 
-    check_then_apply(playbook("teardown.yml"))
-    assert node.conf(web) is None and node.conf(app) is None
-    assert node.exists("/rpool/data/cp-web-%d" % web), "kept without nexcage_purge"
+        check_then_apply(playbook("teardown.yml"))
+        assert node.conf(web) is None and node.conf(app) is None
+        assert node.exists("/rpool/data/cp-web-%d" % web), "kept without nexcage_purge"
 
 
 @pytest.mark.real_lxc
 @pytest.mark.slow
 @NEEDS_LXC
-def test_demo_playbook(fresh_node, tmp_path, unique_vmid):
+def test_demo_playbook(fresh_node, tmp_path, new_vmid):
     node = fresh_node
     if not node.exists("/var/lib/vz/template/cache/debian-12-nexcage_12_amd64.tar.zst"):
         from test_pct_connection import require_debian_template
 
         require_debian_template()  # fails, or skips without network
-    base = unique_vmid() // 10 * 10
+    base = new_vmid()  # the demo's containers are base, base + 1, base + 2
     demo = Scenario(node, tmp_path, "demo.yml", os.path.join(TOP, "playbooks", "demo.yml"),
                     ["-e", "demo_vmid_base=%d" % base])  # fmt: skip
-    real = check_then_apply(demo)
+    with removed_afterwards(node, (base, base + 1, base + 2)):
+        real = check_then_apply(demo)
     assert "Step 8, summary" in [t["name"] for t in real if t["status"] == "ok"]
     for vmid in (base, base + 1, base + 2):
         assert node.conf(vmid) is None
@@ -374,9 +396,9 @@ def test_demo_playbook(fresh_node, tmp_path, unique_vmid):
 @pytest.mark.real_lxc
 @pytest.mark.slow
 @NEEDS_LXC
-def test_node_container_and_teardown_roles(fresh_node, tmp_path, unique_vmid):
+def test_node_container_and_teardown_roles(fresh_node, tmp_path, new_vmid):
     node = fresh_node
-    one, two, three = unique_vmid(), unique_vmid(), unique_vmid()
+    one, two, three = new_vmid(), new_vmid(), new_vmid()
     assert node.sh("mkdir", "-p", "/srv/cp-share").returncode == 0
     specs = [
         {
@@ -395,7 +417,8 @@ def test_node_container_and_teardown_roles(fresh_node, tmp_path, unique_vmid):
         },
         {"name": "cr-idle", "vmid": two, "image": TEMPLATE, "state": "present", "options": OPTIONS},
         {
-            "name": "cr-oci-%d" % three,  # the runc container's ID: runc's state is the machine's, not the node's
+            # the runc container's ID: runc's state (/run/runc) is the machine's, not the node's
+            "name": "cr-oci-%d-%d" % (os.getpid(), three),
             "vmid": three,
             "backend": "runc",
             "bundle": {
@@ -420,7 +443,7 @@ def test_node_container_and_teardown_roles(fresh_node, tmp_path, unique_vmid):
         ("container", {"container_specs": specs, "container_batch": False, "container_dataset_mountpoint": "/data"}),
         ("teardown", {"teardown_specs": specs, "teardown_purge": True, "teardown_stop_mode": "stop"}),
     ]
-    try:
+    with removed_afterwards(node, (one, two), runc_ids=(specs[2]["name"],)):
         for role, role_vars in roles:
             check_then_apply(Scenario(node, tmp_path, role, _role_play(tmp_path, role, role, role_vars)))
             if role == "node":
@@ -429,8 +452,6 @@ def test_node_container_and_teardown_roles(fresh_node, tmp_path, unique_vmid):
                 assert "running" in node.sh("pct", "status", one).stdout
                 assert node.conf(two) is not None
                 assert node.sh("runc", "state", specs[2]["name"]).returncode == 0, "the runc container runs"
-    finally:
-        node.sh("runc", "delete", "--force", specs[2]["name"])
     for vmid in (one, two, three):
         assert node.conf(vmid) is None
     assert not node.exists("/rpool/data/cr-data-%d" % one) and not node.exists(
