@@ -100,9 +100,12 @@ def fresh_copy(dest):
             if name.startswith(".") or not os.path.isfile(src):
                 continue
             if name.endswith(".tar.zst"):
-                os.link(src, target)
-            else:
-                shutil.copy2(src, target)
+                try:
+                    os.link(src, target)
+                    continue
+                except OSError:  # another file system than the checkout's: copied
+                    pass
+            shutil.copy2(src, target)
     # The linked environment is already installed: keep `make` from reinstalling it into a shared venv.
     marker = os.path.join(venv, ".installed")
     if os.path.exists(marker):
