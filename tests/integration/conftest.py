@@ -339,3 +339,10 @@ def pytest_terminal_summary(terminalreporter):
     for part in parts:
         for skipped in part["skipped"]:
             terminalreporter.write_line("fault matrix [%s]: not run: %s" % (part["part"], skipped))
+
+
+def ok(result):
+    """A module result that did not fail and printed no traceback (the message shown when it did)."""
+    assert not result.get("failed"), result.get("msg")
+    assert "Traceback" not in result.get("_stderr", "")
+    return result

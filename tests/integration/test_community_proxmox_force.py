@@ -2,16 +2,10 @@
 runs it as `stop_mode: stop` (`pct stop`, no clean shutdown first), in check mode too (issue 12)."""
 
 import pytest
-from integration_conftest import TEMPLATE, lxc_available
+from integration_conftest import TEMPLATE, lxc_available, ok
 
 MOD = "nexcage_container"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
-
-
-def ok(result):
-    assert not result.get("failed"), result.get("msg")
-    assert "Traceback" not in result.get("_stderr", "")
-    return result
 
 
 @pytest.mark.real_lxc

@@ -4,16 +4,10 @@ task's create leaves nothing behind unless keep_on_failure."""
 
 import json
 
-from integration_conftest import TEMPLATE
+from integration_conftest import TEMPLATE, ok
 
 MOD = "nexcage_container"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
-
-
-def ok(result):
-    assert not result.get("failed"), result.get("msg")
-    assert "Traceback" not in result.get("_stderr", "")
-    return result
 
 
 def refused(node, args, *words):

@@ -3,7 +3,7 @@
 container, check mode, and not one simulated-tool call (the pvesim call log stays empty)."""
 
 import pytest
-from integration_conftest import TEMPLATE, lxc_available
+from integration_conftest import TEMPLATE, lxc_available, ok
 
 INFO = "nexcage_container_info"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
@@ -16,12 +16,6 @@ rootfs: local-zfs:subvol-{vmid}-disk-0,size=4G
 tags: db;prod
 unprivileged: 1
 """
-
-
-def ok(result):
-    assert not result.get("failed"), result.get("msg")
-    assert "Traceback" not in result.get("_stderr", "")
-    return result
 
 
 def without_calls(result):

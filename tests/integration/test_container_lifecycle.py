@@ -7,16 +7,10 @@ import json
 import os
 
 import pytest
-from integration_conftest import TEMPLATE
+from integration_conftest import TEMPLATE, ok
 
 MOD = "nexcage_container"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
-
-
-def ok(result):
-    assert not result.get("failed"), result.get("msg")
-    assert "Traceback" not in result.get("_stderr", "")
-    return result
 
 
 def four_phases(node, args, expect_cmds=None):

@@ -5,16 +5,10 @@ bundle directory that does not exist, and a root disk left on a storage without 
 import json
 
 import pytest
-from integration_conftest import TEMPLATE, lxc_available
+from integration_conftest import TEMPLATE, lxc_available, ok
 
 MOD = "nexcage_container"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
-
-
-def ok(result):
-    assert not result.get("failed"), result.get("msg")
-    assert "Traceback" not in result.get("_stderr", "")
-    return result
 
 
 @pytest.mark.real_lxc

@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from integration_conftest import TEMPLATE, lxc_available
+from integration_conftest import TEMPLATE, lxc_available, ok
 
 MOD = "nexcage_container"
 BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
@@ -19,12 +19,6 @@ pytestmark = [
     pytest.mark.real_lxc,
     pytest.mark.skipif(not lxc_available(), reason="LXC is missing (lxc-start not on PATH) or not running as root"),
 ]
-
-
-def ok(result):
-    assert not result.get("failed"), result.get("msg")
-    assert "Traceback" not in result.get("_stderr", "")
-    return result
 
 
 def phases(node, args):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from integration_conftest import lxc_available
+from integration_conftest import lxc_available, ok
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_oci_deploy_lxc import make_bundle, write_config  # noqa: E402
@@ -21,12 +21,6 @@ pytestmark = [
     pytest.mark.skipif(not lxc_available(), reason="LXC is missing (lxc-start not on PATH) or not running as root"),
     pytest.mark.skipif(not os.path.isfile("/bin/busybox"), reason="busybox-static not installed (/bin/busybox)"),
 ]
-
-
-def ok(result):
-    assert not result.get("failed"), result.get("msg")
-    assert "Traceback" not in result.get("_stderr", "")
-    return result
 
 
 def test_bundle_image_four_phases_and_converge(ct, tmp_path):
