@@ -22,8 +22,11 @@ all: test
 
 setup: os-deps debian-template venv collection sanity-bootstrap
 
+# With ../shared/pve-oracle beside the checkout (as CI has it), the Perl packages it needs too, so the
+# tests that ask Proxmox's own code (tests/unit/.../test_pveconfig_corpus.py) run instead of skipping.
 os-deps:
 	@scripts/install-os-deps.sh
+	@if [ -f ../shared/pve-oracle/oracle.pl ] && [ "$$(id -u)" = 0 ]; then $(PYTHON) scripts/record-golden.py --install-only; fi
 
 # The Debian 12 test template (python3 inside), built once into build/templates/ (needs Debian's mirror).
 debian-template: os-deps

@@ -176,9 +176,12 @@ def cgroup_mode():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--no-install", action="store_true", help="do not apt-get the Perl packages")
+    ap.add_argument("--install-only", action="store_true", help="apt-get the Perl packages and stop (make setup)")
     args = ap.parse_args()
     if not args.no_install:
         install_packages()
+    if args.install_only:
+        return
     bases = cases.BASES
     kinds = cases.all_cases()
     flat = [(kind, case) for kind in sorted(kinds) for case in kinds[kind]]

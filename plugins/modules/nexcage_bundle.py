@@ -393,16 +393,14 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec, runner_for  # noqa: E402
-from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params  # noqa: E402
-from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.bundle import (  # noqa: E402
-    DEFAULT_BUNDLE_ROOTS,
-    run_module,
-)
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import bytecode  # noqa: E402
 
 
 def argument_spec():
     """The module's options, with their defaults."""
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._common import common_argument_spec
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.bundle import DEFAULT_BUNDLE_ROOTS
+
     spec = common_argument_spec()
     spec.update(
         path=dict(type="path", required=True),
@@ -462,6 +460,11 @@ def argument_spec():
 
 
 def main():
+    bytecode.install()  # the module_utils below load the code an earlier run compiled (_node/bytecode.py)
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._common import runner_for
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.bundle import run_module
+
     spec = argument_spec()
     check_raw_params(spec)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
