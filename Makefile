@@ -8,7 +8,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 COLLECTIONS := $(CURDIR)/build/collections
 PVESIM := $(CURDIR)/tests/pvesim/bin/pvesim
 DEMO_NODE := $(CURDIR)/build/demo-node
-# The demo's first VMID (it uses two); VMIDs are host-wide under real LXC.
+# The first of the demo's three VMIDs. Each simulated node is a world of its own (namespaces per
+# node), so the VMIDs only have to be free on the demo's node.
 DEMO_VMID_BASE ?= 7101
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
