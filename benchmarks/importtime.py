@@ -124,6 +124,40 @@ def measure_cold(node, payload, runs):
     return seen
 
 
+def payload_build_ms(module, runs):
+    """CPU ms the controller spends finding and parsing what the module's payload ships (Ansible's
+    recursive_finder, which a playbook run does once per module), best of runs; and the same for
+    ansible.builtin.ping. Uses ansible-core's internals (2.19): a benchmark of the dev environment."""
+    import datetime
+    import io
+    import time
+    import zipfile
+
+    from ansible._internal._ansiballz import _builder
+    from ansible._internal._datatag import _tags
+    from ansible.executor import module_common
+    from ansible.modules import ping
+    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+
+    _AnsibleCollectionFinder(paths=[os.path.join(TOP, "build", "collections")])._install()
+    plugins = os.path.join(TOP, "build", "collections", "ansible_collections", "cageforge", "nexcage", "plugins")
+
+    def best(path):
+        with open(path, "rb") as handle:
+            source = _tags.Origin(path=path).tag(handle.read())
+        fqn = module_common._get_ansible_module_fqn(path)
+        times = []
+        for _run in range(runs):
+            started = time.process_time()
+            with zipfile.ZipFile(io.BytesIO(), "w", compression=zipfile.ZIP_DEFLATED) as payload:
+                extensions = _builder.ExtensionManager.create(task_vars={})
+                module_common.recursive_finder(module, fqn, source, payload, datetime.datetime.now(), extensions)
+            times.append(time.process_time() - started)
+        return min(times) * 1000.0
+
+    return best(os.path.join(plugins, "modules", module + ".py")), best(ping.__file__)
+
+
 def summary(module, payload, ships, seen, cold):
     rows = sorted(seen, key=lambda run: run[1])[len(seen) // 2][0]  # the median run by total
     imported = sorted({n for n, _s, _c in rows if n.startswith(COLLECTION_PREFIX)})
@@ -157,6 +191,8 @@ def report(data, top):
         % (data["total_ms"], data["ours_ms"]),
         "  without it (the first run of this version on a node: every module_util compiled): %.1f ms, the"
         " collection's %.1f ms" % (data["cold_total_ms"], data["cold_ours_ms"]),
+        "  the controller's payload build (finding and parsing what it ships, once per playbook run):"
+        " %.0f ms CPU, ansible.builtin.ping's %.0f ms" % (data["build_ms"], data["ping_build_ms"]),
         "  OCI chain / jsonschema imported: %s" % (", ".join(data["heavy"]) or "none"),
         "  the collection's imports (self ms, with the cache):",
     ]
@@ -188,6 +224,7 @@ def main():
         cold = measure_cold(node, payload, options.runs)
         warm = measure(node, payload, options.runs)
         data = summary(options.module, payload, shipped(payload), warm, cold)
+        data["build_ms"], data["ping_build_ms"] = payload_build_ms(options.module, options.runs)
     finally:
         shutil.rmtree(base_dir, ignore_errors=True)
     if options.json:
