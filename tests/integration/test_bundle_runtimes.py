@@ -3,7 +3,8 @@
 The module runs via ansible-playbook with ANSIBLE_COLLECTIONS_PATH=<repo>/build/collections and
 bundle_roots pointed at a temporary directory. A busybox rootfs (env-notes §2) is built at run time.
 crun 1.8 refuses the hybrid cgroup layout of these machines, so the harness (not the module) runs it
-through the env-notes §3 wrapper in a private mount namespace.
+through the env-notes §3 wrapper in a private mount namespace. The runtimes run inside a simulated
+node (`pvesim run`), whose runc/crun state and cgroups are its own: plain container ids do.
 """
 
 import itertools
@@ -31,10 +32,6 @@ pytestmark = [
 ]
 
 _ids = itertools.count()
-
-
-def container_id(kind):
-    return "nexcage-test-%s-%d-%d" % (kind, os.getpid(), next(_ids))
 
 
 def playbook(tmp, tasks, prefix=()):
@@ -90,6 +87,13 @@ def site(tmp_path):
     return make_site(tmp_path)
 
 
+@pytest.fixture
+def node(tmp_path):
+    path = tmp_path / "node"
+    subprocess.run([str(PVESIM), "init", str(path)], check=True, capture_output=True, timeout=60)
+    return path
+
+
 def bundle_task(site, name, source, **extra):
     args = dict(
         path=str(site["roots"] / name),
@@ -105,10 +109,12 @@ def bundle_task(site, name, source, **extra):
     return {"cageforge.nexcage.nexcage_bundle": args}
 
 
-def run_runtime(argv, cid, bundle, delete):
+def run_runtime(node, argv, bundle, delete, cid="nexcage-test"):
+    """`<argv> run` of bundle in the simulated node at node (a directory made by `pvesim init`)."""
+    inside = [str(PVESIM), "run", "--root", str(node), "--"]
     try:
         return subprocess.run(
-            argv + ["run", "--bundle", bundle, cid],
+            inside + argv + ["run", "--bundle", bundle, cid],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -116,7 +122,7 @@ def run_runtime(argv, cid, bundle, delete):
             check=False,
         )
     finally:
-        subprocess.run(delete + ["delete", "--force", cid], capture_output=True, timeout=30, check=False)
+        subprocess.run(inside + delete + ["delete", "--force", cid], capture_output=True, timeout=30, check=False)
 
 
 def assert_ran(proc, site):
@@ -156,16 +162,16 @@ def test_present_check_apply_idempotent(generated):
 
 
 @pytest.mark.skipif(not shutil.which("runc"), reason="runc not installed")
-def test_bundle_runs_under_runc(generated):
-    proc = run_runtime(["runc"], container_id("runc"), generated["bundle"], ["runc"])
+def test_bundle_runs_under_runc(generated, node):
+    proc = run_runtime(node, ["runc"], generated["bundle"], ["runc"])
     assert_ran(proc, generated)
 
 
 @pytest.mark.skipif(not shutil.which("crun"), reason="crun not installed")
 @pytest.mark.skipif(not shutil.which("unshare"), reason="unshare (util-linux) not installed")
-def test_bundle_runs_under_crun(generated):
+def test_bundle_runs_under_crun(generated, node):
     wrapper = ["unshare", "-m", "sh", "-c", 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"', "crun-wrap", "crun"]
-    proc = run_runtime(wrapper, container_id("crun"), generated["bundle"], ["crun"])
+    proc = run_runtime(node, wrapper, generated["bundle"], ["crun"])
     assert_ran(proc, generated)
 
 
@@ -204,9 +210,9 @@ def test_template_volume_and_oci_layout_bundles_run(rootfs, site):
     assert results[2]["config"]["process"]["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [2000]}
     bundles = node / "var" / "lib" / "nexcage" / "bundles"
     assert sorted(os.listdir(bundles)) == ["fromimage", "fromtemplate"]
-    proc = run_runtime(["runc"], container_id("runc"), str(bundles / "fromtemplate"), ["runc"])
+    proc = run_runtime(node, ["runc"], str(bundles / "fromtemplate"), ["runc"])
     assert_ran(proc, site)
-    proc = run_runtime(["runc"], container_id("runc"), str(bundles / "fromimage"), ["runc"])
+    proc = run_runtime(node, ["runc"], str(bundles / "fromimage"), ["runc"])
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "from the image as 1000"
 

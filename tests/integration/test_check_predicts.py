@@ -291,7 +291,7 @@ def removed_afterwards(node, vmids, runc_ids=()):
         yield
     finally:
         for cid in runc_ids:
-            node.sh("runc", "delete", "--force", cid)  # runc's state is the machine's, not the node's
+            node.sh("runc", "delete", "--force", cid)
         for vmid in vmids:
             node.sh("pct", "stop", vmid, timeout=60)
             node.sh("pct", "destroy", vmid, "--force", "1", timeout=60)
@@ -417,8 +417,7 @@ def test_node_container_and_teardown_roles(fresh_node, tmp_path, new_vmid):
         },
         {"name": "cr-idle", "vmid": two, "image": TEMPLATE, "state": "present", "options": OPTIONS},
         {
-            # the runc container's ID: runc's state (/run/runc) is the machine's, not the node's
-            "name": "cr-oci-%d-%d" % (os.getpid(), three),
+            "name": "cr-oci",
             "vmid": three,
             "backend": "runc",
             "bundle": {

@@ -75,7 +75,7 @@ def test_runtime_backend_through_the_module(fresh_node, tmp_path, backend):
     config["process"]["args"] = ["/bin/sh", "-c", "echo $GREETING > /data/env; exec sleep 100000"]
     config["mounts"] = [m for m in config["mounts"] if m["type"] != "tmpfs" and m["destination"] != "/etc/motd-host"]
     write_config(bundle, config)
-    cid = "nexcage-mod-%s-%d" % (backend, os.getpid())
+    cid = "nexcage-mod-%s" % backend
     args = {"hostname": cid, "image": bundle, "backend": backend, "state": "started", "stop_timeout": 1}
     if backend == "crun":
         args["runtime_wrapper"] = CRUN_WRAPPER
@@ -96,4 +96,4 @@ def test_runtime_backend_through_the_module(fresh_node, tmp_path, backend):
         assert gone["changed"] is True and gone["container"] is None
         assert not node.exists("/run/nexcage/%s" % cid)
     finally:
-        subprocess.run([backend, "delete", "-f", cid], capture_output=True, check=False)
+        node.sh(backend, "delete", "-f", cid)

@@ -15,6 +15,10 @@ def main():
         from pvesim.admin import main as admin_main
 
         sys.exit(admin_main(sys.argv[1:]))
+    if tool in ("runc", "crun"):
+        from pvesim import ociruntime
+
+        sys.exit(ociruntime.main(tool, sys.argv[1:]))
     tool_main(tool, importlib.import_module("pvesim.tools." + tool).main)
 
 

@@ -12,7 +12,7 @@ first on PATH. Besides those directories the namespace shows:
   see below): LXC's abstract command sockets, so the running state, are per
   node; every bridge declared in ROOT/etc/network/interfaces is a kernel
   bridge there, and /sys is a sysfs of that namespace (the host's cgroup
-  hierarchies bound back on /sys/fs/cgroup);
+  hierarchies moved back onto /sys/fs/cgroup);
 - the node's own PID namespace (the keeper is its init): the command runs
   there and /proc is a procfs of that namespace, so a process scan inside
   the node (`ps`, the health check's live tasks) sees the node's processes
@@ -55,6 +55,13 @@ HOST_NET_DEVICES = "/sys/devices/virtual/net"
 INTERFACES = "/etc/network/interfaces"
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 SUBID_LINE = "root:100000:65536"
+SYS_OPEN_TREE = 428
+SYS_MOVE_MOUNT = 429
+OPEN_TREE_CLONE = 1
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+AT_FDCWD = -100
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -76,6 +83,31 @@ FORWARDED_SIGNALS = (
 )
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def syscall(number, *args):
+    ret = _libc.syscall(number, *args)
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return ret
+
+
+def open_tree_clone(path, recursive=False):
+    """A detached copy of the mount at path (an fd for move_mount), as a bind mount would be."""
+    flags = OPEN_TREE_CLONE | os.O_CLOEXEC | (AT_RECURSIVE if recursive else 0)
+    return syscall(SYS_OPEN_TREE, AT_FDCWD, path.encode(), flags)
+
+
+def replace_mount(src, mountpoint):
+    """Put a bind mount of src at mountpoint instead of the mount there (not on top of it: the
+    mount table then lists one mount there, as the OCI runtimes expect)."""
+    tree = open_tree_clone(src)
+    try:
+        umount(mountpoint)
+        syscall(SYS_MOVE_MOUNT, tree, b"", AT_FDCWD, mountpoint.encode(), MOVE_MOUNT_F_EMPTY_PATH)
+    finally:
+        os.close(tree)
 
 
 def _mount(src, dst, fstype, flags, data):
@@ -126,8 +158,7 @@ def run(root, argv):
     try:
         if os.geteuid() == 0:
             join_node(root)
-        _unshare(CLONE_NEWNS)
-        _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+        enter_private_mounts()
         setup_node_view(root)
     except OSError as e:
         sys.stderr.write("pvesim: %s\n" % e.strerror)
@@ -136,6 +167,12 @@ def run(root, argv):
     env["PATH"] = BIN_DIR + os.pathsep + env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
     env["PVESIM_ROOT"] = root
     return _run_in_node(argv, env)
+
+
+def enter_private_mounts():
+    """A mount namespace of this process's own, whose mounts propagate nowhere."""
+    _unshare(CLONE_NEWNS)
+    _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
 
 
 def _unshare(flags):
@@ -417,11 +454,22 @@ def keeper(root, wfd):
     os._exit(0)
 
 
+def _parent_pid(pid):
+    try:
+        with open("/proc/%s/stat" % pid, encoding="utf-8") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _others_in_node(me, netns, pidns):
-    """Whether any process but the keeper is in the node's network or PID namespace."""
+    """Whether any process but the keeper is in the node's network or PID namespace, or is the
+    keeper's child: an OCI container's init (namespaces of its own) whose runtime has exited."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
             continue
+        if _parent_pid(entry) == me:
+            return True
         for kind, mine in (("net", netns), ("pid", pidns)):
             try:
                 if os.readlink("/proc/%s/ns/%s" % (entry, kind)) == mine:
@@ -506,11 +554,12 @@ def _ip(*argv):
 
 def _show_node_sysfs():
     """A sysfs of the node's network namespace on /sys (so /sys/class/net lists the node's
-    interfaces), with the host's cgroup hierarchies bound back on /sys/fs/cgroup."""
+    interfaces), with the host's cgroup hierarchies moved (not copied: each is listed once in
+    mountinfo, as the runtimes expect) onto /sys/fs/cgroup."""
     cgroup_fd = os.open("/sys/fs/cgroup", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         _mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
-        bind("/proc/self/fd/%d" % cgroup_fd, "/sys/fs/cgroup")
+        syscall(SYS_MOVE_MOUNT, cgroup_fd, b"", AT_FDCWD, b"/sys/fs/cgroup", MOVE_MOUNT_F_EMPTY_PATH)
     finally:
         os.close(cgroup_fd)
 

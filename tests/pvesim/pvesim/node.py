@@ -39,6 +39,9 @@ MOUNTED_DIRS = (
     "/run/pve",
     "/run/lxc",
     "/run/nexcage",
+    # the OCI runtimes' state (their default --root): a node's runc/crun containers are its own
+    "/run/runc",
+    "/run/crun",
     "/var/lib/pvesim",
     "/var/lib/nexcage",
     "/rpool",

@@ -1000,14 +1000,9 @@ def pull(vmid, src, dst, user=None, group=None, perms=None):
 # ---------------------------------------------------------------- hot-plug
 
 
-SYS_OPEN_TREE = 428
-SYS_MOVE_MOUNT = 429
 SYS_MOUNT_SETATTR = 442
-OPEN_TREE_CLONE = 1
 AT_RECURSIVE = 0x8000
 AT_EMPTY_PATH = 0x1000
-MOVE_MOUNT_F_EMPTY_PATH = 0x4
-MOVE_MOUNT_T_EMPTY_PATH = 0x40
 MOUNT_ATTR_RDONLY = 1
 
 
@@ -1020,21 +1015,15 @@ class _MountAttr(ctypes.Structure):
     ]
 
 
-def _syscall(number, *args):
-    ret = _libc.syscall(number, *args)
-    if ret < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-    return ret
-
-
 def _hotplug_child(ct_pid, src, target, readonly, unprivileged):
     """In a forked child: clone src as a detached mount, enter the CT's mount namespace and
     attach it at target (PVE's mountpoint_hotplug: stage, open_tree, move_mount)."""
-    tree = _syscall(SYS_OPEN_TREE, -100, src.encode(), OPEN_TREE_CLONE | os.O_CLOEXEC | AT_RECURSIVE)
+    tree = namespace.open_tree_clone(src, recursive=True)
     if readonly:
         attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
-        _syscall(SYS_MOUNT_SETATTR, tree, b"", AT_EMPTY_PATH | AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr))
+        namespace.syscall(
+            SYS_MOUNT_SETATTR, tree, b"", AT_EMPTY_PATH | AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)
+        )
     namespace_fd = os.open("/proc/%d/ns/mnt" % ct_pid, os.O_RDONLY | os.O_CLOEXEC)
     if _libc.setns(namespace_fd, CLONE_NEWNS) != 0:
         err = ctypes.get_errno()
@@ -1042,7 +1031,14 @@ def _hotplug_child(ct_pid, src, target, readonly, unprivileged):
     # Now `/` is the CT's root; the target is walked from there as PVE's mountpoint_insert_staged
     # does (no symlinks), and the mount goes onto the directory the walk opened.
     target_fd = walk_nofollow("/", target, _ct_root_owner(unprivileged))
-    _syscall(SYS_MOVE_MOUNT, tree, b"", target_fd, b"", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+    namespace.syscall(
+        namespace.SYS_MOVE_MOUNT,
+        tree,
+        b"",
+        target_fd,
+        b"",
+        namespace.MOVE_MOUNT_F_EMPTY_PATH | namespace.MOVE_MOUNT_T_EMPTY_PATH,
+    )
 
 
 def _hotplug_mountpoint(vmid, conf, key, value):
