@@ -210,11 +210,16 @@ def running_from_unix(text):
     return {int(match.group(1)) for match in re.finditer(pattern, text, re.MULTILINE)}
 
 
+_ASCII_DIGITS_RE = re.compile(r"[0-9]+")
+
+
 def parse_pools(text):
     """{vmid: pool} from user.cfg's ``pool:<id>:<comment>:<vmids>:<storages>:`` lines.
 
     As PVE::AccessControl parse_user_config reads them: fields trimmed, VMIDs split like
-    PVE's split_list, a VMID already in an earlier pool keeps that pool.
+    PVE's split_list, a VMID already in an earlier pool keeps that pool. A VMID is what its
+    ``m/^\\d+$/`` takes on the file's bytes, then int(): ASCII digits only (str.isdigit() would take
+    Arabic-Indic ones), a leading zero and a number outside 100..999999999 included.
     """
     pools = {}
     for line in (text or "").splitlines():
@@ -222,7 +227,7 @@ def parse_pools(text):
         if len(fields) < 4 or fields[0] != "pool" or not fields[1]:
             continue
         for vmid in _pveconfig.split_list(fields[3]):
-            if vmid.isdigit():
+            if _ASCII_DIGITS_RE.fullmatch(vmid):
                 pools.setdefault(int(vmid), fields[1])
     return pools
 
