@@ -22,6 +22,7 @@ import json
 import os
 import re
 import socket
+import string
 import threading
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig
@@ -181,6 +182,17 @@ def config_hostname(text, vmid):
     head = re.split(r"^\[", text or "", maxsplit=1, flags=re.MULTILINE)[0]
     match = re.search(r"^hostname:\s*(\S+)\s*$", head, re.MULTILINE)
     return match.group(1) if match else "CT%s" % vmid
+
+
+# DNS names compare without letter case, ASCII letters only (RFC 4343): str.lower() would also fold
+# U+212A KELVIN SIGN to "k", so a hand-written config could answer for another container's name.
+_DNS_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def with_hostname(hostnames, name):
+    """The VMIDs, sorted, whose hostname in hostnames ({vmid: hostname}) is name (a DNS name: case does not count)."""
+    wanted = name.translate(_DNS_LOWER)
+    return sorted(vmid for vmid, host in hostnames.items() if host.translate(_DNS_LOWER) == wanted)
 
 
 def guest_configs():
