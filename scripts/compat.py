@@ -201,9 +201,8 @@ def run_demo(core, core_dir, venv, env):
     # The playbook from a directory of its own, so nothing next to it (the checkout) can be found.
     play_dir = tempfile.mkdtemp(prefix="play-", dir=core_dir)
     shutil.copy(os.path.join(TOP, "playbooks", "demo.yml"), play_dir)
-    argv = [PVESIM, "run", "--root", node, "--", os.path.join(venv, "bin", "ansible-playbook")]
-    argv.append(os.path.join(play_dir, "demo.yml"))
-    proc = subprocess.run(argv, env=env, cwd=play_dir, capture_output=True, text=True, check=False, timeout=1200)
+    demo = [os.path.join(play_dir, "demo.yml")]
+    proc = venv_tool_in_node(node, os.path.join(venv, "bin"), "ansible-playbook", demo, env, play_dir, timeout=1200)
     with open(os.path.join(core_dir, "demo.log"), "w", encoding="utf-8") as f:
         f.write(proc.stdout + proc.stderr)
     tail = (proc.stdout + proc.stderr)[-5000:]
@@ -212,6 +211,19 @@ def run_demo(core, core_dir, venv, env):
     if "/build/collections/" in proc.stdout + proc.stderr:
         raise SystemExit("compat: ansible-core %s: the demo used the checkout's link farm\n%s" % (core, tail))
     log("ansible-core %s: the demo lifecycle passed" % core)
+
+
+def venv_tool_in_node(node, bin_dir, tool, args, env, cwd, timeout=300):
+    """Run an Ansible command of the venv's bin_dir inside the simulated node: its finished process (text)."""
+    return subprocess.run(
+        [PVESIM, "run", "--root", node, "--", os.path.join(bin_dir, tool)] + args,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
 
 
 def _unsafe_text(value):
@@ -261,18 +273,11 @@ def check_node_data(bin_dir, env, work):
         ],
     }
     problems = []
-    inside = [PVESIM, "run", "--root", node, "--"]
     seen = os.path.join(work, "seen.json")
     # The play reads the node and fills the cache; the container is then destroyed, so that only the
     # cache can still list it to --list.
-    played = subprocess.run(
-        inside + [os.path.join(bin_dir, "ansible-playbook"), "-i", source, play, "-e", "seen_file=" + seen],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
+    played = venv_tool_in_node(
+        node, bin_dir, "ansible-playbook", ["-i", source, play, "-e", "seen_file=" + seen], env, work
     )
     if played.returncode != 0:
         problems.append("the play failed: %s" % (played.stdout + played.stderr)[-2000:])
@@ -284,16 +289,9 @@ def check_node_data(bin_dir, env, work):
         got["groups"] = sorted(got["groups"])
         if got != wanted:
             problems.append("the play saw %s, not the config as written: %s" % (got, wanted))
-    subprocess.run(inside + ["pct", "destroy", str(HOSTILE_VMID)], capture_output=True, check=False)
-    listed = subprocess.run(
-        inside + [os.path.join(bin_dir, "ansible-inventory"), "-i", source, "--list"],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    destroy = [PVESIM, "run", "--root", node, "--", "pct", "destroy", str(HOSTILE_VMID)]
+    subprocess.run(destroy, capture_output=True, check=False, timeout=300)
+    listed = venv_tool_in_node(node, bin_dir, "ansible-inventory", ["-i", source, "--list"], env, work)
     if listed.returncode != 0:
         problems.append("ansible-inventory --list failed: %s" % listed.stderr[-2000:])
     elif "hostile" not in json.loads(listed.stdout)["_meta"]["hostvars"]:

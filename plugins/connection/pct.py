@@ -54,6 +54,7 @@ options:
       - A name that is a VMID (plain digits, 100 to 999999999, no leading zero) is taken as the VMID. Any
         other name must be a DNS name (letters, digits and C(-) in dot-separated labels), else the task fails.
         A fully qualified name also matches a container whose hostname is its first label, when only one does.
+        Letter case does not count, as in DNS names (C(Web01) finds C(web01)).
     type: str
     default: inventory_hostname
     vars:
@@ -516,9 +517,9 @@ class Connection(ConnectionBase):
             return name  # a VMID as Proxmox VE writes it
         name = checked_container_name(name)
         hostnames = self._remote_hostnames() if self._remote else self._local_hostnames()
-        found = sorted(vmid for vmid, host in hostnames.items() if host == name)
+        found = readers.with_hostname(hostnames, name)
         if not found and "." in name:
-            found = sorted(vmid for vmid, host in hostnames.items() if host == name.split(".", 1)[0])
+            found = readers.with_hostname(hostnames, name.split(".", 1)[0])
         if len(found) == 1:
             return str(found[0])
         if not found:

@@ -46,6 +46,9 @@ MODULES = os.path.join(TOP, "plugins", "modules")
 VENV_BIN = os.path.dirname(sys.executable)
 ANSIBLE_PLAYBOOK = os.path.join(VENV_BIN, "ansible-playbook")
 TEMPLATE = "local:vztmpl/busybox-1.35_amd64.tar.zst"
+# The module most tests run, and the options every container of theirs shares (extend with dict(BASE, ...)).
+MOD = "nexcage_container"
+BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
 
 _counter = itertools.count()
 

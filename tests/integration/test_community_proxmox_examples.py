@@ -14,9 +14,8 @@ import subprocess
 
 import pytest
 import yaml
-from integration_conftest import lxc_available
+from integration_conftest import MOD, lxc_available
 
-MOD = "nexcage_container"
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 with open(os.path.join(TOP, "tests", "fixtures", "community_proxmox", "proxmox_lxc_examples.yml")) as handle:
     EXAMPLES = yaml.safe_load(handle)

@@ -2,10 +2,7 @@
 runs it as `stop_mode: stop` (`pct stop`, no clean shutdown first), in check mode too (issue 12)."""
 
 import pytest
-from integration_conftest import TEMPLATE, lxc_available, ok
-
-MOD = "nexcage_container"
-BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
+from integration_conftest import BASE, MOD, lxc_available, ok
 
 
 @pytest.mark.real_lxc

@@ -4,10 +4,7 @@ task's create leaves nothing behind unless keep_on_failure."""
 
 import json
 
-from integration_conftest import TEMPLATE, ok
-
-MOD = "nexcage_container"
-BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
+from integration_conftest import BASE, MOD, ok
 
 
 def refused(node, args, *words):

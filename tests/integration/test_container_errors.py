@@ -2,10 +2,7 @@
 message, leaves nothing half-made, and produces no traceback."""
 
 import pytest
-from integration_conftest import TEMPLATE
-
-MOD = "nexcage_container"
-BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
+from integration_conftest import BASE, MOD, TEMPLATE
 
 
 def failed(result, category):

@@ -3,10 +3,9 @@
 container, check mode, and not one simulated-tool call (the pvesim call log stays empty)."""
 
 import pytest
-from integration_conftest import TEMPLATE, lxc_available, ok
+from integration_conftest import BASE, lxc_available, ok
 
 INFO = "nexcage_container_info"
-BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
 
 HANDWRITTEN = """arch: amd64
 hostname: db01

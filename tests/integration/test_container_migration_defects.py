@@ -5,10 +5,7 @@ bundle directory that does not exist, and a root disk left on a storage without 
 import json
 
 import pytest
-from integration_conftest import TEMPLATE, lxc_available, ok
-
-MOD = "nexcage_container"
-BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
+from integration_conftest import BASE, MOD, TEMPLATE, lxc_available, ok
 
 
 @pytest.mark.real_lxc

@@ -7,10 +7,7 @@ import json
 import os
 
 import pytest
-from integration_conftest import TEMPLATE, ok
-
-MOD = "nexcage_container"
-BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
+from integration_conftest import BASE, MOD, TEMPLATE, ok
 
 
 def four_phases(node, args):

@@ -6,10 +6,8 @@ import json
 import os
 
 import pytest
-from integration_conftest import TEMPLATE, lxc_available, ok
+from integration_conftest import BASE, MOD, lxc_available, ok
 
-MOD = "nexcage_container"
-BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
 # The upstream schemas in ../shared, beside the checkout (an oracle; never copied in).
 SCHEMA_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..", "shared", "oci-runtime-spec"

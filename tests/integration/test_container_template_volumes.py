@@ -4,9 +4,8 @@ and a linked clone's volume is `<storage>:basevol-<src>-disk-<n>/subvol-<vmid>-d
 naming the root disk and a storage-backed mount point by storage and size still converge (second
 run and check mode changed=false), and the health checks see those volumes as whole."""
 
-from integration_conftest import TEMPLATE, ok
+from integration_conftest import MOD, TEMPLATE, ok
 
-MOD = "nexcage_container"
 ROOTFS = {"storage": "local-zfs", "size": 1}
 MOUNTS = [{"id": 0, "storage": "local-zfs", "size": 1, "mountpoint": "/data"}]
 

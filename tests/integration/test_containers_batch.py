@@ -9,10 +9,9 @@ import os
 import subprocess
 import sys
 
-from integration_conftest import ANSIBLE_PLAYBOOK, PVESIM, TEMPLATE, TOP
+from integration_conftest import ANSIBLE_PLAYBOOK, BASE, PVESIM, TEMPLATE, TOP
 
 MODULE = "nexcage_containers"
-BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
 MISSING_TEMPLATE = "local:vztmpl/nothere-1.0_amd64.tar.zst"
 
 

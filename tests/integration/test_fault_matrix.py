@@ -19,13 +19,12 @@ import subprocess
 import sys
 
 import pytest
-from integration_conftest import COLLECTIONS, MODULES, PVESIM, TEMPLATE, lxc_available
+from integration_conftest import BASE, COLLECTIONS, MODULES, PVESIM, lxc_available
 
 CHECKS = ["stale_locks", "half_made", "orphan_volumes", "stale_state"]
 CT = "nexcage_container"
 ZFS = "nexcage_zfs_dataset"
 HEALTH = "nexcage_health"
-BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
 FAIL_TEXT = "pvesim: injected failure"
 HANG = 40  # longer than any bound below: the bound is what ends it
 

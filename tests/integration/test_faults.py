@@ -6,11 +6,9 @@ after it must converge (then report changed=false)."""
 
 import subprocess
 
-from integration_conftest import PVESIM, TEMPLATE
+from integration_conftest import BASE, MOD, PVESIM, TEMPLATE
 
-MOD = "nexcage_container"
 HEALTH = "nexcage_health"
-BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
 
 
 def phase_fault(node, match, phase, *extra):

@@ -17,10 +17,9 @@ import sys
 import time
 
 import pytest
-from integration_conftest import PVESIM, TEMPLATE, TOP, VENV_BIN, lxc_available
+from integration_conftest import BASE, PVESIM, TOP, VENV_BIN, lxc_available
 
 EXAMPLE = os.path.join(TOP, "inventory", "example.nexcage.yml")
-BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
 OSTYPES = ("debian", "ubuntu", "alpine", "centos", "archlinux")
 POOLS = ("prod", "dev")
 REAL_LXC = pytest.mark.skipif(

@@ -14,7 +14,7 @@ import os
 import sys
 
 import pytest
-from integration_conftest import lxc_available
+from integration_conftest import MOD, lxc_available
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "oci"))
 import ocifix  # noqa: E402
@@ -25,7 +25,6 @@ pytestmark = [
     pytest.mark.skipif(not ocifix.have_busybox(), reason="busybox-static not installed (/bin/busybox)"),
 ]
 
-MOD = "nexcage_container"
 ROOTFS = {"storage": "local-zfs", "size": 1}
 
 

@@ -8,12 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from integration_conftest import lxc_available, ok
+from integration_conftest import MOD, lxc_available, ok
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_oci_deploy_lxc import make_bundle, write_config  # noqa: E402
 
-MOD = "nexcage_container"
 CRUN_WRAPPER = ["unshare", "-m", "sh", "-c", 'umount /sys/fs/cgroup/unified && exec "$@"', "crun-wrap"]
 
 pytestmark = [

@@ -14,7 +14,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._node import fil
 
 def find_by_hostname(hostname):
     """VMIDs of the containers on this node whose config has this hostname (or CT<vmid> default)."""
-    return sorted(vmid for vmid, name in readers.ct_hostnames().items() if name.lower() == hostname.lower())
+    return readers.with_hostname(readers.ct_hostnames(), hostname)
 
 
 def next_free_vmid(exclude=()):

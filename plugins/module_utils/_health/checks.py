@@ -80,10 +80,6 @@ def worst(statuses):
     return result
 
 
-def _vmid_sort(vmid):
-    return int(vmid) if str(vmid).isdigit() else 0
-
-
 def check_tools(node, params):
     found, missing, optional_missing = [], [], []
     for tool in REQUIRED_TOOLS + OPTIONAL_TOOLS:
@@ -306,7 +302,7 @@ def _bridges_in(config):
 
 def check_bridges(node, params):
     missing, not_bridge, seen = [], [], set()
-    for vmid, config in sorted(node.local_cts().items(), key=lambda kv: _vmid_sort(kv[0])):
+    for vmid, config in sorted(node.local_cts().items(), key=lambda kv: int(kv[0])):
         for key, bridge in sorted(_bridges_in(config)):
             seen.add(bridge)
             base = "/sys/class/net/%s" % bridge
@@ -431,7 +427,7 @@ def check_subids(node, params):
     files = {"u": "/etc/subuid", "g": "/etc/subgid"}
     ranges = {k: parse_subid(node.read(path)) for k, path in files.items()}
     problems = []
-    for vmid in sorted(unpriv, key=_vmid_sort):
+    for vmid in sorted(unpriv, key=int):
         for kind, needs in needed_subids(unpriv[vmid]).items():
             for start, count in needs:
                 if not covered((start, count), ranges[kind]):
@@ -526,7 +522,7 @@ def check_stale_state(node, params):
     cts = node.local_cts()
     findings, busy = [], []
     for entry in node.listdir(paths.RUN_NEXCAGE):
-        if not entry.isdigit():
+        if paths.name_vmid(entry) is None:
             continue
         path = os.path.join(paths.RUN_NEXCAGE, entry)
         if not node.exists(os.path.join(path, "state.json")) or entry in cts:
@@ -549,7 +545,7 @@ def check_stale_state(node, params):
 
 def check_stale_locks(node, params):
     findings, busy = [], []
-    for vmid, cfg in sorted(node.local_cts().items(), key=lambda kv: _vmid_sort(kv[0])):
+    for vmid, cfg in sorted(node.local_cts().items(), key=lambda kv: int(kv[0])):
         lock = cfg.get("lock")
         if lock not in STALE_LOCKS:
             continue
@@ -587,9 +583,9 @@ def check_duplicate_vmid(node, params):
     for nodename in node.listdir(paths.ETC_PVE + "/nodes"):
         for kind, sub in (("lxc", "lxc"), ("qemu", "qemu-server")):
             for entry in node.listdir("%s/nodes/%s/%s" % (paths.ETC_PVE, nodename, sub)):
-                match = re.match(r"^(\d+)\.conf$", entry)
-                if match:
-                    seen.setdefault(int(match.group(1)), []).append((nodename, kind))
+                vmid = paths.conf_vmid(entry)
+                if vmid is not None:
+                    seen.setdefault(vmid, []).append((nodename, kind))
     dups = {vmid: where for vmid, where in seen.items() if len(where) > 1}
     text = node.read(paths.VMLIST)
     mismatch = []

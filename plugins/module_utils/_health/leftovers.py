@@ -25,8 +25,8 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._health.checks i
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
 
-# PVE's volume names for a guest's disks (PVE::Storage::Plugin parse_name_dir / ZFSPoolPlugin)
-VOLUME_NAME = re.compile(r"^(?:subvol|vm|basevol|base)-(\d+)-disk-\d+(?:\.(?:raw|qcow2|vmdk|subvol))?$")
+# The image formats of a directory storage: PVE lists only files with these endings (Plugin.pm list_images)
+DIR_IMAGE_FORMATS = (".raw", ".qcow2", ".vmdk", ".subvol")
 VOLUME_KEY = re.compile(r"^(rootfs|mp\d+|unused\d+)$")
 
 
@@ -52,10 +52,9 @@ def volume_exists(node, volid):
         children = node.zfs_children(cfg["pool"])
         # a linked clone's volume is <base>/<name>; its dataset is <pool>/<name>
         return None if children is None else "%s/%s" % (cfg["pool"], name.rsplit("/", 1)[-1]) in children
-    if cfg.get("type") == "dir" and isinstance(cfg.get("path"), str):
-        owner = VOLUME_NAME.match(name.split("/")[-1])
-        if owner and "/" in name:
-            return node.exists(os.path.join(cfg["path"], "images", name))
+    dir_image = "/" in name and paths.volume_vmid(name.split("/")[-1]) is not None
+    if cfg.get("type") == "dir" and isinstance(cfg.get("path"), str) and dir_image:
+        return node.exists(os.path.join(cfg["path"], "images", name))
     return None
 
 
@@ -130,16 +129,18 @@ def _volumes_on_storages(node):
             pool = cfg["pool"]
             for dataset in node.zfs_children(pool) or []:
                 name = dataset[len(pool) + 1 :]
-                match = VOLUME_NAME.match(name)
-                if match:
-                    found.append(("%s:%s" % (sid, name), int(match.group(1)), dataset))
+                vmid = paths.volume_vmid(name)
+                if vmid is not None:
+                    found.append(("%s:%s" % (sid, name), vmid, dataset))
         elif cfg.get("type") == "dir" and isinstance(cfg.get("path"), str):
             images = os.path.join(cfg["path"], "images")
             for owner in node.listdir(images):
+                vmid = paths.name_vmid(owner)
+                if vmid is None:
+                    continue
                 for name in node.listdir(os.path.join(images, owner)):
-                    match = VOLUME_NAME.match(name)
-                    if match and match.group(1) == owner:
-                        found.append(("%s:%s/%s" % (sid, owner, name), int(owner), None))
+                    if paths.volume_vmid(name) == vmid and name.endswith(DIR_IMAGE_FORMATS):
+                        found.append(("%s:%s/%s" % (sid, owner, name), vmid, None))
     return found
 
 
@@ -191,10 +192,10 @@ def check_leftover_cgroups(node, params):
         candidates += ["lxc.monitor/%s" % v for v in node.listdir(os.path.join(hierarchy, "lxc.monitor"))]
         candidates += [d for d in node.listdir(hierarchy) if re.match(r"^lxc\.(payload|monitor)\.\d+$", d)]
         for name in candidates:
-            vmid = re.split(r"[/.]", name)[-1]
+            vmid = paths.name_vmid(re.split(r"[/.]", name)[-1])
             path = os.path.join(hierarchy, name)
-            if vmid.isdigit() and paths.lxc_command_socket(vmid) not in text and not node.cgroup_processes(path):
-                found.setdefault(int(vmid), []).append(path)
+            if vmid is not None and paths.lxc_command_socket(vmid) not in text and not node.cgroup_processes(path):
+                found.setdefault(vmid, []).append(path)
     findings, busy = [], []
     for vmid in sorted(found):
         if live_tasks(node, vmid) or ct_running(node, vmid):

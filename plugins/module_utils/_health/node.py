@@ -99,12 +99,12 @@ class NodeView:
             cts = {}
             conf_dir = os.path.join(paths.NODES_DIR, self.node_name(), "lxc")
             for entry in self.listdir(conf_dir):
-                match = re.match(r"^(\d+)\.conf$", entry)
-                if not match:
+                vmid = paths.conf_vmid(entry)
+                if vmid is None:
                     continue
                 text = self.read(os.path.join(conf_dir, entry))
                 if text is not None:
-                    cts[match.group(1)] = parse_config(text)
+                    cts[str(vmid)] = parse_config(text)
             self._cache["cts"] = cts
         return self._cache["cts"]
 

@@ -41,16 +41,33 @@ def ct_conf(vmid):
     return os.path.join(LXC_CONF_DIR, "%s.conf" % vmid)
 
 
-# A guest config file name as Proxmox VE writes it: the VMID in ASCII digits, 100..999999999 without a
-# leading zero (str.isdigit() would also take "0101.conf" and Arabic-Indic digits, which int() reads as
-# the VMID of another file, the real config).
-_CONF_NAME_RE = re.compile(r"([1-9][0-9]{2,8})\.conf")
+# A VMID as Proxmox VE writes it in a name (pve-vmid): ASCII digits, 100..999999999 without a leading
+# zero. str.isdigit() and re's \d would also take "0101" and Arabic-Indic digits, which int() reads as
+# the VMID of another guest, so a stray name would speak for a real one.
+_VMID = r"[1-9][0-9]{2,8}"
+_VMID_RE = re.compile(_VMID)
+_CONF_NAME_RE = re.compile(r"(%s)\.conf" % _VMID)
+# A guest volume's name as PVE's storage plugins take its owner from it (ZFSPoolPlugin list_images:
+# (vm|base|subvol|basevol)-(\d+)-\S+; Plugin.pm parse_name_dir: no "/"). One name, not a <base>/<name> pair.
+_VOLUME_NAME_RE = re.compile(r"(?:vm|base|subvol|basevol)-(%s)-[^/\s]+" % _VMID)
+
+
+def name_vmid(name):
+    """The VMID that a name made of one (an LXC cgroup or a /run/nexcage directory) is, or None."""
+    return int(name) if _VMID_RE.fullmatch(name) else None
 
 
 def conf_vmid(path):
     """The VMID that a guest config file (its path or its name, ``<vmid>.conf``) is named by, or None
     when the name is not a VMID as Proxmox VE writes it: such a file is no guest of the node."""
     match = _CONF_NAME_RE.fullmatch(os.path.basename(path))
+    return int(match.group(1)) if match else None
+
+
+def volume_vmid(name):
+    """The VMID of the guest that a volume or dataset name (``subvol-100-disk-0``, ``vm-100-disk-1.qcow2``,
+    ``basevol-100-disk-0``) belongs to, or None when it is no guest volume name as Proxmox VE makes them."""
+    match = _VOLUME_NAME_RE.fullmatch(name)
     return int(match.group(1)) if match else None
 
 

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import socket
+import string
 import threading
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig
@@ -183,6 +184,17 @@ def config_hostname(text, vmid):
     return match.group(1) if match else "CT%s" % vmid
 
 
+# DNS names compare without letter case, ASCII letters only (RFC 4343): str.lower() would also fold
+# U+212A KELVIN SIGN to "k", so a hand-written config could answer for another container's name.
+_DNS_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def with_hostname(hostnames, name):
+    """The VMIDs, sorted, whose hostname in hostnames ({vmid: hostname}) is name (a DNS name: case does not count)."""
+    wanted = name.translate(_DNS_LOWER)
+    return sorted(vmid for vmid, host in hostnames.items() if host.translate(_DNS_LOWER) == wanted)
+
+
 def guest_configs():
     """[(kind, vmid, text)] of this node's guests ("lxc" or "qemu"), read from /etc/pve directly."""
     configs = []
@@ -210,11 +222,16 @@ def running_from_unix(text):
     return {int(match.group(1)) for match in re.finditer(pattern, text, re.MULTILINE)}
 
 
+_ASCII_DIGITS_RE = re.compile(r"[0-9]+")
+
+
 def parse_pools(text):
     """{vmid: pool} from user.cfg's ``pool:<id>:<comment>:<vmids>:<storages>:`` lines.
 
     As PVE::AccessControl parse_user_config reads them: fields trimmed, VMIDs split like
-    PVE's split_list, a VMID already in an earlier pool keeps that pool.
+    PVE's split_list, a VMID already in an earlier pool keeps that pool. A VMID is what its
+    ``m/^\\d+$/`` takes on the file's bytes, then int(): ASCII digits only (str.isdigit() would take
+    Arabic-Indic ones), a leading zero and a number outside 100..999999999 included.
     """
     pools = {}
     for line in (text or "").splitlines():
@@ -222,7 +239,7 @@ def parse_pools(text):
         if len(fields) < 4 or fields[0] != "pool" or not fields[1]:
             continue
         for vmid in _pveconfig.split_list(fields[3]):
-            if vmid.isdigit():
+            if _ASCII_DIGITS_RE.fullmatch(vmid):
                 pools.setdefault(int(vmid), fields[1])
     return pools
 

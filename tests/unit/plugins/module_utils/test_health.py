@@ -325,6 +325,24 @@ def test_duplicate_vmid():
     assert res.status == "warn" and res.detail == "VMID 101 has a config but is not in .vmlist"
 
 
+def test_names_that_are_no_vmid_name_no_guest():
+    """A leading zero or Arabic-Indic digits: int() reads "0100" and "\u0661\u0660\u0660" as 100, but Proxmox VE
+    names no guest so; such a file or directory is no one's (the real 100's findings are not its)."""
+    node = FakeNode(healthy_files())
+    node.add_ct(100, "arch: amd64\n")
+    node.files["/etc/pve/.vmlist"] = '{"version": 3, "ids": {"100": {"node": "pve", "type": "lxc", "version": 2}}}'
+    node.add_ct("0100", "memory: 512\n", node="pve2")
+    node.files["/etc/pve/nodes/pve2/qemu-server/\u0661\u0660\u0660.conf"] = "memory: 512\n"
+    node.add_ct("0101", "lock: create\n")
+    node.add_ct("\u0661\u0660\u0662", "lock: destroyed\n")
+    node.files["/run/nexcage/0900/state.json"] = "{}"
+    node.files["/run/nexcage/\u0669\u0660\u0660/state.json"] = "{}"
+    assert checks.check_duplicate_vmid(node, {}).status == "ok"
+    assert checks.check_stale_locks(node, {}).status == "ok"
+    assert checks.check_stale_state(node, {}).status == "ok"
+    assert list(node.local_cts()) == ["100"]
+
+
 # ---------------------------------------------------------------- stale items and repair
 
 

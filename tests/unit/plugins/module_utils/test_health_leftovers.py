@@ -154,11 +154,39 @@ def test_orphan_volume_of_a_live_task_is_left_alone():
     assert "subvol-200" not in by_name(out)["orphan_volumes"]["detail"]
 
 
+def test_orphan_volumes_only_of_names_as_proxmox_makes_them():
+    """Any volume name PVE takes an owner from counts (a vmstate, a cloud-init disk); a VMID with a leading
+    zero or in Arabic-Indic digits is no guest's (int() reads both as 200), so it is neither reported nor
+    destroyed; nor is a dataset below a volume, or a file a directory storage does not list."""
+    node = orphan_node()
+    node.runner.answers[ZFS_LIST] = (
+        0,
+        "rpool/data\nrpool/data/subvol-100-disk-0\nrpool/data/vm-500-state-suspend\nrpool/data/vm-500-cloudinit\n"
+        "rpool/data/subvol-0200-disk-0\nrpool/data/subvol-\u0662\u0660\u0660-disk-0\nrpool/data/subvol-99-disk-0\n"
+        "rpool/data/subvol-100-disk-0/child\n",
+        "",
+    )
+    node.files["/srv/img/images/100/vm-100-disk-3.raw.bak"] = "x"
+    node.files["/srv/img/images/0100/vm-100-disk-4.raw"] = "x"
+    out, _failed = results(node, checks=["orphan_volumes"], repair=["orphan_volumes"])
+    assert by_name(out)["orphan_volumes"]["detail"] == (
+        "volume(s) no config uses: images:100/vm-100-disk-2.raw (CT 100's config does not name it); "
+        "local-zfs:vm-500-state-suspend (VMID 500 does not exist); local-zfs:vm-500-cloudinit (VMID 500 does "
+        "not exist)"
+    )
+    assert [c for c in node.runner.commands if "destroy" in c] == [
+        "zfs destroy rpool/data/vm-500-state-suspend",
+        "zfs destroy rpool/data/vm-500-cloudinit",
+    ]
+
+
 def cgroup_tree(tmp_path, monkeypatch, running=()):
     root = tmp_path / "cgroup"
     for rel in ("lxc/987601/ns/init", "lxc.monitor/987601", "memory/lxc/987601", "lxc.payload.987602", "lxc/987603"):
         (root / rel).mkdir(parents=True)
     (root / "system.slice").mkdir()
+    for not_a_vmid in ("lxc/0987601", "lxc.payload.\u0669\u0668\u0667\u0666\u0660\u0662", "lxc/99"):
+        (root / not_a_vmid).mkdir()  # int() reads the first two as 987601 and 987602: no container's
     (root / "lxc.payload.987604").mkdir()  # holds a process: another LXC's, not a leftover
     (root / "lxc.payload.987604" / "cgroup.procs").write_text("4242\n")
     unix = tmp_path / "unix"
@@ -188,4 +216,5 @@ def test_leftover_cgroups_found_and_removed(tmp_path, monkeypatch):
     assert by_name(out)["leftover_cgroups"]["status"] == "ok"
     assert (root / "lxc" / "987603").is_dir() and (root / "system.slice").is_dir(), "running / not LXC: kept"
     assert (root / "lxc.payload.987604").is_dir(), "a cgroup with processes is kept"
+    assert (root / "lxc" / "0987601").is_dir() and (root / "lxc" / "99").is_dir(), "no VMID: kept"
     assert not (root / "lxc" / "987601").exists() and not (root / "lxc.payload.987602").exists()

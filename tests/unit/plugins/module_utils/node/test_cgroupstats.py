@@ -55,3 +55,10 @@ def test_pools_as_pve_reads_user_cfg():
     assert readers.parse_pools(text) == {101: "prod", 102: "prod", 103: "prod", 104: "dev"}
     assert readers.parse_pools("") == {}
     assert readers.running_from_unix("0000: 00000002 0 10000 0001 01 1 @/var/lib/lxc/123/command\n") == {123}
+
+
+def test_pool_vmids_as_pve_checks_them():
+    """parse_user_config takes m/^\\d+$/ on bytes, then int(): pve-access-control's own answer for this line
+    is {0, 99, 101, 102, 106, 1000000000} (Arabic-Indic digits and a sign are ignored, with a warning)."""
+    line = "pool:prod::101, 0102 ;\u0661\u0660\u0663,99,0,1000000000,+105,106 ::\n"
+    assert readers.parse_pools(line) == dict.fromkeys((0, 99, 101, 102, 106, 1000000000), "prod")

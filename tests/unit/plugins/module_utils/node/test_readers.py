@@ -60,6 +60,21 @@ def test_conf_vmid():
         assert paths.conf_vmid(name) is None, name
 
 
+def test_name_and_volume_vmid():
+    """The one rule of a VMID in a name (pve-vmid: ASCII, 100..999999999, no leading zero) and the volume
+    names PVE's storage plugins take an owner from."""
+    assert paths.name_vmid("101") == 101 and paths.name_vmid("999999999") == 999999999
+    for name in ("0101", "99", "1000000000", "\u0661\u0660\u0661", "+101", "101 ", "101\n", "", "abc"):
+        assert paths.name_vmid(name) is None, name
+    named = {"subvol-100-disk-0": 100, "vm-101-disk-1.qcow2": 101, "basevol-102-disk-0": 102,
+             "base-103-disk-0.raw": 103, "vm-104-cloudinit": 104, "vm-105-state-suspend": 105}  # fmt: skip
+    for name, vmid in named.items():
+        assert paths.volume_vmid(name) == vmid, name
+    for name in ("subvol-0100-disk-0", "vm-\u0661\u0660\u0661-disk-0", "vm-99-disk-0", "vm-100-", "ct-100-disk-0",
+                 "base-100-disk-0/vm-101-disk-0", "vm-100-disk 0", "xvm-100-disk-0", "vm-100"):  # fmt: skip
+        assert paths.volume_vmid(name) is None, name
+
+
 def test_vmid_range_from_datacenter_cfg(node_root):
     (node_root / "etc/pve/datacenter.cfg").write_text("keyboard: en-us\nnext-id: lower=5000,upper=6000\n")
     assert readers.vmid_range() == (5000, 6000)
