@@ -483,9 +483,10 @@ HOTPLUG = FASTPLUG | {"cpulimit", "cpuunits", "memory", "swap"}
 
 
 def is_hotpluggable(key, conf):
-    if key in HOTPLUG or re.fullmatch(r"net\d+|dev\d+", key):
+    """A new mpN/devN is plugged in; one that replaces an existing entry waits for the next start."""
+    if key in HOTPLUG or re.fullmatch(r"net\d+", key):
         return True
-    return bool(re.fullmatch(r"mp\d+", key)) and key not in conf
+    return bool(re.fullmatch(r"mp\d+|dev\d+", key)) and key not in conf
 
 
 # ---------------------------------------------------------------- validation

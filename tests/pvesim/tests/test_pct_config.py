@@ -184,6 +184,82 @@ def test_s4_set_on_running_ct_hotplugs_or_queues_pending(node):
     assert node.pct("stop", "100", sim=True).rc == 0
 
 
+BROKEN_POOL = "\nzfspool: tank\n\tpool tank/data\n\tcontent rootdir\n"  # its pool does not exist
+MP_ON_BROKEN_POOL = "tank:1,mp=/data"
+HOTPLUG_MP0_FAILS = (
+    "400 Parameter verification failed.\n"
+    "mp0: unable to hotplug mp0: zfs error: cannot create 'tank/data/subvol-100-disk-0': no such pool 'tank'\n"
+    + SET_USAGE
+)
+
+
+def _running_with_broken_pool(node, *create_args):
+    node.create(100, *create_args)
+    with open(node.path("/etc/pve/storage.cfg"), "a", encoding="utf-8") as f:
+        f.write(BROKEN_POOL)
+    assert node.pct("start", "100", sim=True).rc == 0
+
+
+def test_s4_failed_hotplug_writes_nothing_and_a_later_set_does_not_retry_it(node):
+    """update_vm raises the hot-plug errors before write_config: nothing of that call is kept
+    (not the failed key, not the keys that did apply), so no later `pct set` sees it."""
+    _running_with_broken_pool(node)
+    before = node.conf(100)
+    r = node.pct("set", "100", "--mp0", MP_ON_BROKEN_POOL, "--hostname", "h1", sim=True)
+    assert (r.rc, r.out, r.err) == (255, "", HOTPLUG_MP0_FAILS)
+    assert node.conf(100) == before
+    r = node.pct("set", "100", "--cores", "2", sim=True)
+    assert (r.rc, r.out, r.err) == (0, "", "")
+    assert node.conf(100) == before.replace("arch: amd64\n", "arch: amd64\ncores: 2\n")
+    # the same key again is a new attempt, and fails again
+    r = node.pct("set", "100", "--mp0", MP_ON_BROKEN_POOL, sim=True)
+    assert (r.rc, r.out, r.err) == (255, "", HOTPLUG_MP0_FAILS)
+    assert node.conf(100) == before.replace("arch: amd64\n", "arch: amd64\ncores: 2\n")
+    assert node.pct("stop", "100", sim=True).rc == 0
+
+
+def test_s4_set_on_running_ct_hotplugs_only_its_own_keys(node):
+    """vmconfig_hotplug_pending's $selection: keys already pending (here written by hand, as a
+    config copied from elsewhere could have them) are neither tried nor reported until a
+    `pct set` names them again."""
+    _running_with_broken_pool(node, "--dev0", "/dev/null", "--cpulimit", "1")
+    current = node.conf(100)
+    node.write_conf(
+        100,
+        current + "\n[pve:pending]\ncpulimit: 2\ndelete: swap\nmemory: 1024\nmp0: %s\nonboot: 1\n" % MP_ON_BROKEN_POOL,
+    )
+    r = node.pct("set", "100", "--cores", "2", sim=True)
+    assert (r.rc, r.out, r.err) == (0, "", "")
+    current = current.replace("arch: amd64\n", "arch: amd64\ncores: 2\n")
+    pending = {"cpulimit: 2\n", "delete: swap\n", "memory: 1024\n", "mp0: %s\n" % MP_ON_BROKEN_POOL, "onboot: 1\n"}
+
+    def assert_conf():
+        assert node.conf(100) == current + "\n[pve:pending]\n" + "".join(sorted(pending))
+
+    assert_conf()
+    # each named key applies on its own: a fast-plug option, a limit, a deletion
+    for args, old, new, done in (
+        (["--onboot", "1"], "ostype:", "onboot: 1\nostype:", "onboot: 1\n"),
+        (["--memory", "1024"], "memory: 512\n", "memory: 1024\n", "memory: 1024\n"),
+        (["--delete", "swap"], "swap: 512\n", "", "delete: swap\n"),
+    ):
+        r = node.pct("set", "100", *args, sim=True)
+        assert (r.rc, r.out, r.err) == (0, "", ""), args
+        current = current.replace(old, new)
+        pending.discard(done)
+        assert_conf()
+    # a devN that would replace an existing one waits for the next start, as a changed mpN does
+    r = node.pct("set", "100", "--dev0", "/dev/zero", sim=True)
+    assert (r.rc, r.out, r.err) == (0, "", "")
+    pending.add("dev0: /dev/zero\n")
+    assert_conf()
+    # naming the failing key again tries it again: the error, and the file stays as it was
+    r = node.pct("set", "100", "--mp0", MP_ON_BROKEN_POOL, sim=True)
+    assert (r.rc, r.out, r.err) == (255, "", HOTPLUG_MP0_FAILS)
+    assert_conf()
+    assert node.pct("stop", "100", sim=True).rc == 0
+
+
 def test_s4_pending_lists_new_keys(node):
     node.write_conf(100, BASE + "\n[pve:pending]\ncores: 4\n")
     r = node.pct("pending", "100")

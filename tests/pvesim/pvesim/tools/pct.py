@@ -449,11 +449,27 @@ def apply_pending(vmid, conf, errors=None, selection=None):
     return errors
 
 
-def hotplug_pending(vmid, conf, errors):
-    """vmconfig_hotplug_pending (running CT): hot-pluggable changes now, the rest stays pending."""
+HOTPLUG_ERRORS = (cli.PveError, cli.TaskFailed, FormatError)
+
+
+def hotplug_pending(vmid, conf, errors, selection):
+    """vmconfig_hotplug_pending (running CT), limited to `selection` (the keys this `pct set`
+    changed): fast-plug options first, then deletions, then hot-pluggable values; what is not
+    hot-pluggable stays pending. Pending keys of earlier calls are neither tried nor reported."""
     pending = conf.get("pending") or {}
     rt = _runtime_optional()
+    for key in sorted(pending):
+        if key in selection and key in ctconfig.FASTPLUG:
+            if key == "cores":  # the CPU set of a running CT follows at once (pvestatd's rebalance)
+                try:
+                    _hotplug_runtime(rt, vmid, conf, key, pending[key])
+                except HOTPLUG_ERRORS as e:
+                    errors[key] = "unable to hotplug %s: %s" % (key, e.message)
+                    continue
+            conf[key] = pending.pop(key)
     for key in sorted(ctconfig.parse_pending_delete(pending.get("delete"))):
+        if key not in selection:
+            continue
         if key in ctconfig.FASTPLUG or key in ("swap", "cpulimit", "cpuunits") or re.fullmatch(r"net\d+", key):
             pass
         elif re.fullmatch(r"unused\d+", key):
@@ -464,25 +480,32 @@ def hotplug_pending(vmid, conf, errors):
         conf.pop(key, None)
         ctconfig.remove_from_pending_delete(conf, key)
     for key in sorted(pending):
-        if key == "delete" or not ctconfig.is_hotpluggable(key, conf):
+        if key == "delete" or key not in selection or not ctconfig.is_hotpluggable(key, conf):
             continue
         value = pending[key]
+        allocated = None
         try:
             if re.fullmatch(r"net\d+", key):
                 value = normalise_net(value)
             elif re.fullmatch(r"mp\d+", key):
                 scratch = {}
-                _create_disk(vmid, key, value, scratch)
+                allocated = _create_disk(vmid, key, value, scratch)
                 value = scratch[key]
-            if rt is not None and hasattr(rt, "hotplug"):
-                rt.hotplug(vmid, conf, key, value)
-        except (cli.PveError, cli.TaskFailed, FormatError) as e:
+            _hotplug_runtime(rt, vmid, conf, key, value)
+        except HOTPLUG_ERRORS as e:
+            if allocated:  # apply_pending_mountpoint destroys the disk it made for a failed hot-plug
+                _storage().free_volume(allocated)
             errors[key] = "unable to hotplug %s: %s" % (key, e.message)
             continue
         conf[key] = value
         del pending[key]
     if not pending:
         conf.pop("pending", None)
+
+
+def _hotplug_runtime(rt, vmid, conf, key, value):
+    if rt is not None and hasattr(rt, "hotplug"):
+        rt.hotplug(vmid, conf, key, value)
 
 
 def update_config(vmid, conf, running, params, delete, revert):
@@ -528,7 +551,7 @@ def update_config(vmid, conf, running, params, delete, revert):
     errors = {}
     if conf.get("pending"):
         if running:
-            hotplug_pending(vmid, conf, errors)
+            hotplug_pending(vmid, conf, errors, modified)
         else:
             apply_pending(vmid, conf, errors, selection=modified)
     return errors
@@ -949,9 +972,9 @@ def cmd_set(argv):
             raise cli.PveError("detected modified configuration - file changed by other user? Try again.")
         check_delete_revert(delete, revert, params, usage)
         errors = update_config(vmid, conf, is_running(vmid), params, delete, revert)
+        if errors:  # update_vm: nothing of a call with errors is written, not even its pending keys
+            raise cli.ParamError(errors, usage)
         ctconfig.write_conf(vmid, conf)
-    if errors:
-        raise cli.ParamError(errors, usage)
     return 0
 
 
