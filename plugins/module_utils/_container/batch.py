@@ -18,8 +18,9 @@ through the same ContainerTask; there is no second lifecycle.
 2. apply: the entries that were stopped run again, from the start (they re-read
    the node and re-plan, as one task does), in ``parallel`` worker threads:
    first those whose VMID is known, then those that need one allocated (the
-   node's VMID lock and retry of nexcage_container, so VMIDs never clash with
-   each other, with the batch's own VMIDs, or with another play).
+   VMID reservation and retry of nexcage_container, so VMIDs never clash with
+   each other, with the batch's own VMIDs, or with another play): they pick
+   their VMIDs in list order, one after the other, and create in parallel.
 """
 
 from __future__ import annotations
@@ -90,21 +91,6 @@ class PlanningRunner(_runner.Runner):
         if mutating:
             raise _Stopped()
         return super().run(argv, mutating=mutating, **kwargs)
-
-
-class CreateSignallingRunner(_runner.Runner):
-    """A Runner that sets an event once its task's `pct create` has returned (the VMID lock is free again)."""
-
-    def __init__(self, created, **kwargs):
-        super().__init__(**kwargs)
-        self.created = created
-
-    def run(self, argv, mutating=False, **kwargs):
-        try:
-            return super().run(argv, mutating=mutating, **kwargs)
-        finally:
-            if list(argv[:2]) == _runner.pct("create"):
-                self.created.set()
 
 
 class Entry:
@@ -206,13 +192,13 @@ class Batch:
 
     # ---------------------------------------------------------------- running one entry
 
-    def _run_entry(self, entry, runner=None):
+    def _run_entry(self, entry, runner=None, vmid_reserved=None):
         """Run entry through ContainerTask; its result or error is stored on entry.
 
         Returns (task, stopped): stopped when a PlanningRunner stopped it before a change.
         """
         module = EntryModule(self.module, entry.params, self._tmpdir)
-        task = ContainerTask(module, runner)
+        task = ContainerTask(module, runner, vmid_reserved)
         try:
             entry.result = task.execute()
         except _Stopped:
@@ -239,7 +225,7 @@ class Batch:
         if self.check:
             task, _stopped = self._run_entry(entry)
             if task.created and entry.params.get("vmid") is None and task.vmid is not None:
-                readers.reserve_vmid(task.vmid)  # the next new container of the batch gets another one
+                readers.assume_taken(task.vmid)  # the next new container of the batch gets another one
             return False
         task, stopped = self._run_entry(entry, PlanningRunner(timeout=self.params["command_timeout"]))
         if task.changed:
@@ -255,18 +241,17 @@ class Batch:
         self._run_entry(entry)
 
     def _apply_allocating(self, job):
-        """Entries that need a VMID take it in their order (as check mode predicted): each starts when the
-        one before it has created its container (its other steps, like a start, overlap with the next)."""
-        entry, turn, created = job
+        """Entries that need a VMID pick it in their order (as check mode predicted): each starts when the
+        one before it has reserved its VMID (or ended without one); their creates and starts overlap."""
+        entry, turn, reserved = job
         turn.wait()
         try:
             if self._stop.is_set():
                 entry.skipped = True
                 return
-            runner = CreateSignallingRunner(created, timeout=self.params["command_timeout"])
-            self._run_entry(entry, runner)
+            self._run_entry(entry, vmid_reserved=reserved.set)
         finally:
-            created.set()
+            reserved.set()
 
     # ---------------------------------------------------------------- the run
 
@@ -275,7 +260,7 @@ class Batch:
         with readers.snapshot():
             for entry in self.entries:
                 if entry.params.get("vmid") is not None:
-                    readers.reserve_vmid(entry.params["vmid"])  # never allocated to another entry
+                    readers.assume_taken(entry.params["vmid"])  # never allocated to another entry
             for entry in self.entries:
                 if entry.error is not None:
                     continue

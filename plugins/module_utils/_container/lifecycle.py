@@ -36,17 +36,20 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._container.prech
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.result import Reporting, show
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.view import container_pid, pending_keys
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.vmid import (
-    find_by_hostname,
     next_free_vmid,
     read_record,
+    release_vmid,
     remove_record,
-    vmid_lock,
+    reserve_free_vmid,
     write_record,
 )
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ctconf, ocistate, paths, readers
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed
 
 CREATE_RETRIES = 5
+# A VMID reservation outlives its `pct create` (bounded by create_timeout) by at most this, after which
+# it is stale even if its task still runs (a hung task must not hold a VMID forever).
+RESERVATION_SLACK = 60
 SECRET_MASK = "********"
 
 
@@ -78,8 +81,9 @@ class Bound:
 class ContainerTask(Identity, PreChecks, Reporting):
     """One run of nexcage_container: resolve, plan, act, report."""
 
-    def __init__(self, module, runner=None):
+    def __init__(self, module, runner=None, vmid_reserved=None):
         self.module = module
+        self.vmid_reserved = vmid_reserved  # called once a VMID is reserved for the create (nexcage_containers)
         self.params = module.params
         self.check = module.check_mode
         self.runner = runner or runner_for(module)
@@ -280,31 +284,45 @@ class ContainerTask(Identity, PreChecks, Reporting):
             raise
 
     def _create_allocating(self, desired):
+        if self.check:  # only planned: no lock, no reservation
+            self.vmid = next_free_vmid()
+            self._create_once(self.vmid, desired)
+            return
         tried = []
-        # the lock is held by another task while it runs its own pct create
-        with vmid_lock(timeout=max(self.runner.timeout, self.params["create_timeout"])):
-            hostname = self.params.get("hostname")
-            if hostname:
-                # another task may have created it while we waited for the lock
-                matches = find_by_hostname(hostname)
-                if matches:
-                    self.vmid = matches[0]
-                    self.created = False
-                    raise _Retarget()
-            for _attempt in range(CREATE_RETRIES):
-                self.vmid = next_free_vmid(exclude=tried)
-                try:
-                    self._create_once(self.vmid, desired)
-                    return
-                except _errors.NexcageError as err:
-                    if err.category != _errors.ALREADY_EXISTS:
-                        raise
-                    tried.append(self.vmid)  # someone outside nexcage took it: next one
-            self.fail(
-                _errors.ALREADY_EXISTS,
-                "Cannot create %s: VMIDs %s were all taken while creating" % (self.what(), ", ".join(map(str, tried))),
-                hint="Retry; or set vmid explicitly.",
-            )
+        for _attempt in range(CREATE_RETRIES):
+            self.vmid = self._reserve_vmid(tried)
+            try:
+                self._create_once(self.vmid, desired)
+                return
+            except _errors.NexcageError as err:
+                if err.category != _errors.ALREADY_EXISTS:
+                    raise
+                tried.append(self.vmid)  # someone outside nexcage took it: next one
+            finally:
+                release_vmid(self.vmid)  # the config exists now, or the create failed and PVE removed it
+        self.fail(
+            _errors.ALREADY_EXISTS,
+            "Cannot create %s: VMIDs %s were all taken while creating" % (self.what(), ", ".join(map(str, tried))),
+            hint="Retry; or set vmid explicitly.",
+        )
+
+    def _reserve_vmid(self, tried):
+        """A free VMID reserved for this task's `pct create`; _Retarget when another task made the container."""
+        create_timeout = self.params["create_timeout"]
+        vmid, exists = reserve_free_vmid(
+            self.params.get("hostname"),
+            self.runner.timeout,
+            wait=max(self.runner.timeout, create_timeout),
+            lifetime=create_timeout + RESERVATION_SLACK,
+            exclude=tried,
+        )
+        if exists:
+            self.vmid = vmid
+            self.created = False
+            raise _Retarget()
+        if self.vmid_reserved is not None:
+            self.vmid_reserved()
+        return vmid
 
     def destroy(self, running):
         options = [("force", "1")] if running else []
@@ -697,7 +715,7 @@ def _set_slots(set_options):
 
 
 class _Retarget(Exception):
-    """The container appeared (by hostname) while waiting for the VMID lock."""
+    """The container appeared (by hostname) while waiting for the VMID lock or for its creator."""
 
 
 def run_module(module):

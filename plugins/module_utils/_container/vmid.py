@@ -2,14 +2,16 @@
 # Copyright (c) nexcage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Finding a container by hostname and allocating a VMID under the node lock. PRIVATE."""
+"""Finding a container by hostname and allocating a VMID: picked under the node lock, then reserved
+(_node.reservations) while `pct create` runs, so concurrent creates do not wait for each other. PRIVATE."""
 
 from __future__ import annotations
 
 import json
+import time
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import files, paths, readers
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import files, paths, readers, reservations
 
 
 def find_by_hostname(hostname):
@@ -18,8 +20,13 @@ def find_by_hostname(hostname):
 
 
 def next_free_vmid(exclude=()):
-    """The lowest VMID of datacenter.cfg's next-id range that no guest (nor config file) uses."""
-    used = set(readers.read_vmlist()) | set(exclude)
+    """The lowest VMID of datacenter.cfg's next-id range that no guest (nor config file) uses and no live
+    task has reserved."""
+    used = set(readers.read_vmlist()) | set(exclude) | set(reservations.held())
+    return _lowest_free(used)
+
+
+def _lowest_free(used):
     lower, upper = readers.vmid_range()
     for vmid in range(lower, upper):
         if vmid not in used and not readers.ct_exists(vmid):
@@ -31,14 +38,49 @@ def next_free_vmid(exclude=()):
 
 
 def vmid_lock(timeout):
-    """Node-local exclusive lock held while a VMID is picked and `pct create` runs."""
+    """Node-local exclusive lock held while a VMID is picked and reserved (not while `pct create` runs)."""
     return files.locked(
         paths.VMID_LOCK,
         timeout,
         "Cannot allocate a VMID: the nexcage VMID lock %s is held for more than %ss" % (paths.VMID_LOCK, timeout),
         category=_errors.LOCKED,
-        hint="Another nexcage task is creating a container; retry, or raise command_timeout.",
+        hint="Another nexcage task is picking a VMID; retry, or raise command_timeout.",
     )
+
+
+def reserve_free_vmid(hostname, lock_timeout, wait, lifetime, exclude=()):
+    """Pick the lowest free VMID under the VMID lock and reserve it for this process (lifetime seconds at most).
+
+    Returns (vmid, False); or (vmid, True) when a container named hostname exists (another task made it).
+    While another live task is creating a container of that name, waits (wait seconds at most) for it.
+    """
+    deadline = time.monotonic() + wait
+    delay = 0.05
+    while True:
+        with vmid_lock(lock_timeout):
+            matches = find_by_hostname(hostname) if hostname else []
+            if matches:
+                return matches[0], True
+            held = reservations.held(sweep=True)
+            creating = [vmid for vmid, name in held.items() if hostname and (name or "").lower() == hostname.lower()]
+            if not creating:
+                vmid = _lowest_free(set(readers.read_vmlist()) | set(exclude) | set(held))
+                reservations.reserve(vmid, hostname, lifetime)
+                return vmid, False
+        if time.monotonic() >= deadline:
+            raise _errors.NexcageError(
+                _errors.LOCKED,
+                "Cannot create %s: another nexcage task has been creating it as CT %s for more than %ss"
+                % (_errors.describe_container(None, hostname), creating[0], wait),
+                hint="Retry when that task has ended, or raise create_timeout.",
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+def release_vmid(vmid):
+    """Drop this task's reservation of vmid (its create has ended)."""
+    reservations.release(vmid)
 
 
 def read_record(vmid):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node.files import read_text
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node.files import process_start, read_text
 
 UNLIMITED_V1 = 1 << 62  # cgroup v1 prints about 2^63 rounded to the page size for "no limit"
 
@@ -126,13 +126,9 @@ def cpu(vmid, pid=None):
 
 def uptime(pid):
     """Seconds since the process pid started (PVE: node uptime minus the init's start time), or None."""
-    stat = read_text("/proc/%d/stat" % pid)
+    start = process_start(pid)
     node_uptime = read_text("/proc/uptime")
-    if not stat or not node_uptime:
+    if start is None or not node_uptime:
         return None
-    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    fields = stat.rpartition(")")[2].split()
-    if len(fields) < 20 or not fields[19].isdigit():
-        return None
-    started = int(fields[19]) // os.sysconf("SC_CLK_TCK")
+    started = start // os.sysconf("SC_CLK_TCK")
     return max(int(float(node_uptime.split()[0])) - started, 0)

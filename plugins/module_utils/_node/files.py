@@ -20,6 +20,7 @@ import stat
 import time
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import TIMEOUT, NexcageError
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
 
 _FIRST_DELAY = 0.02
 _MAX_DELAY = 0.5
@@ -76,6 +77,15 @@ def file_mode(path, default=0o644):
         return os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         return default
+
+
+def process_start(pid):
+    """When process pid started (clock ticks after boot, /proc/<pid>/stat field 22), or None when there is no
+    such process. A pid and its start time name one process: a later process given the same pid differs."""
+    stat = read_text(paths.proc_stat(pid))
+    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    fields = (stat or "").rpartition(")")[2].split()
+    return int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else None
 
 
 def _open_lock_file(path):

@@ -94,6 +94,20 @@ def run_dir(vmid):
     return os.path.join(RUN_NEXCAGE, str(vmid))
 
 
+def vmid_reservation_dir():
+    """/run/nexcage/vmid-reserved: the VMIDs that nexcage tasks are creating containers with (reservations.py)."""
+    return os.path.join(RUN_NEXCAGE, "vmid-reserved")
+
+
+def vmid_reservation(vmid):
+    return os.path.join(vmid_reservation_dir(), str(vmid))
+
+
+def proc_stat(pid):
+    """/proc/<pid>/stat: a process's status line (its start time is field 22)."""
+    return "/proc/%d/stat" % pid
+
+
 def record(vmid):
     """/var/lib/nexcage/containers/<vmid>.json: what nexcage remembers of a container it made."""
     return os.path.join(RECORD_DIR, "%s.json" % vmid)

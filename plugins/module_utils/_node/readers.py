@@ -40,7 +40,7 @@ def snapshot():
 
     For planning many containers in one task: nothing may change the node inside the
     block except through forget() (call it after a write, to read fresh again).
-    reserve_vmid() marks a VMID as taken for next_free_vmid's view (check mode
+    assume_taken() marks a VMID as taken for next_free_vmid's view (check mode
     predicts distinct VMIDs for several new containers).
     """
     _local.memo = {}
@@ -57,8 +57,10 @@ def forget():
         _local.memo = {"reserved": reserved} if reserved else {}
 
 
-def reserve_vmid(vmid):
-    """Inside a snapshot: ct_exists(vmid) is True from now on (a planned create holds it)."""
+def assume_taken(vmid):
+    """Inside a snapshot: ct_exists(vmid) is True from now on (a planned create holds it).
+
+    Memory only, for planning: the node-wide reservation of a real create is _node.reservations."""
     memo = getattr(_local, "memo", None)
     if memo is not None:
         memo.setdefault("reserved", set()).add(int(vmid))

@@ -3,15 +3,19 @@ module_utils path constants are pointed there) and a fake Runner records the exa
 command and returns canned results; each scenario asserts the ordered command list."""
 
 import json
+import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 import yaml
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors
+from ansible_collections.cageforge.nexcage.plugins.module_utils._container import vmid as allocation
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.argspec import argument_spec
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.lifecycle import ContainerTask
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ocistate
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import files, ocistate, reservations
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths as node_paths
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandFailed, CommandResult, Runner
 
@@ -274,3 +278,84 @@ def test_restarted_with_stop_mode_stop(fake):
     fake.add_ct(100, running=True)
     result, _runner = run(fake, {"vmid": 100, "state": "restarted", "stop_mode": "stop"})
     assert result["commands"] == ["pct stop 100", "pct start 100"]
+
+
+def _reservations(fake):
+    directory = fake.tmp / "run/vmid-reserved"
+    return sorted(os.listdir(directory)) if directory.is_dir() else []
+
+
+class ReservationWatcher(FakeRunner):
+    """Records, at each `pct create`, which VMIDs are reserved on the node."""
+
+    def run(self, argv, mutating=False, timeout=None, data=None, check=True):
+        if argv[:2] == ["pct", "create"]:
+            self.seen = reservations.held()
+        return super().run(argv, mutating=mutating, timeout=timeout, data=data, check=check)
+
+
+def test_allocation_reserves_the_vmid_while_pct_create_runs_and_releases_it(fake):
+    module = FakeModule(dict(BASE, hostname="new"), tmpdir=str(fake.tmp))
+    runner = ReservationWatcher(fake)
+    result = ContainerTask(module, runner).execute()
+    assert result["vmid"] == 100 and runner.seen == {100: "new"}
+    assert _reservations(fake) == []
+
+
+def test_a_live_reservation_of_another_task_is_skipped_and_a_stale_one_reused(fake):
+    start = files.process_start(os.getpid())
+    (fake.tmp / "run/vmid-reserved").mkdir(parents=True)
+    # 100: a live task creates "other"; 101: its task was killed (its pid names no process now)
+    (fake.tmp / "run/vmid-reserved/100").write_text(json.dumps(dict(pid=os.getpid(), start=start, expires=4e9)))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (fake.tmp / "run/vmid-reserved/101").write_text(json.dumps(dict(pid=int(dead.stdout), start=1, expires=4e9)))
+    result, _runner = run(fake, dict(BASE, hostname="new"))
+    assert result["vmid"] == 101 and result["commands"][0].startswith("pct create 101 ")
+    assert _reservations(fake) == ["100"]  # the stale one was swept, the live one stays
+
+
+def test_check_mode_reserves_nothing_and_skips_live_reservations(fake):
+    reservations.reserve(100, "other", 60)
+    result, _runner = run(fake, dict(BASE, hostname="new"), check=True)
+    assert result["vmid"] == 101 and result["changed"] is True
+    assert _reservations(fake) == ["100"] and not (fake.tmp / "lock").exists()
+
+
+def test_a_failed_create_releases_its_reservation(fake):
+    failures = {"pct create 100 ": (255, "unable to create CT 100 - no space left on device\n")}
+    with pytest.raises(_errors.NexcageError):
+        run(fake, dict(BASE, hostname="new"), failures=failures)
+    assert _reservations(fake) == []
+
+
+def test_a_retried_create_releases_each_reservation(fake):
+    failures = {"pct create 100 ": (2, "CT 100 already exists on node 'pve'\n")}
+    result, _runner = run(fake, dict(BASE, hostname="new"), failures=failures)
+    assert result["vmid"] == 101 and _reservations(fake) == []
+
+
+def test_a_task_for_a_hostname_another_task_is_creating_waits_and_then_converges_it(fake, monkeypatch):
+    reservations.reserve(100, "New", 60)  # another task (a live process) is creating "new" as CT 100
+    waits = []
+
+    def the_other_create_ends(seconds):
+        waits.append(seconds)
+        fake.add_ct(100, "hostname: New\nmemory: 512\nostype: unmanaged\n")
+        reservations.release(100)
+
+    monkeypatch.setattr(allocation.time, "sleep", the_other_create_ends)
+    result, runner = run(fake, dict(BASE, hostname="new", memory=512))
+    # it waited once, then converges the other task's container (no second create, no reservation of its own)
+    assert len(waits) == 1 and result["vmid"] == 100 and "create" not in result["steps"]
+    assert not any(r.argv[:2] == ["pct", "create"] for r in runner.history) and _reservations(fake) == []
+
+
+def test_a_task_for_a_hostname_another_task_keeps_creating_gives_up_after_its_wait(fake, monkeypatch):
+    reservations.reserve(100, "new", 60)
+    clock = iter(range(0, 10000, 100))
+    monkeypatch.setattr(allocation.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(allocation.time, "sleep", lambda _seconds: None)
+    with pytest.raises(_errors.NexcageError) as info:
+        run(fake, dict(BASE, hostname="new", create_timeout=150))
+    assert info.value.category == "locked" and "creating it as CT 100" in info.value.message
+    assert _reservations(fake) == ["100"]

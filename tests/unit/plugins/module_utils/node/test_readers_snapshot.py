@@ -37,7 +37,7 @@ def test_outside_a_snapshot_and_in_other_threads_reads_are_fresh(node_root):
 
 def test_reserved_vmids_count_as_taken_only_inside_the_snapshot(node_root):
     with readers.snapshot():
-        readers.reserve_vmid(100)
+        readers.assume_taken(100)
         assert readers.ct_exists(100) is True and readers.ct_exists(101) is False
         readers.forget()
         assert readers.ct_exists(100) is True  # a reservation survives forget()
