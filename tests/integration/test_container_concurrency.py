@@ -1,10 +1,13 @@
 """Several ansible-playbook runs in parallel, each creating containers without a vmid, end with
-every container created and no VMID clash (node-local VMID lock + retry)."""
+every container created and no VMID clash (a VMID picked under the node-local lock and reserved
+while its pct create runs, + retry); the creates themselves run at the same time."""
 
 import json
 import os
 import subprocess
 import sys
+import threading
+import time
 
 from integration_conftest import ANSIBLE_PLAYBOOK, PVESIM, TEMPLATE, TOP
 
@@ -50,6 +53,63 @@ def test_parallel_playbooks_allocate_distinct_vmids(fresh_node):
     expected = {"par%d-%d" % (r, i) for r in range(RUNS) for i in range(PER_RUN)}
     assert set(hostnames) == expected
     assert sorted(hostnames.values()) == list(range(100, 100 + RUNS * PER_RUN))
-    # every create succeeded first time: the lock serialised them, nobody hit "already exists"
+    # every create succeeded first time: the reservations kept them apart, nobody hit "already exists"
     creates = [c for c in node.calls() if c["argv"][:2] == ["pct", "create"]]
     assert len(creates) == RUNS * PER_RUN and all(c["rc"] == 0 for c in creates)
+
+
+BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
+HANG = 20  # seconds the first pct create waits before it writes anything (the window a reservation covers)
+
+
+def _wait_for(node, path):
+    """Until the node has path (a task got that far); fails after two minutes."""
+    for _attempt in range(1200):
+        if node.exists(path):
+            return
+        time.sleep(0.1)
+    raise AssertionError("%s never appeared on the node" % path)
+
+
+def _creates(node):
+    """{vmid: call} of the node's pct create calls."""
+    return {int(c["argv"][2]): c for c in node.calls() if c["argv"][:2] == ["pct", "create"]}
+
+
+def _overlap(one, other):
+    """The two calls ran at the same time for a while (the call log's start and duration)."""
+    return one["start"] < other["start"] + other["duration"] and other["start"] < one["start"] + one["duration"]
+
+
+def test_a_second_allocating_create_runs_while_the_first_one_does(fresh_node):
+    node = fresh_node
+    node.fault("pct create 100 *", hang=HANG)
+    results = []
+    first = threading.Thread(
+        target=lambda: results.append(node.run_task("nexcage_container", dict(BASE, hostname="ovl-a")))
+    )
+    first.start()
+    try:
+        _wait_for(node, "/run/nexcage/vmid-reserved/100")  # the first task holds 100, its create hangs
+        second = node.run_task("nexcage_container", dict(BASE, hostname="ovl-b"))
+    finally:
+        first.join()
+    assert not second.get("failed") and second["vmid"] == 101, second.get("msg")
+    assert not results[0].get("failed") and results[0]["vmid"] == 100, results[0].get("msg")
+    creates = _creates(node)
+    assert sorted(creates) == [100, 101] and all(c["rc"] == 0 for c in creates.values())
+    assert _overlap(creates[100], creates[101]), creates
+    assert os.listdir(node.path("/run/nexcage/vmid-reserved")) == []
+
+
+def test_batch_entries_take_vmids_in_list_order_and_create_in_parallel(fresh_node):
+    node = fresh_node
+    node.fault("pct create 100 *", hang=HANG)
+    names = ["par-a", "par-b", "par-c"]
+    args = {"defaults": BASE, "containers": [{"hostname": name} for name in names], "parallel": 3}
+    result = node.run_task("nexcage_containers", args)
+    assert not result.get("failed"), result.get("msg")
+    assert [entry["vmid"] for entry in result["containers"]] == [100, 101, 102]
+    creates = _creates(node)
+    assert _overlap(creates[100], creates[101]) and _overlap(creates[100], creates[102]), creates
+    assert os.listdir(node.path("/run/nexcage/vmid-reserved")) == []
