@@ -16,9 +16,12 @@ description:
   - The container is identified by O(vmid), or without it by O(hostname). A hostname that several
     containers share fails with a message that lists their VMIDs.
   - Without O(vmid) a new container gets the first free VMID (unique across containers and VMs in
-    C(/etc/pve/.vmlist), in the C(next-id) range of C(datacenter.cfg)). A node-local lock
-    (C(/run/lock/lxc/nexcage-vmid.lock)) is held from picking the VMID to the end of C(pct create), so
-    parallel tasks never clash, and a VMID taken meanwhile by a tool outside nexcage is retried with the next.
+    C(/etc/pve/.vmlist), in the C(next-id) range of C(datacenter.cfg)). It is picked under a node-local lock
+    (C(/run/lock/lxc/nexcage-vmid.lock)) and reserved (C(/run/nexcage/vmid-reserved/<vmid>)) until
+    C(pct create) has ended, so parallel tasks never clash and their creates run at the same time. A
+    reservation whose task is gone (or older than O(create_timeout)) is ignored. A task for a hostname that
+    another task is creating waits for it and then updates that container. A VMID taken meanwhile by a tool
+    outside nexcage is retried with the next.
   - "Convergence rules: an option that is left out is not managed. A list option that is given (O(netif),
     O(mounts)) is authoritative: interfaces and mount points that are not listed are removed (the diff shows
     it; a removed volume mount point stays on its storage as C(unusedN)). Inside a list entry or a dict option

@@ -22,8 +22,9 @@ description:
     list, storages, container configs, run state) once for the whole batch; an entry that needs no change is
     then done, without any C(pct) call. Then the entries with changes run (re-reading their container, as one
     task does) with at most O(parallel) at a time: first those whose VMID is known, then those that need a new
-    VMID, which are allocated under the node's VMID lock with retry, as M(cageforge.nexcage.nexcage_container)
-    does, so they never clash with each other, with a VMID of the batch, or with a concurrent play."
+    VMID, which are picked in list order and reserved, as M(cageforge.nexcage.nexcage_container) does, so they
+    never clash with each other, with a VMID of the batch, or with a concurrent play, and their creates run in
+    parallel."
   - One entry's failure does not stop the others (unless O(fail_fast=true)); the task fails at the end, naming
     every failed entry, and RV(containers) has each entry's result and error.
   - A batch of converged containers makes no C(pct), C(pvesm), C(pvesh) or C(qm) call at all.
@@ -740,9 +741,8 @@ options:
     description:
       - How many entries with changes run at the same time (worker threads, each running its entry's C(pct)
         commands). On a real node every C(pct) call is a Perl process of its own, so keep it small.
-      - Creating containers without a VMID holds the node's VMID lock from picking the VMID to the end of
-        C(pct create), so those creates run one after another; their starts and every other change run in
-        parallel.
+      - Containers without a VMID pick their VMIDs one after another, in list order (the node's VMID lock is
+        held only to pick and reserve one); their creates, starts and every other change run in parallel.
       - From 1 to 32.
     type: int
     default: 4
