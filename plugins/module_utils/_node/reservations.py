@@ -68,8 +68,12 @@ def _live(text):
     if not isinstance(record, dict):
         return None
     pid, start, expires = record.get("pid"), record.get("start"), record.get("expires")
-    if not (type(pid) is int and pid > 0 and type(start) is int and type(expires) in (int, float)):
+    if not (_number(pid, int) and pid > 0 and _number(start, int) and _number(expires, (int, float))):
         return None
     if expires <= time.time() or files.process_start(pid) != start:
         return None
     return record
+
+
+def _number(value, kinds):
+    return isinstance(value, kinds) and not isinstance(value, bool)  # JSON true is no pid

@@ -307,7 +307,8 @@ def test_a_live_reservation_of_another_task_is_skipped_and_a_stale_one_reused(fa
     (fake.tmp / "run/vmid-reserved").mkdir(parents=True)
     # 100: a live task creates "other"; 101: its task was killed (its pid names no process now)
     (fake.tmp / "run/vmid-reserved/100").write_text(json.dumps(dict(pid=os.getpid(), start=start, expires=4e9)))
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    argv = [sys.executable, "-c", "import os; print(os.getpid())"]
+    dead = subprocess.run(argv, capture_output=True, text=True, check=True)
     (fake.tmp / "run/vmid-reserved/101").write_text(json.dumps(dict(pid=int(dead.stdout), start=1, expires=4e9)))
     result, _runner = run(fake, dict(BASE, hostname="new"))
     assert result["vmid"] == 101 and result["commands"][0].startswith("pct create 101 ")

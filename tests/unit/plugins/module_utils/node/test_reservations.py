@@ -18,7 +18,9 @@ def _plant(vmid, **record):
 
 
 def _dead_pid():
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     return int(proc.stdout)
 
 
@@ -65,5 +67,6 @@ def test_only_vmid_named_files_count(node_root):
 
 
 def test_process_start_names_one_process():
-    assert files.process_start(os.getpid()) == files.process_start(os.getpid()) is not None
+    start = files.process_start(os.getpid())
+    assert start is not None and files.process_start(os.getpid()) == start
     assert files.process_start(_dead_pid()) is None
