@@ -299,7 +299,7 @@ class ContainerTask(Identity, PreChecks, Reporting):
                     raise
                 tried.append(self.vmid)  # someone outside nexcage took it: next one
             finally:
-                release_vmid(self.vmid)  # the config exists now, or the create failed and PVE removed it
+                release_vmid(self.vmid)  # from here its config (or what a failed create left) holds the VMID
         self.fail(
             _errors.ALREADY_EXISTS,
             "Cannot create %s: VMIDs %s were all taken while creating" % (self.what(), ", ".join(map(str, tried))),
@@ -311,7 +311,6 @@ class ContainerTask(Identity, PreChecks, Reporting):
         create_timeout = self.params["create_timeout"]
         vmid, exists = reserve_free_vmid(
             self.params.get("hostname"),
-            self.runner.timeout,
             wait=max(self.runner.timeout, create_timeout),
             lifetime=create_timeout + RESERVATION_SLACK,
             exclude=tried,

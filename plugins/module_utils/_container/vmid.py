@@ -48,16 +48,17 @@ def vmid_lock(timeout):
     )
 
 
-def reserve_free_vmid(hostname, lock_timeout, wait, lifetime, exclude=()):
+def reserve_free_vmid(hostname, wait, lifetime, exclude=()):
     """Pick the lowest free VMID under the VMID lock and reserve it for this process (lifetime seconds at most).
 
     Returns (vmid, False); or (vmid, True) when a container named hostname exists (another task made it).
-    While another live task is creating a container of that name, waits (wait seconds at most) for it.
+    While another live task is creating a container of that name, waits for it. wait bounds each wait (also
+    for the lock, which an older nexcage holds through its whole `pct create`).
     """
     deadline = time.monotonic() + wait
     delay = 0.05
     while True:
-        with vmid_lock(lock_timeout):
+        with vmid_lock(wait):
             matches = find_by_hostname(hostname) if hostname else []
             if matches:
                 return matches[0], True
