@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from integration_conftest import ANSIBLE_PLAYBOOK, PVESIM, TEMPLATE, TOP
+from integration_conftest import ANSIBLE_PLAYBOOK, BASE, MOD, PVESIM, TEMPLATE, TOP
 
 RUNS = 4
 PER_RUN = 3
@@ -58,7 +58,6 @@ def test_parallel_playbooks_allocate_distinct_vmids(fresh_node):
     assert len(creates) == RUNS * PER_RUN and all(c["rc"] == 0 for c in creates)
 
 
-BASE = {"image": TEMPLATE, "ostype": "unmanaged", "rootfs": {"storage": "local-zfs", "size": 1}}
 HANG = 20  # seconds the first pct create waits before it writes anything (the window a reservation covers)
 
 
@@ -85,13 +84,11 @@ def test_a_second_allocating_create_runs_while_the_first_one_does(fresh_node):
     node = fresh_node
     node.fault("pct create 100 *", hang=HANG)
     results = []
-    first = threading.Thread(
-        target=lambda: results.append(node.run_task("nexcage_container", dict(BASE, hostname="ovl-a")))
-    )
+    first = threading.Thread(target=lambda: results.append(node.run_task(MOD, dict(BASE, hostname="ovl-a"))))
     first.start()
     try:
         _wait_for(node, "/run/nexcage/vmid-reserved/100")  # the first task holds 100, its create hangs
-        second = node.run_task("nexcage_container", dict(BASE, hostname="ovl-b"))
+        second = node.run_task(MOD, dict(BASE, hostname="ovl-b"))
     finally:
         first.join()
     assert not second.get("failed") and second["vmid"] == 101, second.get("msg")

@@ -63,7 +63,7 @@ def reserve_free_vmid(hostname, wait, lifetime, exclude=()):
             if matches:
                 return matches[0], True
             held = reservations.held(sweep=True)
-            creating = [vmid for vmid, name in held.items() if hostname and (name or "").lower() == hostname.lower()]
+            creating = _being_created(held, hostname)
             if not creating:
                 vmid = _lowest_free(set(readers.read_vmlist()) | set(exclude) | set(held))
                 reservations.reserve(vmid, hostname, lifetime)
@@ -77,6 +77,13 @@ def reserve_free_vmid(hostname, wait, lifetime, exclude=()):
             )
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
+
+
+def _being_created(held, hostname):
+    """The reserved VMIDs (held: {vmid: hostname or None}) that a task is creating a container named hostname with."""
+    if not hostname:
+        return []
+    return readers.with_hostname({vmid: name for vmid, name in held.items() if name}, hostname)
 
 
 def release_vmid(vmid):
