@@ -315,12 +315,17 @@ def _write(path, text):
 # and then removes the node's empty cgroup directories.
 
 
-def _proc_start_time(pid):
+def _proc_stat_field(pid, index):
+    """Field index (0 = the state) after the command of /proc/<pid>/stat, as an int; None when gone."""
     try:
-        with open("/proc/%d/stat" % pid, encoding="utf-8") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/%s/stat" % pid, encoding="utf-8") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[index])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _proc_start_time(pid):
+    return _proc_stat_field(pid, 19)
 
 
 def _under(root, path):
@@ -455,11 +460,7 @@ def keeper(root, wfd):
 
 
 def _parent_pid(pid):
-    try:
-        with open("/proc/%s/stat" % pid, encoding="utf-8") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
+    return _proc_stat_field(pid, 1)
 
 
 def _others_in_node(me, netns, pidns):
