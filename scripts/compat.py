@@ -85,8 +85,9 @@ def log(msg):
     print("compat: " + msg, flush=True)
 
 
-def run(argv, check=True, **kwargs):
-    return subprocess.run(argv, check=check, **kwargs)
+def run(argv, check=True, timeout=1800, **kwargs):
+    """A command of the check (a venv made with pip, a build, ansible-doc): never without an end."""
+    return subprocess.run(argv, check=check, timeout=timeout, **kwargs)
 
 
 def clean_env(core_dir, venv):
@@ -250,6 +251,7 @@ def check_node_data(bin_dir, env, work):
         capture_output=True,
         text=True,
         check=False,
+        timeout=300,
     )
     if created.returncode != 0:
         return ["pct create refused the container: %s" % created.stderr.strip()]
