@@ -19,14 +19,12 @@ def find_by_hostname(hostname):
     return readers.with_hostname(readers.ct_hostnames(), hostname)
 
 
-def next_free_vmid(exclude=()):
+def next_free_vmid(exclude=(), held=None):
     """The lowest VMID of datacenter.cfg's next-id range that no guest (nor config file) uses and no live
-    task has reserved."""
-    used = set(readers.read_vmlist()) | set(exclude) | set(reservations.held())
-    return _lowest_free(used)
-
-
-def _lowest_free(used):
+    task has reserved (held: the reservations when the caller has read them already)."""
+    if held is None:
+        held = reservations.held()
+    used = set(readers.read_vmlist()) | set(exclude) | set(held)
     lower, upper = readers.vmid_range()
     for vmid in range(lower, upper):
         if vmid not in used and not readers.ct_exists(vmid):
@@ -65,7 +63,7 @@ def reserve_free_vmid(hostname, wait, lifetime, exclude=()):
             held = reservations.held(sweep=True)
             creating = _being_created(held, hostname)
             if not creating:
-                vmid = _lowest_free(set(readers.read_vmlist()) | set(exclude) | set(held))
+                vmid = next_free_vmid(exclude, held)
                 reservations.reserve(vmid, hostname, lifetime)
                 return vmid, False
         if time.monotonic() >= deadline:

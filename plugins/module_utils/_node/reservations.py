@@ -48,7 +48,7 @@ def held(sweep=False):
         return {}
     found = {}
     for name in names:
-        vmid = paths.conf_vmid(name + ".conf")  # only VMID-named files (not atomic_write's temporary ones)
+        vmid = paths.name_vmid(name)  # only VMID-named files (not atomic_write's temporary ones)
         if vmid is None:
             continue
         record = _live(files.read_text(paths.vmid_reservation(vmid)))
