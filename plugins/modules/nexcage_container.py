@@ -863,6 +863,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._node import byt
 
 def main():
     bytecode.install()  # the module_utils below load the code an earlier run compiled (_node/bytecode.py)
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._container import bundle
     from ansible_collections.cageforge.nexcage.plugins.module_utils._container.argspec import argument_spec
     from ansible_collections.cageforge.nexcage.plugins.module_utils._container.lifecycle import run_module
     from ansible_collections.cageforge.nexcage.plugins.module_utils._module import check_raw_params
@@ -874,7 +875,7 @@ def main():
         supports_check_mode=True,
         required_one_of=[("vmid", "hostname")],
     )
-    run_module(module)
+    run_module(module, oci=bundle)  # with OCI support: bundle images, runc/crun
 
 
 if __name__ == "__main__":

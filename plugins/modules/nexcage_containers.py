@@ -928,6 +928,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._node import byt
 
 def main():
     bytecode.install()  # the module_utils below load the code an earlier run compiled (_node/bytecode.py)
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._container import bundle
     from ansible_collections.cageforge.nexcage.plugins.module_utils._container.batch import (
         batch_argument_spec,
         run_module,
@@ -937,7 +938,7 @@ def main():
     spec = batch_argument_spec()
     check_raw_params(spec)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module)
+    run_module(module, oci=bundle)  # with OCI support: bundle images, runc/crun
 
 
 if __name__ == "__main__":

@@ -136,8 +136,9 @@ class Entry:
 class Batch:
     """One run of nexcage_containers."""
 
-    def __init__(self, module):
+    def __init__(self, module, oci=None):
         self.module = module
+        self.oci = oci  # the entries' OCI support (_container.bundle), as for nexcage_container
         self.params = module.params
         self.check = module.check_mode
         parallel = self.params["parallel"]
@@ -198,7 +199,7 @@ class Batch:
         Returns (task, stopped): stopped when a PlanningRunner stopped it before a change.
         """
         module = EntryModule(self.module, entry.params, self._tmpdir)
-        task = ContainerTask(module, runner, vmid_reserved)
+        task = ContainerTask(module, runner, vmid_reserved, oci=self.oci)
         try:
             entry.result = task.execute()
         except _Stopped:
@@ -349,10 +350,11 @@ def _new(params):
     return not any(name.lower() == hostname.lower() for name in readers.ct_hostnames().values())
 
 
-def run_module(module):
-    """Entry point of nexcage_containers: exit_json or fail_json, never a traceback."""
+def run_module(module, oci=None):
+    """Entry point of nexcage_containers (oci: its OCI support, _container.bundle) and of its _core twin
+    (none): exit_json or fail_json, never a traceback."""
 
     def task():
-        return Batch(module).execute()
+        return Batch(module, oci).execute()
 
     _module.run(module, task, name="nexcage_containers")

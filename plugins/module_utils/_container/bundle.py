@@ -2,15 +2,50 @@
 # Copyright (c) nexcage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""nexcage_container with image: <OCI bundle directory>: the call into _oci. PRIVATE.
+"""nexcage_container's OCI support: bundle images and the runc/crun backends, the call into _oci. PRIVATE.
 
-Imported only when image is a bundle directory; _oci itself is imported inside the
-methods, so a task on a template never loads the OCI chain or jsonschema.
+The lifecycle (_container.lifecycle) reaches _oci only through this module, which the modules
+hand it (``oci=bundle``): nexcage_container and nexcage_containers do; their _core twins, which
+their action plugins run for tasks that need no OCI support, do not, so Ansible leaves the OCI
+chain out of their payload. _oci itself is imported inside the functions, so even a full module's
+task on a template never loads the OCI chain or jsonschema.
 """
 
 from __future__ import annotations
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import ctconf
+
+
+def load_bundle(params):
+    """The BundleImage of params["image"] (an OCI bundle directory), validated and mapped."""
+    return BundleImage.load(params)
+
+
+def environment_secrets(bundle):
+    """The bundle's NAME=value environment entries (from its raw lxc.* lines), never to be shown."""
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import secrets
+
+    return secrets.lxc_entries(bundle.deployment.lxc)
+
+
+def protect(module, entries):
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import secrets
+
+    secrets.protect(module, entries)
+
+
+def hide(value, entries):
+    """value with the entries' values masked."""
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import secrets
+
+    return secrets.hide(value, entries)
+
+
+def run_backend(params, runner, diff, warn):
+    """The task on the runc or crun backend (an OCI container without Proxmox): its result."""
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.runtime import RuntimeBackend
+
+    return RuntimeBackend(params, runner, diff=diff, warn=warn).execute()
 
 
 class BundleImage:

@@ -81,8 +81,9 @@ class Bound:
 class ContainerTask(Identity, PreChecks, Reporting):
     """One run of nexcage_container: resolve, plan, act, report."""
 
-    def __init__(self, module, runner=None, vmid_reserved=None):
+    def __init__(self, module, runner=None, vmid_reserved=None, oci=None):
         self.module = module
+        self.oci = oci  # the OCI support (_container.bundle), or None: a _core module ships without it
         self.vmid_reserved = vmid_reserved  # called once a VMID is reserved for the create (nexcage_containers)
         self.params = module.params
         self.check = module.check_mode
@@ -450,9 +451,20 @@ class ContainerTask(Identity, PreChecks, Reporting):
         """result with the bundle's environment values masked (a template task has none)."""
         if not self.secret_env:
             return result
-        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import secrets
+        return self.oci.hide(result, self.secret_env)
 
-        return secrets.hide(result, self.secret_env)
+    def oci_support(self, option):
+        """The OCI support for a task whose option needs it; a _core module (no OCI support) fails."""
+        if self.oci is None:
+            problem = _errors.ValidationError(
+                option,
+                self.params.get(option),
+                "needs OCI support, which this module leaves out of its payload (the template-only core that"
+                " nexcage_container's action plugin runs for tasks without bundles or OCI runtimes)",
+                "Run the task as cageforge.nexcage.nexcage_container (or nexcage_containers), which choose for you",
+            )
+            raise _errors.from_validation(problem, self.params.get("vmid"), self.name)
+        return self.oci
 
     def use_bundle(self):
         """image is an OCI bundle directory: validate and map it (nothing is written yet)."""
@@ -465,15 +477,13 @@ class ContainerTask(Identity, PreChecks, Reporting):
             )
             raise _errors.from_validation(problem, self.params.get("vmid"), self.name)
         # Only here: a task on a template never imports the OCI chain (nor jsonschema).
-        from ansible_collections.cageforge.nexcage.plugins.module_utils._container.bundle import BundleImage
-        from ansible_collections.cageforge.nexcage.plugins.module_utils._oci import secrets
-
-        self.bundle = BundleImage.load(self.params)
-        self.secret_env = secrets.lxc_entries(self.bundle.deployment.lxc)
-        secrets.protect(self.module, self.secret_env)
+        oci = self.oci_support("image")
+        self.bundle = oci.load_bundle(self.params)
+        self.secret_env = oci.environment_secrets(self.bundle)
+        oci.protect(self.module, self.secret_env)
         self.params, warnings = self.bundle.merged_params(self.params)
         for warning in warnings:
-            self.module.warn(secrets.hide("bundle %s: %s" % (self.bundle.directory, warning), self.secret_env))
+            self.module.warn(oci.hide("bundle %s: %s" % (self.bundle.directory, warning), self.secret_env))
 
     def pack_bundle(self):
         """Before a create from a bundle: its content-addressed template (planned only, in check mode)."""
@@ -520,9 +530,8 @@ class ContainerTask(Identity, PreChecks, Reporting):
             self.module.warn(note)
         state = self.params["state"]
         if self.params.get("backend", "proxmox_lxc") != "proxmox_lxc":
-            from ansible_collections.cageforge.nexcage.plugins.module_utils._oci.runtime import RuntimeBackend
-
-            result = RuntimeBackend(self.params, self.runner, diff=self.module._diff, warn=self.module.warn).execute()
+            run_backend = self.oci_support("backend").run_backend
+            result = run_backend(self.params, self.runner, diff=self.module._diff, warn=self.module.warn)
             self.changed, self.steps = result["changed"], result["steps"]
             return result
         if state != "absent" and readers.is_bundle_dir(self.params.get("image")):
@@ -717,9 +726,10 @@ class _Retarget(Exception):
     """The container appeared (by hostname) while waiting for the VMID lock or for its creator."""
 
 
-def run_module(module):
-    """Entry point used by the module: exit_json or fail_json, never a traceback."""
-    task = ContainerTask(module)
+def run_module(module, oci=None):
+    """Entry point of nexcage_container (oci: its OCI support, _container.bundle) and of its _core
+    twin (none): exit_json or fail_json, never a traceback."""
+    task = ContainerTask(module, oci=oci)
 
     def context(_error):
         return dict(vmid=task.vmid, changed=task.changed, commands=task.commands(), steps=task.steps)
