@@ -9,7 +9,7 @@ import os
 import pytest
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container.argspec import argument_spec
-from ansible_collections.cageforge.nexcage.plugins.plugin_utils import _core_routing as routing
+from ansible_collections.cageforge.nexcage.plugins.plugin_utils import _module_action as routing
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 PREFIX = "ansible_collections.cageforge.nexcage."
@@ -126,3 +126,16 @@ def test_the_core_module_documentation_is_generated_from_the_full_modules():
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_every_module_has_an_action_plugin_that_runs_it_with_its_payload_built_without_collections():
+    import importlib
+
+    modules = sorted(name[: -len(".py")] for name in os.listdir(os.path.join(TOP, "plugins", "modules")))
+    assert "nexcage_container" in modules and "nexcage_container_core" in modules
+    for module in modules:
+        plugin = importlib.import_module(PREFIX + "plugins.action." + module).ActionModule
+        runs = (issubclass(plugin, routing.ModuleAction), plugin.FULL)
+        assert runs == (True, "cageforge.nexcage." + module), module
+        routed = issubclass(plugin, routing.CoreRouting)
+        assert routed == (module in ("nexcage_container", "nexcage_containers")), module

@@ -2,8 +2,9 @@
 # Copyright (c) nexcage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The action plugins of nexcage_container and nexcage_containers: each task runs the full module or its
-_core twin. PRIVATE.
+"""The action plugins of nexcage's modules: ansible.builtin.normal's run, with the payload built without
+garbage collections, and for nexcage_container and nexcage_containers the choice of the full module or
+its _core twin. PRIVATE.
 
 Ansible builds a module's payload on the controller once per playbook run by parsing every module_util
 the module can import. The OCI support (bundle images, runc/crun) is about 40% of what
@@ -69,21 +70,22 @@ def payload_build_gc():
         gc.enable()
 
 
-class CoreRouting(ActionBase):
-    """ansible.builtin.normal's run, with the module chosen: self.FULL or self.FULL + "_core"."""
+class ModuleAction(ActionBase):
+    """ansible.builtin.normal's run of self.FULL (or of the module module_for picks), its payload built
+    without garbage collections."""
 
     FULL = None  # the module's FQCN
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = True
 
-    def needs_oci(self, args):
-        raise NotImplementedError
+    def module_for(self, args):
+        return self.FULL
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
-        module = self.FULL if self.needs_oci(self._task.args) else self.FULL + "_core"
+        module = self.module_for(self._task.args)
         wrap_async = self._task.async_val and not self._connection.has_native_async
         done = self._execute_module(module_name=module, task_vars=task_vars, wrap_async=wrap_async)
         result = merge_hash(result, done)
@@ -94,3 +96,13 @@ class CoreRouting(ActionBase):
     def _configure_module(self, *args, **kwargs):
         with payload_build_gc():
             return super()._configure_module(*args, **kwargs)
+
+
+class CoreRouting(ModuleAction):
+    """The full module (self.FULL) for a task that may need OCI support, else its _core twin."""
+
+    def needs_oci(self, args):
+        raise NotImplementedError
+
+    def module_for(self, args):
+        return self.FULL if self.needs_oci(args) else self.FULL + "_core"
