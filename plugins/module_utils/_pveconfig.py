@@ -30,7 +30,7 @@ Public API: ``parse_config(text, vmid=None, strict=False)``, ``check_type(key, v
 ``parse_value(key, str)``, ``format_value(key, value)``, ``parse_property_string(key, str)``,
 ``format_property_string(key, dict)``, ``print_property_string(key, dict)``,
 ``format_config(parsed)``, ``edit_config_text(text, lines, section)``, ``parse_size``,
-``format_size``, ``unique_tags``, ``same_host_path``, ``parse_storage_cfg``, ``parse_vmlist``.
+``format_size``, ``unique_tags``, ``same_host_path``, ``parse_vmlist`` (storage.cfg: _pvestorage).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from ansible_collections.cageforge.nexcage.plugins.module_utils._node.sizes impo
     format_size,
     size_to_gib,
 )
+from ansible_collections.cageforge.nexcage.plugins.module_utils._pvevalues import ConfigError, split_list
 
 KIB = 1024
 UNITS = {"": 1, "K": KIB, "M": KIB**2, "G": KIB**3, "T": KIB**4}
@@ -296,23 +297,8 @@ LXC_DEPRECATED_KEYS = {
 }
 _INDEXED_RE = re.compile(r"^(mp|net|dev|unused)(\d+)$")
 _INDEX_LIMIT = {"mp": 255, "net": 31, "dev": 255, "unused": 255}
-_TRUE = frozenset({"1", "yes", "on", "true"})
-_FALSE = frozenset({"0", "no", "off", "false"})
 BOOL_KEYS = frozenset(k for k, v in CONFIG_KEYS.items() if v["type"] == "boolean")
 LIST_KEYS = {"tags": ";", "nameserver": " ", "searchdomain": " "}
-
-
-class ConfigError(ValueError):
-    """A value Proxmox VE refuses; the message is Proxmox's own.
-
-    ``errors`` maps a property-string field to its message, as PVE's ``format error`` does.
-    """
-
-    def __init__(self, message, errors=None):
-        self.errors = dict(errors or {})
-        if self.errors:
-            message = "\n".join([message] + ["%s: %s" % (k, self.errors[k]) for k in sorted(self.errors)])
-        super().__init__(message)
 
 
 # --------------------------------------------------------------------------- sizes
@@ -502,15 +488,6 @@ def _check_field(schema, value):
 # --------------------------------------------------------------------------- scalars
 
 
-def parse_bool(value):
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError("invalid boolean %r" % (value,))
-
-
 def _pve_boolean(text):
     """PVE::JSONSchema::parse_boolean: '1'/'0' for the accepted spellings, else the text unchanged."""
     if re.match(r"^(1|on|yes|true)$", text, re.IGNORECASE):
@@ -564,14 +541,6 @@ def tag_style(datacenter_cfg):
         if case in ("1", "0") and ordering in ("config", "alphabetical"):
             return {"case_sensitive": case == "1", "ordering": ordering}
     return {"case_sensitive": False, "ordering": "alphabetical"}
-
-
-def split_list(value):
-    """A PVE list (space, comma or semicolon separated) or a Python list -> list of str."""
-    if value is None:
-        return []
-    items = value if isinstance(value, (list, tuple)) else re.split(r"[;,\s]+", str(value))
-    return [str(t).strip() for t in items if str(t).strip()]
 
 
 def parse_startup(value):
@@ -1217,39 +1186,7 @@ def edit_config_text(text, lines, section=""):
     return "\n".join(out)
 
 
-# --------------------------------------------------------------------------- storage.cfg, .vmlist
-
-
-def parse_storage_cfg(text):
-    """/etc/pve/storage.cfg -> {storage_id: {'type': ..., 'content': [...], 'disable': bool, 'path': ..., ...}}.
-
-    Section headers are ``<type>: <id>``; properties are indented ``key value``
-    lines; a key without a value (e.g. ``sparse``) is True.
-    """
-    storages = {}
-    current = None
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if not line[0].isspace():
-            match = re.match(r"^([a-z0-9]+):\s*(\S+)\s*$", line.strip())
-            if match:
-                current = {"type": match.group(1), "content": [], "disable": False}
-                storages[match.group(2)] = current
-            else:
-                current = None
-            continue
-        if current is None:
-            continue
-        key, _sep, value = line.strip().partition(" ")
-        value = value.strip()
-        if key == "content":
-            current["content"] = split_list(value)
-        elif key in ("disable", "sparse", "shared"):
-            current[key] = parse_bool(value) if value else True
-        else:
-            current[key] = value if value else True
-    return storages
+# --------------------------------------------------------------------------- .vmlist
 
 
 def parse_vmlist(text):

@@ -2,6 +2,7 @@
 runtimes runs the _core module (a payload without the OCI support), the others the full module; the
 _core module called directly with OCI needs fails naming the option."""
 
+import json
 import os
 import sys
 
@@ -74,3 +75,27 @@ def test_the_core_module_called_directly_with_oci_needs_fails_naming_the_option(
     result = fresh_node.run_task("nexcage_container_core", args)
     assert result["failed"] is True and "Traceback" not in result["_stderr"]
     assert result["error"]["option"] == option and "cageforge.nexcage.nexcage_container" in result["error"]["hint"]
+
+
+def test_an_async_task_runs_through_the_action_plugin(fresh_node, tmp_path):
+    args = {"vmid": 150, "hostname": "async-core", "image": TEMPLATE, "rootfs": ROOTFS, "ostype": "unmanaged"}
+    task = {"cageforge.nexcage.nexcage_container": args, "async": 120, "poll": 1}
+    tasks = [
+        dict(task, register="created"),
+        dict(task, register="again"),
+        {
+            "ansible.builtin.assert": {
+                "that": [
+                    "created is changed and created.vmid == 150 and created.finished == 1",
+                    "again is not changed and again.vmid == 150 and again.finished == 1",
+                ]
+            }
+        },
+    ]
+    play = tmp_path / "async.yml"
+    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+    proc = fresh_node.run_playbook(str(play), env=VERBOSE)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    shown = proc.stdout + proc.stderr
+    assert "AnsiballZ_nexcage_container_core.py" in shown and "async_wrapper.py" in shown
+    assert fresh_node.exists("/etc/pve/lxc/150.conf")

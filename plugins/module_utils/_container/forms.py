@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig, _validation
+from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig, _pvevalues, _validation
 from ansible_collections.cageforge.nexcage.plugins.module_utils._container import argspec
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import ValidationError
 
@@ -200,8 +200,8 @@ def _volume_entry(entry, option, root=False):
         field = MOUNT_FIELDS.get(name, name)
         if field in ("acl", "quota", "replicate", "shared", "read_only", "backup"):
             try:
-                value = _pveconfig.parse_bool(value)
-            except _pveconfig.ConfigError:
+                value = _pvevalues.parse_bool(value)
+            except _pvevalues.ConfigError:
                 raise ValidationError(
                     option + ".options." + name, value, "is not a boolean", "Use '1' or '0'"
                 ) from None

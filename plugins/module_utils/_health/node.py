@@ -14,11 +14,8 @@ import re
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors, _runner
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import entries, files, paths, readers
-from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import (
-    parse_config,
-    parse_storage_cfg,
-    parse_vmlist,
-)
+from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import parse_config, parse_vmlist
+from ansible_collections.cageforge.nexcage.plugins.module_utils._pvestorage import parse_storage_cfg
 
 
 class NodeView:

@@ -26,7 +26,7 @@ import string
 import threading
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, storagecfg
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node.files import read_text
 
 DEFAULT_VMID_RANGE = (100, 1000000)
@@ -105,12 +105,7 @@ def _read_vmlist():
 
 def read_storage_cfg():
     """/etc/pve/storage.cfg as {storage_id: {...}} ({} when missing)."""
-    return _memo("storage", _read_storage_cfg)
-
-
-def _read_storage_cfg():
-    text = read_text(paths.STORAGE_CFG)
-    return _pveconfig.parse_storage_cfg(text) if text else {}
+    return _memo("storage", storagecfg.read_storage_cfg)
 
 
 def storage_path(storage_id, storages=None):

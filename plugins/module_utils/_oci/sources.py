@@ -64,11 +64,10 @@ def template_cache_dir(storage, what):
     what names the storage's role in messages (``storage 'x' of template local:vztmpl/y``,
     ``template_storage 'x'``).
     """
-    # storage.cfg's reader brings the Proxmox config parser: imported only for template volumes.
-    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import entries, paths, readers
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import entries, paths, storagecfg
 
     storage_cfg = paths.STORAGE_CFG
-    storages = readers.read_storage_cfg()
+    storages = storagecfg.read_storage_cfg()
     if not storages and storage == "local" and not entries.exists(storage_cfg):
         storages = {"local": {"type": "dir", "path": "/var/lib/vz"}}
     conf = storages.get(storage)

@@ -3,6 +3,7 @@
 import pytest
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig as C
+from ansible_collections.cageforge.nexcage.plugins.module_utils._pvestorage import parse_storage_cfg
 
 G = 1024**3
 M = 1024**2
@@ -273,7 +274,7 @@ nfs: nfs1
 
 
 def test_parse_storage_cfg():
-    st = C.parse_storage_cfg(STORAGE_CFG)
+    st = parse_storage_cfg(STORAGE_CFG)
     assert st["local"] == {
         "type": "dir",
         "path": "/var/lib/vz",

@@ -6,7 +6,7 @@ from scripted_runner import ScriptedRunner
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _errors
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node import sizes
-from ansible_collections.cageforge.nexcage.plugins.module_utils._pveconfig import parse_storage_cfg
+from ansible_collections.cageforge.nexcage.plugins.module_utils._pvestorage import parse_storage_cfg
 from ansible_collections.cageforge.nexcage.plugins.module_utils._runner import CommandResult
 from ansible_collections.cageforge.nexcage.plugins.module_utils._zfs import manager, properties
 from ansible_collections.cageforge.nexcage.plugins.module_utils._zfs.holders import config_volumes, find_holders
