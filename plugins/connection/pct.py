@@ -266,8 +266,6 @@ HOSTNAME_LIST_AWK = (
     "BEGIN { for (i = 1; i < ARGC; i++) print ARGV[i] } FNR == 1 { main = 1 } /^\\[/ { main = 0 } "
     'main && /^hostname:/ { print FILENAME " " $0 }'
 )
-# a VMID as Proxmox VE writes it: ASCII digits, 100..999999999, no sign and no leading zero
-VMID_TEXT_RE = re.compile(r"[1-9][0-9]{2,8}")
 # the scope of a link-local IPv6 address: an interface name or index
 IPV6_SCOPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
 
@@ -295,7 +293,7 @@ def checked_vmid(value):
     elif isinstance(value, int):
         valid = _validation.VMID_MIN <= value <= _validation.VMID_MAX
     else:
-        valid = VMID_TEXT_RE.fullmatch(value) is not None
+        valid = paths.name_vmid(value) is not None  # a VMID as Proxmox VE writes it
     if not valid:
         raise AnsibleError(
             "nexcage_vmid (or ansible_pct_vmid) is %r, which is not a Proxmox VE VMID: set it to the container's "
@@ -513,7 +511,7 @@ class Connection(ConnectionBase):
         if vmid is not None:
             return checked_vmid(vmid)
         name = self.get_option("container_name")
-        if isinstance(name, str) and VMID_TEXT_RE.fullmatch(name):
+        if isinstance(name, str) and paths.name_vmid(name) is not None:
             return name  # a VMID as Proxmox VE writes it
         name = checked_container_name(name)
         hostnames = self._remote_hostnames() if self._remote else self._local_hostnames()

@@ -30,11 +30,11 @@ import stat
 from ansible.module_utils.common.validation import check_type_dict
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils._errors import ValidationError
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths
 
 VMID_MIN = 100
 VMID_MAX = 999999999
 
-_VMID_PATTERN = r"^[1-9][0-9]{2,8}$"
 _DNS_LABEL_PATTERN = r"^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$"
 _STORAGE_ID_PATTERN = r"(?i)^[a-z][a-z0-9\-_.]*[a-z0-9]$"
 # pve-storage VZTMPL_EXT_RE_1: .tar, .tar.gz, .tar.xz, .tar.zst, .tar.bz2
@@ -62,7 +62,7 @@ def validate_vmid(value, option="vmid"):
     if isinstance(value, bool):
         raise ValidationError(option, value, "must be an integer", "Use a number from 100 to 999999999")
     text = str(value).strip()
-    if not re.match(_VMID_PATTERN, text):
+    if paths.name_vmid(text) is None:
         if not text.lstrip("-").isdigit():
             raise ValidationError(option, value, "must be an integer", "Use a number from 100 to 999999999")
         raise ValidationError(
