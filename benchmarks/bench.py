@@ -15,7 +15,7 @@ D. the container role for 20 converged containers vs a plain loop over nexcage_c
 E. nexcage_bundle from a directory vs `cp -a`, from a one-layer OCI layout vs `tar xzf` of the layer
    (the bundle manager's own time in this process, wall and CPU incl. children).
 
-Usage: .venv/bin/python benchmarks/bench.py [--reps 5] [--big-reps 3] [--quick] [--out benchmarks/RESULTS.md]
+Usage: .venv/bin/python benchmarks/bench.py [--reps 9] [--big-reps 5] [--quick] [--out benchmarks/RESULTS.md]
        [--sections ABCDE] [--only ping,nexcage_container]   (some sections, some rows of A)
 """
 
@@ -701,8 +701,8 @@ def _calls(calls):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--big-reps", type=int, default=3, help="runs of the 200-container and role rows")
+    parser.add_argument("--reps", type=int, default=9, help="runs of each row (E: as many as its time box allows)")
+    parser.add_argument("--big-reps", type=int, default=5, help="runs of the 200-container and role rows")
     parser.add_argument("--create-reps", type=int, default=1, help="runs of the 20-create rows")
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--e-budget", type=int, default=240, help="seconds after which E stops adding runs (>= 3)")
