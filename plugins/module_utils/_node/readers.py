@@ -16,68 +16,49 @@ first use and then served from memory.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import json
 import os
 import re
 import socket
 import string
-import threading
 
 from ansible_collections.cageforge.nexcage.plugins.module_utils import _pveconfig
-from ansible_collections.cageforge.nexcage.plugins.module_utils._node import paths, storagecfg
+from ansible_collections.cageforge.nexcage.plugins.module_utils._node import memo, paths, storagecfg
 from ansible_collections.cageforge.nexcage.plugins.module_utils._node.files import read_text
 
 DEFAULT_VMID_RANGE = (100, 1000000)
 
-_local = threading.local()
 
-
-@contextlib.contextmanager
 def snapshot():
-    """Within the block, this thread reads each node file (and the run state) once.
+    """Within the block, this thread reads each node file (and the run state) once (_node/memo.py).
 
     For planning many containers in one task: nothing may change the node inside the
     block except through forget() (call it after a write, to read fresh again).
     assume_taken() marks a VMID as taken for next_free_vmid's view (check mode
     predicts distinct VMIDs for several new containers).
     """
-    _local.memo = {}
-    try:
-        yield
-    finally:
-        _local.memo = None
+    return memo.snapshot()
 
 
 def forget():
-    """Drop what the current snapshot has read (the next read goes to the node again)."""
-    if getattr(_local, "memo", None) is not None:
-        reserved = _local.memo.get("reserved")
-        _local.memo = {"reserved": reserved} if reserved else {}
+    """Drop what the current snapshot has read (the next read goes to the node again); the VMIDs
+    assumed taken stay."""
+    memo.forget(keep=("reserved",))
 
 
 def assume_taken(vmid):
     """Inside a snapshot: ct_exists(vmid) is True from now on (a planned create holds it).
 
     Memory only, for planning: the node-wide reservation of a real create is _node.reservations."""
-    memo = getattr(_local, "memo", None)
-    if memo is not None:
-        memo.setdefault("reserved", set()).add(int(vmid))
-
-
-def _memo(key, compute):
-    memo = getattr(_local, "memo", None)
-    if memo is None:
-        return compute()
-    if key not in memo:
-        memo[key] = compute()
-    return memo[key]
+    remembered = memo.current()
+    if remembered is not None:
+        remembered.setdefault("reserved", set()).add(int(vmid))
 
 
 def read_ct_config(vmid):
     """The text of this node's config of CT vmid, or None."""
-    return _memo(("conf", int(vmid)), lambda: read_text(paths.ct_conf(vmid)))
+    return memo.remembered(("conf", int(vmid)), lambda: read_text(paths.ct_conf(vmid)))
 
 
 def ct_config(vmid):
@@ -87,15 +68,15 @@ def ct_config(vmid):
 
 
 def ct_exists(vmid):
-    memo = getattr(_local, "memo", None)
-    if memo is not None and int(vmid) in memo.get("reserved", ()):
+    remembered = memo.current()
+    if remembered is not None and int(vmid) in remembered.get("reserved", ()):
         return True
-    return read_ct_config(vmid) is not None if memo is not None else os.path.exists(paths.ct_conf(vmid))
+    return read_ct_config(vmid) is not None if remembered is not None else os.path.exists(paths.ct_conf(vmid))
 
 
 def read_vmlist():
     """/etc/pve/.vmlist as {vmid: {'node', 'type', 'version'}} ({} when missing or empty)."""
-    return dict(_memo("vmlist", _read_vmlist))
+    return dict(memo.remembered("vmlist", _read_vmlist))
 
 
 def _read_vmlist():
@@ -105,7 +86,7 @@ def _read_vmlist():
 
 def read_storage_cfg():
     """/etc/pve/storage.cfg as {storage_id: {...}} ({} when missing)."""
-    return _memo("storage", storagecfg.read_storage_cfg)
+    return storagecfg.read_storage_cfg()
 
 
 def storage_path(storage_id, storages=None):
@@ -131,7 +112,7 @@ def has_file(path):
 
 def local_node():
     """This node's name: the target of /etc/pve/local, else the short host name."""
-    return _memo("node", _local_node)
+    return memo.remembered("node", _local_node)
 
 
 def _local_node():
@@ -143,7 +124,7 @@ def _local_node():
 
 def vmid_range():
     """[lower, upper) from datacenter.cfg next-id (defaults 100, 1000000), as pvesh /cluster/nextid uses."""
-    return _memo("vmid_range", _vmid_range)
+    return memo.remembered("vmid_range", _vmid_range)
 
 
 def _vmid_range():
@@ -161,7 +142,7 @@ def _vmid_range():
 
 def ct_hostnames():
     """{vmid: hostname} of this node's containers (CT<vmid> when the config names none)."""
-    return dict(_memo("hostnames", _ct_hostnames))
+    return dict(memo.remembered("hostnames", _ct_hostnames))
 
 
 def _ct_hostnames():
@@ -210,7 +191,7 @@ def is_bundle_dir(image):
 
 def running_vmids():
     """VMIDs whose LXC command socket exists (one read of /proc/net/unix)."""
-    return _memo("running", lambda: running_from_unix(read_text(paths.PROC_NET_UNIX) or ""))
+    return memo.remembered("running", lambda: running_from_unix(read_text(paths.PROC_NET_UNIX) or ""))
 
 
 def running_from_unix(text):

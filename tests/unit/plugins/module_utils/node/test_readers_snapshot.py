@@ -43,3 +43,17 @@ def test_reserved_vmids_count_as_taken_only_inside_the_snapshot(node_root):
         assert readers.ct_exists(100) is True  # a reservation survives forget()
         assert readers.read_vmlist() == {}  # and is not a guest
     assert readers.ct_exists(100) is False
+
+
+def test_storage_cfg_is_read_once_per_snapshot_through_either_reader(node_root):
+    from ansible_collections.cageforge.nexcage.plugins.module_utils._node import storagecfg
+
+    (node_root / "etc/pve/storage.cfg").write_text("dir: local\n\tpath /var/lib/vz\n")
+    with readers.snapshot():
+        assert set(readers.read_storage_cfg()) == {"local"}
+        (node_root / "etc/pve/storage.cfg").write_text("dir: other\n\tpath /srv\n")
+        # what a bundle's template source reads (without the container config parser): the same snapshot
+        assert set(storagecfg.read_storage_cfg()) == {"local"}
+        readers.forget()
+        assert set(storagecfg.read_storage_cfg()) == {"other"}
+    assert set(readers.read_storage_cfg()) == {"other"}
