@@ -33,7 +33,7 @@ def container_needs_oci(args):
         return True
     for option in IMAGE_OPTIONS:
         image = args.get(option)
-        if image is not None and not (isinstance(image, str) and not image.startswith("/")):
+        if image is not None and (not isinstance(image, str) or image.startswith("/")):
             return True
     return args.get("backend") not in PLAIN_BACKENDS
 
